@@ -1,0 +1,75 @@
+//! Sub-commands of the `calig` binary; each lives in its own file.
+
+mod info;
+mod output;
+mod predict;
+
+use anyhow::Result;
+use calig::model::{load_model, LoadedModel};
+use candle_core::{DType, Device};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "calig",
+    version,
+    about = "Explain Transformer classifiers with CA-LIG and baseline attributions"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Architecture, layers, sizes and labels of a model.
+    Info(info::InfoArgs),
+    /// Class probabilities for a text or an image.
+    Predict(predict::PredictArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceArg {
+    Cpu,
+    /// The first CUDA GPU (build with `--features cuda`).
+    Cuda,
+}
+
+/// Options every command that runs a model shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RuntimeArgs {
+    /// Floating-point precision of the computation.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: Precision,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+}
+
+impl RuntimeArgs {
+    pub fn load(&self, model: &str) -> Result<LoadedModel> {
+        let dtype = match self.dtype {
+            Precision::F32 => DType::F32,
+            Precision::F64 => DType::F64,
+        };
+        let device = match self.device {
+            DeviceArg::Cpu => Device::Cpu,
+            DeviceArg::Cuda => Device::new_cuda(0).map_err(|e| {
+                anyhow::anyhow!("cannot use CUDA (is calig built with --features cuda?): {e}")
+            })?,
+        };
+        Ok(load_model(model, dtype, &device)?)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Predict(a) => predict::run(a),
+    }
+}

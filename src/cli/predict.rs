@@ -1,0 +1,98 @@
+//! `calig predict M (TEXT... | --image PATH)`.
+
+use super::output::{emit, Format};
+use super::RuntimeArgs;
+use anyhow::{bail, Result};
+use calig::model::ModelInput;
+use candle_core::D;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    /// Built-in model name, checkpoint directory, or hub id in the local cache.
+    model: String,
+    /// The text to classify (several words are joined with spaces).
+    text: Vec<String>,
+    /// Classify this image instead of text.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+pub fn run(a: PredictArgs) -> Result<()> {
+    let m = a.runtime.load(&a.model)?;
+    let text = a.text.join(" ");
+    let (input, described, truncated_from): (ModelInput, serde_json::Value, Option<usize>) =
+        match (&a.image, text.is_empty()) {
+            (Some(_), false) => bail!("give either text or --image, not both"),
+            (None, true) => bail!("nothing to classify: give a text or --image PATH"),
+            (Some(p), true) => (
+                m.prepare_image(p)?,
+                serde_json::json!({"kind": "image", "path": p}),
+                None,
+            ),
+            (None, false) => {
+                let (enc, input) = m.prepare_text(&text)?;
+                if let Some(n) = enc.truncated_from {
+                    eprintln!(
+                        "note: input truncated from {n} to {} tokens (the model's maximum)",
+                        enc.ids.len()
+                    );
+                }
+                (
+                    input,
+                    serde_json::json!({"kind": "text", "text": text, "tokens": enc.tokens}),
+                    enc.truncated_from,
+                )
+            }
+        };
+    let logits = m.model.forward(&input)?.logits;
+    let probs = candle_nn::ops::softmax(&logits, D::Minus1)?;
+    let logits: Vec<f64> = logits
+        .squeeze(0)?
+        .to_dtype(candle_core::DType::F64)?
+        .to_vec1()?;
+    let probs: Vec<f64> = probs
+        .squeeze(0)?
+        .to_dtype(candle_core::DType::F64)?
+        .to_vec1()?;
+    let best = probs
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let labels = &m.config.labels;
+    let out = match a.format {
+        Format::Json => serde_json::to_string_pretty(&serde_json::json!({
+            "model": m.source.name(),
+            "input": described,
+            "prediction": {"index": best, "label": labels[best], "prob": probs[best]},
+            "labels": labels.iter().enumerate().map(|(i, l)| serde_json::json!({
+                "index": i, "label": l, "logit": logits[i], "prob": probs[i]})).collect::<Vec<_>>(),
+            "truncated_from": truncated_from,
+        }))?,
+        Format::Text => {
+            let mut order: Vec<usize> = (0..labels.len()).collect();
+            order.sort_by(|&i, &j| probs[j].total_cmp(&probs[i]));
+            let width = labels
+                .iter()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            let mut s = format!("{:<width$}  {:>8}  {:>9}\n", "label", "prob", "logit");
+            for i in order {
+                s.push_str(&format!(
+                    "{:<width$}  {:>8.4}  {:>9.4}\n",
+                    labels[i], probs[i], logits[i]
+                ));
+            }
+            s
+        }
+    };
+    emit(None, &out)
+}

@@ -1,0 +1,135 @@
+//! BERT (and MiniLM): word + position + token-type embeddings with LayerNorm, post-LN blocks,
+//! pooler (dense + tanh on [CLS]) and linear classifier. RoBERTa/XLM-R and DistilBERT reuse the
+//! embeddings (see roberta.rs, distilbert.rs).
+
+use super::block::{load_blocks, BlockNames, Norm};
+use super::classifier::{head_if, Classifier, DenseActivation, DenseHead, Embeddings, Head};
+use super::ops::LayerNorm;
+use super::{ModelConfig, ModelInput, TextInput};
+use crate::error::{CaligError, Result};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Embedding, VarBuilder};
+
+pub struct BertEmbeddings {
+    word: Embedding,
+    position: Embedding,
+    token_type: Option<Embedding>,
+    norm: LayerNorm,
+    vocab_size: usize,
+    max_positions: usize,
+}
+
+impl BertEmbeddings {
+    /// `vb` points at `embeddings`. DistilBERT has no token-type table.
+    pub fn load(vb: VarBuilder, cfg: &ModelConfig) -> candle_core::Result<Self> {
+        let d = cfg.hidden_size;
+        let token_type = if cfg.type_vocab_size > 0 {
+            Some(candle_nn::embedding(
+                cfg.type_vocab_size,
+                d,
+                vb.pp("token_type_embeddings"),
+            )?)
+        } else {
+            None
+        };
+        Ok(Self {
+            word: candle_nn::embedding(cfg.vocab_size, d, vb.pp("word_embeddings"))?,
+            position: candle_nn::embedding(
+                cfg.max_position_embeddings,
+                d,
+                vb.pp("position_embeddings"),
+            )?,
+            token_type,
+            norm: LayerNorm::load(vb.pp("LayerNorm"), d, cfg.layer_norm_eps)?,
+            vocab_size: cfg.vocab_size,
+            max_positions: cfg.max_position_embeddings,
+        })
+    }
+}
+
+pub(crate) fn text_of(input: &ModelInput) -> Result<&TextInput> {
+    input
+        .as_text()
+        .ok_or_else(|| CaligError::InvalidInput("this is a text model; an image was given".into()))
+}
+
+/// Refuses ids beyond a table before `index_select` sees them.
+fn check_ids(ids: &Tensor, limit: usize, what: &str) -> Result<()> {
+    let max = ids.flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
+    if max >= limit {
+        return Err(CaligError::InvalidInput(format!(
+            "{what} {max} is out of range for the model's table of {limit}"
+        )));
+    }
+    Ok(())
+}
+
+impl Embeddings for BertEmbeddings {
+    fn input_embeddings(&self, input: &ModelInput) -> Result<Tensor> {
+        let t = text_of(input)?;
+        check_ids(&t.input_ids, self.vocab_size, "token id")?;
+        Ok(self.word.forward(&t.input_ids)?)
+    }
+
+    fn embed(&self, input: &ModelInput, input_embeds: &Tensor) -> Result<Tensor> {
+        let t = text_of(input)?;
+        check_ids(&t.position_ids, self.max_positions, "position id")?;
+        let mut e = input_embeds.broadcast_add(&self.position.forward(&t.position_ids)?)?;
+        if let Some(tt) = &self.token_type {
+            e = e.broadcast_add(&tt.forward(&t.token_type_ids)?)?;
+        }
+        Ok(self.norm.forward(&e)?)
+    }
+}
+
+/// BERT-layout block names (shared by RoBERTa / XLM-R).
+pub const BERT_BLOCK: BlockNames = BlockNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_output: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    ffn_in: "intermediate.dense",
+    ffn_out: "output.dense",
+    ffn_norm: "output.LayerNorm",
+    norm: Norm::Post,
+};
+
+/// Assembles a text classifier from BERT-style embeddings under `base.embeddings`.
+pub fn text_classifier(
+    base: &VarBuilder,
+    encoder: &str,
+    names: &BlockNames,
+    head: Option<Box<dyn Head>>,
+    cfg: &ModelConfig,
+    dtype: DType,
+    device: &Device,
+) -> candle_core::Result<Classifier> {
+    Ok(Classifier {
+        config: cfg.clone(),
+        embeddings: Box::new(BertEmbeddings::load(base.pp("embeddings"), cfg)?),
+        blocks: load_blocks(base.pp(encoder), cfg, names)?,
+        head,
+        dtype,
+        device: device.clone(),
+    })
+}
+
+/// `base` points at the BertModel weights (`bert.` or the root), `root` at the checkpoint root.
+pub fn load(
+    base: VarBuilder,
+    root: VarBuilder,
+    cfg: &ModelConfig,
+    dtype: DType,
+    device: &Device,
+) -> candle_core::Result<Classifier> {
+    let head = head_if(&root, "classifier.weight", || {
+        DenseHead::load(
+            base.pp("pooler.dense"),
+            root.pp("classifier"),
+            cfg,
+            DenseActivation::Tanh,
+        )
+    })?;
+    text_classifier(&base, "encoder", &BERT_BLOCK, head, cfg, dtype, device)
+}

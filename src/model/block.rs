@@ -1,0 +1,173 @@
+//! The Transformer block shared by every family: multi-head self-attention plus a feed-forward
+//! network, post-LN (BERT, RoBERTa, DistilBERT) or pre-LN (ViT). Families differ only in weight
+//! names, which their own loaders map onto this layout.
+
+use super::ops::{softmax, Activation, LayerNorm};
+use super::ModelConfig;
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder};
+
+#[derive(Debug, Clone)]
+pub struct SelfAttention {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub output: Linear,
+    pub num_heads: usize,
+}
+
+impl SelfAttention {
+    /// x: (b, s, d). `mask_bias`: (b|1, 1, 1, s) additive. `probe`: a zero tensor (b, h, s, s)
+    /// added to the probabilities so that a Var there receives dy/dA (candle keeps gradients
+    /// of leaves only). Returns (attention output after the output projection, probabilities).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
+        let (b, s, d) = x.dims3()?;
+        let hd = d / self.num_heads;
+        let split = |t: Tensor| -> Result<Tensor> {
+            t.reshape((b, s, self.num_heads, hd))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.query.forward(x)?)?;
+        let k = split(self.key.forward(x)?)?;
+        let v = split(self.value.forward(x)?)?;
+        let mut scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+        if let Some(bias) = mask_bias {
+            scores = scores.broadcast_add(bias)?;
+        }
+        let mut probs = softmax(&scores)?;
+        if let Some(p) = probe {
+            probs = (probs + p)?;
+        }
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, d))?;
+        Ok((self.output.forward(&ctx)?, probs))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// LayerNorm after each residual add (BERT family).
+    Post,
+    /// LayerNorm before attention and before the FFN (ViT).
+    Pre,
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub attention: SelfAttention,
+    pub attention_norm: LayerNorm,
+    pub ffn_in: Linear,
+    pub ffn_out: Linear,
+    pub ffn_norm: LayerNorm,
+    pub activation: Activation,
+    pub norm: Norm,
+}
+
+impl Block {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
+        let ffn = |t: &Tensor| -> Result<Tensor> {
+            self.ffn_out
+                .forward(&self.activation.forward(&self.ffn_in.forward(t)?)?)
+        };
+        match self.norm {
+            Norm::Post => {
+                let (att, probs) = self.attention.forward(x, mask_bias, probe)?;
+                let a = self.attention_norm.forward(&(att + x)?)?;
+                let out = self.ffn_norm.forward(&(ffn(&a)? + &a)?)?;
+                Ok((out, probs))
+            }
+            Norm::Pre => {
+                let (att, probs) =
+                    self.attention
+                        .forward(&self.attention_norm.forward(x)?, mask_bias, probe)?;
+                let a = (att + x)?;
+                let out = (ffn(&self.ffn_norm.forward(&a)?)? + &a)?;
+                Ok((out, probs))
+            }
+        }
+    }
+}
+
+/// What running a suffix of blocks returns.
+#[derive(Debug, Clone)]
+pub struct BlocksOutput {
+    /// Outputs of the blocks that ran, in order: the last one is h^(L).
+    pub hidden: Vec<Tensor>,
+    /// Attention probabilities (b, heads, s, s) of the blocks that ran.
+    pub attentions: Vec<Tensor>,
+}
+
+/// Runs `blocks[from..]` on `h` (the state h^(from)). `probes` is empty or holds one probe per
+/// block that runs.
+pub fn run_blocks(
+    blocks: &[Block],
+    h: &Tensor,
+    mask_bias: Option<&Tensor>,
+    from: usize,
+    probes: &[Tensor],
+) -> Result<BlocksOutput> {
+    let todo = blocks.len().saturating_sub(from);
+    if !probes.is_empty() && probes.len() != todo {
+        candle_core::bail!("{} attention probes given for {todo} blocks", probes.len());
+    }
+    let mut x = h.clone();
+    let mut out = BlocksOutput {
+        hidden: Vec::with_capacity(todo),
+        attentions: Vec::with_capacity(todo),
+    };
+    for (i, block) in blocks.iter().skip(from).enumerate() {
+        let (y, probs) = block.forward(&x, mask_bias, probes.get(i))?;
+        out.hidden.push(y.clone());
+        out.attentions.push(probs);
+        x = y;
+    }
+    Ok(out)
+}
+
+/// Weight names of one block, relative to `layer.N`.
+pub struct BlockNames {
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub attention_output: &'static str,
+    pub attention_norm: &'static str,
+    pub ffn_in: &'static str,
+    pub ffn_out: &'static str,
+    pub ffn_norm: &'static str,
+    pub norm: Norm,
+}
+
+/// Loads `cfg.num_layers` blocks from `vb` (`.../layer.N.<names>`).
+pub fn load_blocks(vb: VarBuilder, cfg: &ModelConfig, names: &BlockNames) -> Result<Vec<Block>> {
+    let (d, di, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
+    (0..cfg.num_layers)
+        .map(|i| {
+            let l = vb.pp(format!("layer.{i}"));
+            Ok(Block {
+                attention: SelfAttention {
+                    query: candle_nn::linear(d, d, l.pp(names.query))?,
+                    key: candle_nn::linear(d, d, l.pp(names.key))?,
+                    value: candle_nn::linear(d, d, l.pp(names.value))?,
+                    output: candle_nn::linear(d, d, l.pp(names.attention_output))?,
+                    num_heads: cfg.num_heads,
+                },
+                attention_norm: LayerNorm::load(l.pp(names.attention_norm), d, eps)?,
+                ffn_in: candle_nn::linear(d, di, l.pp(names.ffn_in))?,
+                ffn_out: candle_nn::linear(di, d, l.pp(names.ffn_out))?,
+                ffn_norm: LayerNorm::load(l.pp(names.ffn_norm), d, eps)?,
+                activation: cfg.activation,
+                norm: names.norm,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,149 @@
+//! Image preprocessing from `preprocessor_config.json` (HF `ViTImageProcessor` semantics):
+//! resize, rescale, normalise, channels first.
+
+use crate::error::{CaligError, Result};
+use candle_core::{DType, Device, Tensor};
+use image::imageops::FilterType;
+use serde_json::Value;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct ImageProcessor {
+    pub do_resize: bool,
+    pub height: usize,
+    pub width: usize,
+    pub filter: FilterType,
+    pub do_rescale: bool,
+    pub rescale_factor: f64,
+    pub do_normalize: bool,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+    pub channels: usize,
+}
+
+impl ImageProcessor {
+    /// Defaults of HF `ViTImageProcessor`, sized for the model.
+    pub fn default_for(image_size: usize, channels: usize) -> Self {
+        Self {
+            do_resize: true,
+            height: image_size,
+            width: image_size,
+            filter: FilterType::Triangle,
+            do_rescale: true,
+            rescale_factor: 1.0 / 255.0,
+            do_normalize: true,
+            mean: vec![0.5; channels],
+            std: vec![0.5; channels],
+            channels,
+        }
+    }
+
+    pub fn from_file(path: &Path, image_size: usize, channels: usize) -> Result<Self> {
+        let invalid = |reason: String| CaligError::InvalidFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| CaligError::io(path, e))?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+        let mut p = Self::default_for(image_size, channels);
+        p.do_resize = v["do_resize"].as_bool().unwrap_or(true);
+        if let Some(h) = v["size"]["height"].as_u64() {
+            p.height = h as usize;
+            p.width = v["size"]["width"].as_u64().unwrap_or(h) as usize;
+        } else if let Some(s) = v["size"].as_u64() {
+            (p.height, p.width) = (s as usize, s as usize);
+        }
+        p.filter = match v["resample"].as_u64().unwrap_or(2) {
+            0 => FilterType::Nearest,
+            2 => FilterType::Triangle,
+            3 => FilterType::CatmullRom,
+            1 => FilterType::Lanczos3,
+            other => return Err(invalid(format!("unsupported resample filter {other}"))),
+        };
+        p.do_rescale = v["do_rescale"].as_bool().unwrap_or(true);
+        p.rescale_factor = v["rescale_factor"].as_f64().unwrap_or(1.0 / 255.0);
+        p.do_normalize = v["do_normalize"].as_bool().unwrap_or(true);
+        let floats = |key: &str| -> Option<Vec<f64>> {
+            match &v[key] {
+                Value::Array(a) => a.iter().map(Value::as_f64).collect(),
+                Value::Number(n) => n.as_f64().map(|x| vec![x; channels]),
+                _ => None,
+            }
+        };
+        if let Some(m) = floats("image_mean") {
+            p.mean = m;
+        }
+        if let Some(s) = floats("image_std") {
+            p.std = s;
+        }
+        if p.mean.len() != channels || p.std.len() != channels {
+            return Err(invalid(format!(
+                "image_mean/image_std must have {channels} values"
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Decodes and preprocesses an image file into (1, c, h, w).
+    pub fn load(&self, path: &Path, dtype: DType, device: &Device) -> Result<Tensor> {
+        let img = image::ImageReader::open(path)
+            .map_err(|e| CaligError::io(path, e))?
+            .with_guessed_format()
+            .map_err(|e| CaligError::io(path, e))?
+            .decode()
+            .map_err(|e| CaligError::Image {
+                path: path.to_path_buf(),
+                reason: format!("cannot decode: {e}"),
+            })?;
+        self.preprocess(&img, dtype, device)
+    }
+
+    pub fn preprocess(
+        &self,
+        img: &image::DynamicImage,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let img = if self.do_resize
+            && (img.width() as usize, img.height() as usize) != (self.width, self.height)
+        {
+            img.resize_exact(self.width as u32, self.height as u32, self.filter)
+        } else {
+            img.clone()
+        };
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let raw: Vec<u8> = if self.channels == 1 {
+            img.to_luma8().into_raw()
+        } else {
+            img.to_rgb8().into_raw()
+        };
+        let c = self.channels;
+        let mut out = vec![0f64; c * h * w];
+        for (i, &v) in raw.iter().enumerate() {
+            let (pixel, ch) = (i / c, i % c);
+            let mut x = v as f64;
+            if self.do_rescale {
+                x *= self.rescale_factor;
+            }
+            if self.do_normalize {
+                x = (x - self.mean[ch]) / self.std[ch];
+            }
+            out[ch * h * w + pixel] = x;
+        }
+        Ok(Tensor::from_vec(out, (1, c, h, w), device)?.to_dtype(dtype)?)
+    }
+
+    /// The normalised value of a black pixel per channel (the `black` baseline).
+    pub fn black(&self) -> Vec<f64> {
+        (0..self.channels)
+            .map(|ch| {
+                if self.do_normalize {
+                    -self.mean[ch] / self.std[ch]
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+}

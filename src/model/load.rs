@@ -1,0 +1,255 @@
+//! Turning a model argument (built-in name, local directory, Hugging Face hub id) into a loaded
+//! model with its tokenizer or image processor.
+
+use super::classifier::Classifier;
+use super::config::{Family, ModelConfig};
+use super::image::ImageProcessor;
+use super::text::TextTokenizer;
+use super::weights::{read_checkpoint, Checkpoint};
+use super::{bert, distilbert, roberta, vit, Encoder};
+use crate::error::{CaligError, Result};
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use std::path::{Path, PathBuf};
+
+/// Where a model comes from.
+#[derive(Debug, Clone)]
+pub enum ModelSource {
+    /// A local checkpoint directory.
+    Dir(PathBuf),
+    /// A snapshot in the local Hugging Face hub cache.
+    HubCache { id: String, dir: PathBuf },
+    /// A built-in model shipped with calig.
+    BuiltIn { name: String, dir: PathBuf },
+}
+
+impl ModelSource {
+    pub fn dir(&self) -> &Path {
+        match self {
+            Self::Dir(d) | Self::HubCache { dir: d, .. } | Self::BuiltIn { dir: d, .. } => d,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Self::Dir(d) => d.display().to_string(),
+            Self::HubCache { id, .. } => id.clone(),
+            Self::BuiltIn { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// Directories searched for built-in models: `$CALIG_MODELS`, then `models/` of the source tree
+/// the binary was built from, then `./models`.
+pub fn builtin_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Ok(d) = std::env::var("CALIG_MODELS") {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    dirs.push(PathBuf::from("models"));
+    dirs
+}
+
+/// The hub cache root: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+fn hub_cache() -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("HF_HUB_CACHE") {
+        return Some(PathBuf::from(d));
+    }
+    if let Ok(d) = std::env::var("HF_HOME") {
+        return Some(PathBuf::from(d).join("hub"));
+    }
+    std::env::var("HOME")
+        .ok()
+        .map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
+}
+
+/// The snapshot directory of `id` in the hub cache (`models--org--name/snapshots/<refs/main>`).
+fn hub_snapshot(id: &str) -> Option<PathBuf> {
+    let repo = hub_cache()?.join(format!("models--{}", id.replace('/', "--")));
+    let snapshots = repo.join("snapshots");
+    if let Ok(rev) = std::fs::read_to_string(repo.join("refs/main")) {
+        let dir = snapshots.join(rev.trim());
+        if dir.is_dir() {
+            return Some(dir);
+        }
+    }
+    // No refs/main: take the only (or newest) snapshot.
+    let mut entries: Vec<_> = std::fs::read_dir(&snapshots).ok()?.flatten().collect();
+    entries.sort_by_key(|e| e.metadata().and_then(|m| m.modified()).ok());
+    entries.last().map(|e| e.path())
+}
+
+pub fn resolve(spec: &str) -> Result<ModelSource> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return Ok(ModelSource::Dir(path.to_path_buf()));
+    }
+    if !spec.contains('/') {
+        for d in builtin_dirs() {
+            let dir = d.join(spec);
+            if dir.join("config.json").is_file() {
+                return Ok(ModelSource::BuiltIn {
+                    name: spec.to_string(),
+                    dir,
+                });
+            }
+        }
+    }
+    if let Some(dir) = hub_snapshot(spec) {
+        return Ok(ModelSource::HubCache {
+            id: spec.to_string(),
+            dir,
+        });
+    }
+    Err(CaligError::ModelNotFound(format!(
+        "`{spec}` is not a directory, a built-in model (see `calig models`), or a hub id in the \
+         local Hugging Face cache ({}); calig never downloads: fetch it first, e.g. with \
+         `huggingface-cli download {spec}`",
+        hub_cache().map_or("unset".into(), |p| p.display().to_string())
+    )))
+}
+
+/// A model ready to run, with what is needed to turn raw inputs into model inputs.
+pub struct LoadedModel {
+    pub source: ModelSource,
+    pub config: ModelConfig,
+    pub model: Box<dyn Encoder>,
+    pub tokenizer: Option<TextTokenizer>,
+    pub image_processor: Option<ImageProcessor>,
+    pub num_parameters: usize,
+    pub weight_files: Vec<PathBuf>,
+}
+
+/// Builds the encoder of `cfg` from checkpoint tensors.
+pub fn build_encoder(
+    ckpt: &Checkpoint,
+    cfg: &ModelConfig,
+    dir: &Path,
+    dtype: DType,
+    device: &Device,
+) -> Result<Classifier> {
+    let probe = match cfg.family {
+        Family::Vit => "embeddings.cls_token",
+        _ => "embeddings.word_embeddings.weight",
+    };
+    let prefix = ckpt
+        .base_prefix(cfg.family.base_prefix(), probe)
+        .ok_or_else(|| CaligError::Weights {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "no tensor `{probe}` or `{}.{probe}`: not a {:?} checkpoint",
+                cfg.family.base_prefix(),
+                cfg.family
+            ),
+        })?;
+    let root = VarBuilder::from_tensors(ckpt.tensors.clone(), dtype, device);
+    let base = if prefix.is_empty() {
+        root.clone()
+    } else {
+        root.pp(&prefix)
+    };
+    let built = match cfg.family {
+        Family::Bert => bert::load(base, root, cfg, dtype, device),
+        Family::Roberta | Family::XlmRoberta => roberta::load(base, root, cfg, dtype, device),
+        Family::DistilBert => distilbert::load(base, root, cfg, dtype, device),
+        Family::Vit => vit::load(base, root, cfg, dtype, device),
+    };
+    built.map_err(|e| CaligError::Weights {
+        path: dir.to_path_buf(),
+        reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+    })
+}
+
+/// `model_max_length` from tokenizer_config.json, when present and sensible.
+fn tokenizer_max_length(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["model_max_length"]
+        .as_f64()
+        .filter(|x| (1.0..1e9).contains(x))
+        .map(|x| x as usize)
+}
+
+pub fn load_model(spec: &str, dtype: DType, device: &Device) -> Result<LoadedModel> {
+    let source = resolve(spec)?;
+    let dir = source.dir().to_path_buf();
+    let config = ModelConfig::from_file(&dir.join("config.json"))?;
+    let ckpt = read_checkpoint(&dir)?;
+    let model = build_encoder(&ckpt, &config, &dir, dtype, device)?;
+    let (mut tokenizer, mut image_processor) = (None, None);
+    if config.family.is_text() {
+        let path = dir.join("tokenizer.json");
+        if !path.is_file() {
+            return Err(CaligError::InvalidFile {
+                path,
+                reason: "missing: calig needs the fast tokenizer file tokenizer.json".into(),
+            });
+        }
+        let mut max = config.max_sequence_length();
+        if let Some(m) = tokenizer_max_length(&dir) {
+            max = max.min(m);
+        }
+        tokenizer = Some(TextTokenizer::from_file(&path, max)?);
+    } else {
+        let ic = config.image.as_ref().expect("image config");
+        let path = dir.join("preprocessor_config.json");
+        image_processor = Some(if path.is_file() {
+            ImageProcessor::from_file(&path, ic.image_size, ic.num_channels)?
+        } else {
+            ImageProcessor::default_for(ic.image_size, ic.num_channels)
+        });
+    }
+    Ok(LoadedModel {
+        source,
+        num_parameters: ckpt.num_parameters(),
+        weight_files: ckpt.files.clone(),
+        config,
+        model: Box::new(model),
+        tokenizer,
+        image_processor,
+    })
+}
+
+impl LoadedModel {
+    pub fn dtype(&self) -> DType {
+        self.model.dtype()
+    }
+
+    pub fn device(&self) -> &Device {
+        self.model.device()
+    }
+
+    /// Tokenises one text into a batch of one.
+    pub fn prepare_text(&self, text: &str) -> Result<(super::text::Encoded, super::ModelInput)> {
+        let tok = self.tokenizer.as_ref().ok_or_else(|| {
+            CaligError::InvalidInput(format!(
+                "{} is an image model: give --image PATH instead of text",
+                self.source.name()
+            ))
+        })?;
+        if text.trim().is_empty() {
+            return Err(CaligError::InvalidInput("the text is empty".into()));
+        }
+        let enc = tok.encode(text)?;
+        let input = super::text::batch(
+            &self.config,
+            std::slice::from_ref(&enc.ids),
+            std::slice::from_ref(&enc.type_ids),
+            self.device(),
+        )?;
+        Ok((enc, super::ModelInput::Text(input)))
+    }
+
+    /// Decodes and preprocesses one image file into a batch of one.
+    pub fn prepare_image(&self, path: &Path) -> Result<super::ModelInput> {
+        let proc = self.image_processor.as_ref().ok_or_else(|| {
+            CaligError::InvalidInput(format!(
+                "{} is a text model: give text instead of --image",
+                self.source.name()
+            ))
+        })?;
+        let pixel_values = proc.load(path, self.dtype(), self.device())?;
+        Ok(super::ModelInput::Image(super::ImageInput { pixel_values }))
+    }
+}

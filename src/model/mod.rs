@@ -1,0 +1,140 @@
+//! Hookable Transformer encoders built from differentiable primitives.
+//!
+//! Every family implements [`Encoder`]: embeddings give h^(0), any suffix of blocks can be run
+//! from a given (batched, possibly interpolated) hidden state while returning each block's
+//! attention probabilities, and the classification head maps h^(L) to logits. Attribution
+//! methods only talk to this trait.
+
+pub mod bert;
+pub mod block;
+pub mod classifier;
+pub mod config;
+pub mod distilbert;
+pub mod image;
+pub mod load;
+pub mod ops;
+pub mod roberta;
+pub mod text;
+pub mod vit;
+pub mod weights;
+
+pub use block::BlocksOutput;
+pub use config::{Family, ModelConfig, Pooling};
+pub use load::{load_model, LoadedModel, ModelSource};
+
+use crate::error::Result;
+use candle_core::{DType, Device, Tensor};
+
+/// A batch of tokenised text. All tensors are (b, s) u32.
+#[derive(Debug, Clone)]
+pub struct TextInput {
+    pub input_ids: Tensor,
+    pub token_type_ids: Tensor,
+    pub position_ids: Tensor,
+    pub attention_mask: Tensor,
+}
+
+/// A batch of preprocessed (normalised) images, (b, c, h, w) in the model's dtype.
+#[derive(Debug, Clone)]
+pub struct ImageInput {
+    pub pixel_values: Tensor,
+}
+
+#[derive(Debug, Clone)]
+pub enum ModelInput {
+    Text(TextInput),
+    Image(ImageInput),
+}
+
+impl ModelInput {
+    pub fn batch_size(&self) -> Result<usize> {
+        Ok(match self {
+            Self::Text(t) => t.input_ids.dim(0)?,
+            Self::Image(i) => i.pixel_values.dim(0)?,
+        })
+    }
+
+    /// Additive attention bias for padded text batches; images have none.
+    pub fn mask_bias(&self, dtype: DType) -> Result<Option<Tensor>> {
+        match self {
+            Self::Text(t) => Ok(Some(ops::mask_bias(&t.attention_mask, dtype)?)),
+            Self::Image(_) => Ok(None),
+        }
+    }
+
+    pub fn as_text(&self) -> Option<&TextInput> {
+        match self {
+            Self::Text(t) => Some(t),
+            Self::Image(_) => None,
+        }
+    }
+}
+
+/// Everything a full forward pass produces.
+#[derive(Debug, Clone)]
+pub struct ForwardOutput {
+    pub logits: Tensor,
+    /// h^(0) .. h^(L), each (b, s, d).
+    pub hidden_states: Vec<Tensor>,
+    /// Attention probabilities of blocks 1..L, each (b, heads, s, s).
+    pub attentions: Vec<Tensor>,
+}
+
+/// The hook API shared by all families.
+pub trait Encoder: Send + Sync {
+    fn config(&self) -> &ModelConfig;
+    fn dtype(&self) -> DType;
+    fn device(&self) -> &Device;
+
+    /// The attributed input space: the word-embedding lookup E (b, s, d) for text, the
+    /// normalised pixels (b, c, h, w) for images.
+    fn input_embeddings(&self, input: &ModelInput) -> Result<Tensor>;
+
+    /// h^(0) from `input_embeds` (which may be an interpolated batch of one input's E, while
+    /// positions and token types come from `input`).
+    fn embed(&self, input: &ModelInput, input_embeds: &Tensor) -> Result<Tensor>;
+
+    /// Runs blocks from+1..L on `h` = h^(from) (0-based block indices `from..L`). `probes` is empty
+    /// or holds one zero tensor per block run, of the attention probabilities' shape.
+    fn blocks(
+        &self,
+        h: &Tensor,
+        mask_bias: Option<&Tensor>,
+        from: usize,
+        probes: &[Tensor],
+    ) -> Result<BlocksOutput>;
+
+    /// Logits (b, classes) from h^(L).
+    fn head(&self, h_last: &Tensor) -> Result<Tensor>;
+
+    fn has_head(&self) -> bool;
+
+    fn num_layers(&self) -> usize {
+        self.config().num_layers
+    }
+
+    /// Full forward pass with every hidden state and attention map.
+    fn forward(&self, input: &ModelInput) -> Result<ForwardOutput> {
+        let h0 = self.embed(input, &self.input_embeddings(input)?)?;
+        let bias = input.mask_bias(self.dtype())?;
+        let out = self.blocks(&h0, bias.as_ref(), 0, &[])?;
+        let last = out.hidden.last().cloned().unwrap_or_else(|| h0.clone());
+        let logits = self.head(&last)?;
+        let mut hidden_states = vec![h0];
+        hidden_states.extend(out.hidden);
+        Ok(ForwardOutput {
+            logits,
+            hidden_states,
+            attentions: out.attentions,
+        })
+    }
+}
+
+pub(crate) fn no_head_error(cfg: &ModelConfig) -> crate::error::CaligError {
+    crate::error::CaligError::Unsupported(format!(
+        "this {} checkpoint has no sequence-classification head (architecture {}); \
+         calig needs a *ForSequenceClassification / *ForImageClassification checkpoint",
+        cfg.model_type,
+        cfg.architecture.as_deref().unwrap_or("unknown")
+    ))
+}

@@ -1,0 +1,133 @@
+//! Differentiable building blocks.
+//!
+//! candle_nn's fused `layer_norm`, `softmax_last_dim` and friends have no backward pass and cut
+//! the autograd graph silently (see docs/performance.md), so every op on a gradient path is built
+//! here from primitives that do have one.
+
+use candle_core::{DType, Result, Tensor, D};
+use candle_nn::VarBuilder;
+
+/// LayerNorm over the last dimension, from primitive ops.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub fn load(vb: VarBuilder, size: usize, eps: f64) -> Result<Self> {
+        Ok(Self {
+            weight: vb.get(size, "weight")?,
+            bias: vb.get(size, "bias")?,
+            eps,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let n = x.dim(D::Minus1)? as f64;
+        let centred = x.broadcast_sub(&(x.sum_keepdim(D::Minus1)? / n)?)?;
+        let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / n)?;
+        centred
+            .broadcast_div(&(var + self.eps)?.sqrt()?)?
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+/// Softmax over the last dimension built from max/sub/exp/sum/div (all differentiable).
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    candle_nn::ops::softmax(x, D::Minus1)
+}
+
+/// Hidden activations named by Hugging Face configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact erf GELU (HF "gelu").
+    Gelu,
+    /// tanh approximation (HF "gelu_new", "gelu_pytorch_tanh", "gelu_fast").
+    GeluTanh,
+    Relu,
+}
+
+impl Activation {
+    pub fn from_hf(name: &str) -> std::result::Result<Self, String> {
+        match name {
+            "gelu" | "gelu_python" => Ok(Self::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Self::GeluTanh),
+            "relu" => Ok(Self::Relu),
+            other => Err(format!("unsupported hidden activation `{other}`")),
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            // candle's fused gelu_erf backward uses a truncated 1/sqrt(2*pi); fine in f32, but
+            // visible in f64 finite-difference checks, so f64 composes it from erf.
+            Self::Gelu if x.dtype() == DType::F64 => {
+                (x * 0.5)? * ((x * std::f64::consts::FRAC_1_SQRT_2)?.erf()? + 1.0)?
+            }
+            Self::Gelu => x.gelu_erf(),
+            Self::GeluTanh => x.gelu(),
+            Self::Relu => x.relu(),
+        }
+    }
+}
+
+/// Additive attention bias (b, 1, 1, s) from a 0/1 mask (b, s): 0 where attended, -1e4 where
+/// masked. -1e4 is finite in f32 and f64 and gives exp() == 0 after the max shift.
+pub fn mask_bias(mask: &Tensor, dtype: DType) -> Result<Tensor> {
+    let m = mask.to_dtype(dtype)?.unsqueeze(1)?.unsqueeze(1)?;
+    (m.ones_like()? - m)? * -1e4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    #[test]
+    fn layer_norm_matches_definition_and_has_gradient() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Var::from_vec(vec![1.0f64, 2.0, 4.0, -1.0, 0.5, 3.0], (2, 3), &dev)?;
+        let ln = LayerNorm {
+            weight: Tensor::new(&[1.0f64, 2.0, 0.5], &dev)?,
+            bias: Tensor::new(&[0.0f64, 1.0, -1.0], &dev)?,
+            eps: 1e-12,
+        };
+        let y = ln.forward(x.as_tensor())?;
+        let row: Vec<f64> = y.get(0)?.to_vec1()?;
+        let (m, v) = (
+            7.0 / 3.0,
+            ((1.0f64 - 7.0 / 3.0).powi(2)
+                + (2.0f64 - 7.0 / 3.0).powi(2)
+                + (4.0f64 - 7.0 / 3.0).powi(2))
+                / 3.0,
+        );
+        let expect = [
+            (1.0 - m) / v.sqrt(),
+            2.0 * (2.0 - m) / v.sqrt() + 1.0,
+            0.5 * (4.0 - m) / v.sqrt() - 1.0,
+        ];
+        for (a, b) in row.iter().zip(expect) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        let grads = y.sqr()?.sum_all()?.backward()?;
+        assert!(
+            grads.get(x.as_tensor()).is_some(),
+            "layer norm cut the graph"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn softmax_and_gelu_keep_the_graph() -> Result<()> {
+        let x = Var::from_vec(vec![0.3f64, -1.2, 2.0, 0.1], (1, 4), &Device::Cpu)?;
+        for act in [Activation::Gelu, Activation::GeluTanh, Activation::Relu] {
+            let y = softmax(&act.forward(x.as_tensor())?)?;
+            let g = y.narrow(1, 0, 1)?.sum_all()?.backward()?;
+            assert!(g.get(x.as_tensor()).is_some(), "{act:?} cut the graph");
+        }
+        Ok(())
+    }
+}

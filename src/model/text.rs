@@ -1,0 +1,203 @@
+//! Tokenisation with the checkpoint's own `tokenizer.json` (Rust `tokenizers`, pure-Rust
+//! features), and the batching of encodings into model inputs.
+
+use super::config::{Family, ModelConfig};
+use super::roberta;
+use super::TextInput;
+use crate::error::{CaligError, Result};
+use candle_core::{Device, Tensor};
+use serde::Serialize;
+use std::path::Path;
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+/// A word of the input: its character span and the sub-tokens it covers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Word {
+    pub text: String,
+    /// Character offsets into the input text.
+    pub start: usize,
+    pub end: usize,
+    /// Half-open token index range [first, last + 1).
+    pub token_range: (usize, usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub text: String,
+    pub ids: Vec<u32>,
+    pub type_ids: Vec<u32>,
+    pub tokens: Vec<String>,
+    pub special: Vec<bool>,
+    pub words: Vec<Word>,
+    /// Token count before truncation, when the input was cut to the model's maximum.
+    pub truncated_from: Option<usize>,
+}
+
+pub struct TextTokenizer {
+    tokenizer: Tokenizer,
+    max_length: usize,
+}
+
+impl TextTokenizer {
+    /// Loads `tokenizer.json`, replacing its fixed padding/truncation with truncation at
+    /// `max_length` (the model's limit) and no padding.
+    pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
+        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| CaligError::InvalidFile {
+            path: path.to_path_buf(),
+            reason: format!("cannot load tokenizer: {e}"),
+        })?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| CaligError::InvalidFile {
+                path: path.to_path_buf(),
+                reason: format!("cannot set truncation: {e}"),
+            })?;
+        Ok(Self {
+            tokenizer,
+            max_length,
+        })
+    }
+
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Encoded> {
+        let tok_err =
+            |e: tokenizers::Error| CaligError::InvalidInput(format!("tokenizer failed: {e}"));
+        let enc = self
+            .tokenizer
+            .encode_char_offsets(text, true)
+            .map_err(tok_err)?;
+        let truncated_from = if enc.get_overflowing().is_empty() {
+            None
+        } else {
+            let mut full = self.tokenizer.clone();
+            full.with_truncation(None).map_err(tok_err)?;
+            Some(full.encode(text, true).map_err(tok_err)?.get_ids().len())
+        };
+        let special: Vec<bool> = enc
+            .get_special_tokens_mask()
+            .iter()
+            .map(|&m| m == 1)
+            .collect();
+        let words = group_words(text, enc.get_word_ids(), enc.get_offsets(), &special);
+        Ok(Encoded {
+            text: text.to_string(),
+            ids: enc.get_ids().to_vec(),
+            type_ids: enc.get_type_ids().to_vec(),
+            tokens: enc.get_tokens().to_vec(),
+            special,
+            words,
+            truncated_from,
+        })
+    }
+}
+
+/// Groups consecutive non-special tokens with the same word id into words.
+fn group_words(
+    text: &str,
+    word_ids: &[Option<u32>],
+    offsets: &[(usize, usize)],
+    special: &[bool],
+) -> Vec<Word> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut words: Vec<(Option<u32>, Word)> = Vec::new();
+    for (t, (&wid, &(s, e))) in word_ids.iter().zip(offsets).enumerate() {
+        if special[t] || wid.is_none() {
+            continue;
+        }
+        match words.last_mut() {
+            Some((last_id, w)) if *last_id == wid && w.token_range.1 == t => {
+                w.token_range.1 = t + 1;
+                w.end = w.end.max(e);
+            }
+            _ => words.push((
+                wid,
+                Word {
+                    text: String::new(),
+                    start: s,
+                    end: e,
+                    token_range: (t, t + 1),
+                },
+            )),
+        }
+    }
+    words
+        .into_iter()
+        .map(|(_, mut w)| {
+            let end = w.end.min(chars.len());
+            w.text = chars[w.start.min(end)..end]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string();
+            w
+        })
+        .collect()
+}
+
+/// Position ids of one sequence, as the family computes them.
+pub fn position_ids(cfg: &ModelConfig, ids: &[u32]) -> Vec<u32> {
+    match cfg.family {
+        Family::Roberta | Family::XlmRoberta => roberta::position_ids(ids, cfg.pad_token_id),
+        _ => (0..ids.len() as u32).collect(),
+    }
+}
+
+/// Right-pads sequences into a batch. `ids[i]` and `type_ids[i]` are one sequence each.
+pub fn batch(
+    cfg: &ModelConfig,
+    ids: &[Vec<u32>],
+    type_ids: &[Vec<u32>],
+    device: &Device,
+) -> Result<TextInput> {
+    let b = ids.len();
+    let s = ids.iter().map(Vec::len).max().unwrap_or(0);
+    if b == 0 || s == 0 {
+        return Err(CaligError::InvalidInput("empty text input".into()));
+    }
+    let pad = cfg.pad_token_id;
+    let (mut all_ids, mut all_types, mut all_pos, mut all_mask) = (vec![], vec![], vec![], vec![]);
+    for (row, types) in ids.iter().zip(type_ids) {
+        let n = row.len();
+        let mut padded = row.clone();
+        padded.resize(s, pad);
+        all_pos.extend(position_ids(cfg, &padded));
+        all_ids.extend(padded);
+        all_types.extend(types.iter().copied().chain(std::iter::repeat(0)).take(s));
+        all_mask.extend((0..s).map(|i| u32::from(i < n)));
+    }
+    let t = |v: Vec<u32>| Tensor::from_vec(v, (b, s), device);
+    Ok(TextInput {
+        input_ids: t(all_ids)?,
+        token_type_ids: t(all_types)?,
+        position_ids: t(all_pos)?,
+        attention_mask: t(all_mask)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_group_subtokens() {
+        let text = "unbelievable film";
+        let word_ids = [None, Some(0), Some(0), Some(1), None];
+        let offsets = [(0, 0), (0, 2), (2, 12), (13, 17), (0, 0)];
+        let special = [true, false, false, false, true];
+        let words = group_words(text, &word_ids, &offsets, &special);
+        assert_eq!(words.len(), 2);
+        assert_eq!(words[0].text, "unbelievable");
+        assert_eq!(words[0].token_range, (1, 3));
+        assert_eq!(words[1].text, "film");
+        assert_eq!((words[1].start, words[1].end), (13, 17));
+    }
+}

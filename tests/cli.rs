@@ -1,0 +1,293 @@
+//! The `calig` binary: `info` and `predict` on every fixture family, and a clear error (non-zero
+//! exit, message naming the bad file or tensor, no panic) for every kind of bad input.
+
+mod common;
+
+use common::fixture;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn calig(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calig"))
+        .args(args)
+        .output()
+        .expect("run calig")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs calig, expects failure with an error message containing every `needle`.
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let o = calig(args);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success(),
+        "calig {args:?} succeeded; stdout: {}",
+        stdout(&o)
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "calig {args:?}: exit {:?}, stderr: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "calig {args:?} panicked: {err}");
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "calig {args:?}: stderr lacks `{n}`:\n{err}"
+        );
+    }
+}
+
+/// A writable copy of a fixture directory.
+fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    for e in std::fs::read_dir(fixture(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    (tmp, dir)
+}
+
+fn edit_config(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = dir.join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn info_describes_every_family() {
+    for (name, needle) in [
+        ("bert", "Bert"),
+        ("roberta", "Roberta"),
+        ("xlmr", "XlmRoberta"),
+        ("distilbert", "DistilBert"),
+        ("vit", "Vit"),
+    ] {
+        let o = calig(&["info", s(&fixture(name))]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains(needle) && out.contains("layers") && out.contains("parameters"),
+            "{name}: {out}"
+        );
+        let o = calig(&["info", s(&fixture(name)), "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["config"]["num_layers"], 3, "{name}");
+        assert!(v["parameters"].as_u64().unwrap() > 10_000);
+    }
+}
+
+#[test]
+fn predict_every_family_gives_a_distribution() {
+    for name in [
+        "bert",
+        "bert-bin",
+        "bert-sharded",
+        "roberta",
+        "xlmr",
+        "distilbert",
+        "vit",
+    ] {
+        let dir = fixture(name);
+        let image = fixture("vit").join("image.png");
+        let args: Vec<&str> = if name == "vit" {
+            vec!["predict", s(&dir), "--image", s(&image), "--format", "json"]
+        } else {
+            vec![
+                "predict",
+                s(&dir),
+                "a gorgeous , witty movie .",
+                "--format",
+                "json",
+            ]
+        };
+        let o = calig(&args);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let total: f64 = v["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["prob"].as_f64().unwrap())
+            .sum();
+        assert!(
+            (total - 1.0).abs() < 1e-5,
+            "{name}: probabilities sum to {total}"
+        );
+        assert!(v["prediction"]["label"].is_string());
+    }
+}
+
+#[test]
+fn predict_text_table() {
+    let o = calig(&["predict", s(&fixture("bert")), "it", "is", "bad", "."]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("negative") && out.contains("positive") && out.contains("prob"),
+        "{out}"
+    );
+}
+
+#[test]
+fn long_text_is_truncated_and_reported() {
+    let long = "good ".repeat(200);
+    let o = calig(&["predict", s(&fixture("bert")), &long]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("truncated from 402 to 64 tokens"), "{err}");
+}
+
+#[test]
+fn unsupported_model_type_is_refused() {
+    let (_t, dir) = copy_fixture("bert");
+    edit_config(&dir, |v| v["model_type"] = "gpt2".into());
+    fails_with(
+        &["info", s(&dir)],
+        &["config.json", "unsupported model_type `gpt2`"],
+    );
+}
+
+#[test]
+fn missing_model_is_named() {
+    fails_with(
+        &["info", "/no/such/model-dir"],
+        &["model not found", "/no/such/model-dir"],
+    );
+    fails_with(
+        &["predict", "some-org/not-cached", "hi"],
+        &["some-org/not-cached", "never downloads"],
+    );
+}
+
+#[test]
+fn missing_files_are_named() {
+    let (_t, dir) = copy_fixture("bert");
+    std::fs::remove_file(dir.join("model.safetensors")).unwrap();
+    fails_with(
+        &["info", s(&dir)],
+        &["no weights found", "model.safetensors"],
+    );
+    let (_t2, dir2) = copy_fixture("bert");
+    std::fs::remove_file(dir2.join("tokenizer.json")).unwrap();
+    fails_with(
+        &["predict", s(&dir2), "hello"],
+        &["tokenizer.json", "missing"],
+    );
+    let (_t3, dir3) = copy_fixture("bert");
+    std::fs::remove_file(dir3.join("config.json")).unwrap();
+    fails_with(&["info", s(&dir3)], &["config.json"]);
+}
+
+#[test]
+fn corrupt_files_are_named() {
+    let (_t, dir) = copy_fixture("bert");
+    std::fs::write(
+        dir.join("model.safetensors"),
+        b"this is not a safetensors file",
+    )
+    .unwrap();
+    fails_with(
+        &["info", s(&dir)],
+        &["model.safetensors", "cannot read safetensors"],
+    );
+    let (_t2, dir2) = copy_fixture("bert-bin");
+    std::fs::write(dir2.join("pytorch_model.bin"), b"garbage").unwrap();
+    fails_with(
+        &["info", s(&dir2)],
+        &["pytorch_model.bin", "cannot read PyTorch pickle"],
+    );
+    let (_t3, dir3) = copy_fixture("bert");
+    std::fs::write(dir3.join("config.json"), b"{ not json").unwrap();
+    fails_with(&["info", s(&dir3)], &["config.json", "not valid JSON"]);
+    let (_t4, dir4) = copy_fixture("bert");
+    std::fs::write(dir4.join("tokenizer.json"), b"{}").unwrap();
+    fails_with(
+        &["predict", s(&dir4), "hello"],
+        &["tokenizer.json", "cannot load tokenizer"],
+    );
+}
+
+#[test]
+fn tensor_name_and_shape_mismatches_are_named() {
+    let (_t, dir) = copy_fixture("bert");
+    edit_config(&dir, |v| v["num_hidden_layers"] = 4.into());
+    fails_with(
+        &["info", s(&dir)],
+        &["bert.encoder.layer.3.attention.self.query.weight"],
+    );
+    let (_t2, dir2) = copy_fixture("bert");
+    edit_config(&dir2, |v| v["intermediate_size"] = 65.into());
+    fails_with(
+        &["info", s(&dir2)],
+        &[
+            "shape mismatch",
+            "bert.encoder.layer.0.intermediate.dense.weight",
+        ],
+    );
+    let (_t3, dir3) = copy_fixture("vit");
+    edit_config(&dir3, |v| v["model_type"] = "bert".into());
+    fails_with(&["info", s(&dir3)], &["config.json"]);
+}
+
+#[test]
+fn bad_images_and_wrong_modalities_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("broken.png");
+    std::fs::write(&bad, b"not an image at all").unwrap();
+    fails_with(
+        &["predict", s(&fixture("vit")), "--image", s(&bad)],
+        &["broken.png", "cannot decode"],
+    );
+    fails_with(
+        &["predict", s(&fixture("vit")), "--image", "/no/such.png"],
+        &["/no/such.png"],
+    );
+    fails_with(
+        &["predict", s(&fixture("vit")), "some text"],
+        &["image model"],
+    );
+    fails_with(
+        &["predict", s(&fixture("bert")), "--image", s(&bad)],
+        &["text model"],
+    );
+    fails_with(&["predict", s(&fixture("bert"))], &["nothing to classify"]);
+    fails_with(&["predict", s(&fixture("bert")), "   "], &["empty"]);
+}
+
+#[test]
+fn bare_encoder_refuses_to_predict() {
+    let (_t, dir) = copy_fixture("bert");
+    // Drop the head: keep only the `bert.` tensors.
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("classifier"))
+        .collect();
+    safetensors::serialize_to_file(kept, None, &dir.join("model.safetensors")).unwrap();
+    let o = calig(&["info", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no classification head"));
+    fails_with(
+        &["predict", s(&dir), "hello"],
+        &["no sequence-classification head"],
+    );
+}

@@ -1,0 +1,86 @@
+//! Helpers shared by the golden-fixture tests: reading reference.json files made by
+//! tools/reference and comparing tensors with them.
+#![allow(dead_code)]
+
+use candle_core::{DType, Tensor};
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn read_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A nested JSON list of numbers, flattened, with its shape.
+pub fn flat(v: &Value) -> (Vec<f64>, Vec<usize>) {
+    fn walk(v: &Value, depth: usize, out: &mut Vec<f64>, shape: &mut Vec<usize>) {
+        match v {
+            Value::Array(items) => {
+                if shape.len() <= depth {
+                    shape.push(items.len());
+                }
+                for it in items {
+                    walk(it, depth + 1, out, shape);
+                }
+            }
+            Value::Number(n) => out.push(n.as_f64().unwrap()),
+            other => panic!("not a number: {other}"),
+        }
+    }
+    let (mut out, mut shape) = (Vec::new(), Vec::new());
+    walk(v, 0, &mut out, &mut shape);
+    (out, shape)
+}
+
+pub fn ints(v: &Value) -> Vec<Vec<u32>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .collect()
+}
+
+pub fn values(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// Largest |a - b| / max(1, |b|): absolute for values of order one, relative beyond.
+pub fn max_scaled_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0, f64::max)
+}
+
+/// ||a - b|| / ||b||.
+pub fn rel_l2(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+    let den: f64 = b.iter().map(|y| y * y).sum();
+    (num / den.max(1e-300)).sqrt()
+}
+
+pub fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) -> f64 {
+    let d = max_scaled_diff(got, want);
+    eprintln!("{what}: max diff {d:.3e} (tolerance {tol:.0e})");
+    assert!(d <= tol, "{what}: max diff {d:.3e} > {tol:.0e}");
+    d
+}
