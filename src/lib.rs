@@ -1,7 +1,10 @@
 //! calig: Context-Aware Layer-wise Integrated Gradients (CA-LIG) and baseline explainers for
 //! Transformer classifiers, on Hugging Face checkpoints, in Rust.
 
+pub mod attr;
 pub mod error;
+pub mod explain;
 pub mod model;
+pub mod render;
 
 pub use error::{CaligError, Result};

@@ -144,6 +144,11 @@ fn roberta_gradients_match_finite_differences() {
 }
 
 #[test]
+fn distilbert_gradients_match_finite_differences() {
+    hidden_and_attention_gradients("distilbert");
+}
+
+#[test]
 fn vit_gradients_match_finite_differences() {
     hidden_and_attention_gradients("vit");
 }

@@ -1,5 +1,6 @@
 //! Sub-commands of the `calig` binary; each lives in its own file.
 
+mod explain;
 mod info;
 mod output;
 mod predict;
@@ -26,6 +27,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Class probabilities for a text or an image.
     Predict(predict::PredictArgs),
+    /// Attribute a prediction to the input tokens or patches (CA-LIG and baselines).
+    Explain(explain::ExplainArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,5 +74,6 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(a) => info::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Explain(a) => explain::run(a),
     }
 }

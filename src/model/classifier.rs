@@ -106,6 +106,21 @@ impl Encoder for Classifier {
     ) -> Result<BlocksOutput> {
         Ok(run_blocks(&self.blocks, h, mask_bias, from, probes)?)
     }
+    fn block(
+        &self,
+        index: usize,
+        h: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
+        let block = self.blocks.get(index).ok_or_else(|| {
+            crate::error::CaligError::InvalidInput(format!(
+                "no block {index}: the model has {}",
+                self.blocks.len()
+            ))
+        })?;
+        Ok(block.forward(h, mask_bias, probe)?)
+    }
     fn head(&self, h_last: &Tensor) -> Result<Tensor> {
         match &self.head {
             Some(h) => h.forward(h_last),

@@ -39,6 +39,11 @@ impl ModelSource {
     }
 }
 
+/// The built-in model `calig explain TEXT` uses.
+pub const DEFAULT_TEXT_MODEL: &str = "minilm-sst2";
+/// The built-in model `calig explain --image P` uses.
+pub const DEFAULT_IMAGE_MODEL: &str = "vit-fashion-mae";
+
 /// Directories searched for built-in models: `$CALIG_MODELS`, then `models/` of the source tree
 /// the binary was built from, then `./models`.
 pub fn builtin_dirs() -> Vec<PathBuf> {

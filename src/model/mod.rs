@@ -104,6 +104,15 @@ pub trait Encoder: Send + Sync {
         probes: &[Tensor],
     ) -> Result<BlocksOutput>;
 
+    /// Runs the single block `index` (0-based) on `h`; returns (output, attention probabilities).
+    fn block(
+        &self,
+        index: usize,
+        h: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)>;
+
     /// Logits (b, classes) from h^(L).
     fn head(&self, h_last: &Tensor) -> Result<Tensor>;
 

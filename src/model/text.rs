@@ -68,6 +68,16 @@ impl TextTokenizer {
         self.max_length
     }
 
+    /// Ids of the pad, mask and unknown tokens, by their usual spellings.
+    pub fn special_ids(&self, pad: u32) -> crate::attr::baseline::SpecialIds {
+        let find = |names: &[&str]| names.iter().find_map(|n| self.tokenizer.token_to_id(n));
+        crate::attr::baseline::SpecialIds {
+            pad,
+            mask: find(&["[MASK]", "<mask>"]),
+            unk: find(&["[UNK]", "<unk>"]),
+        }
+    }
+
     pub fn encode(&self, text: &str) -> Result<Encoded> {
         let tok_err =
             |e: tokenizers::Error| CaligError::InvalidInput(format!("tokenizer failed: {e}"));

@@ -1,0 +1,47 @@
+//! Generic Attention-model Explainability (Chefer et al., ICCV 2021):
+//! Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+, R = I, R ← R + Ā^(l)·R for l = 1..L, read at [CLS].
+
+use super::attention::readout;
+use super::grads::{at_input, attention_relevance};
+use super::{Attribution, Delta, Scores, Subject};
+use crate::error::Result;
+use candle_core::Tensor;
+
+/// Ā^(l) for every block at the real input, (s, s) each.
+pub fn relevance_maps(subject: &Subject) -> Result<Vec<Tensor>> {
+    let g = at_input(
+        subject.model,
+        &subject.input,
+        subject.mask_bias.as_ref(),
+        subject.target,
+    )?;
+    g.attentions
+        .iter()
+        .zip(&g.attention_grads)
+        .map(|(a, da)| attention_relevance(a, da))
+        .collect()
+}
+
+/// GAE's rule-6 accumulation over the given maps.
+pub fn accumulate(maps: &[Tensor]) -> Result<Tensor> {
+    let first = maps.first().ok_or_else(|| {
+        crate::CaligError::Unsupported("the model has no attention blocks".into())
+    })?;
+    let s = first.dim(0)?;
+    let mut r = Tensor::eye(s, first.dtype(), first.device())?;
+    for a in maps {
+        r = (&r + a.matmul(&r)?)?;
+    }
+    Ok(r)
+}
+
+pub fn run(subject: &Subject) -> Result<Attribution> {
+    let maps = relevance_maps(subject)?;
+    let r = accumulate(&maps)?;
+    Ok(Attribution {
+        scores: Scores::Tokens(readout(subject, &r)?),
+        layers: None,
+        delta: Delta::None,
+        details: None,
+    })
+}

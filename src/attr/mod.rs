@@ -1,0 +1,291 @@
+//! Attribution methods, one per file, over a small shared core: the prepared [`Subject`]
+//! (model, input, target, baseline ingredients), the path-integration engine ([`path`]),
+//! gradients at the input ([`grads`]), quadrature and batching.
+
+pub mod attention;
+pub mod baseline;
+pub mod batching;
+pub mod calig;
+pub mod gae;
+pub mod grads;
+pub mod gxi;
+pub mod ig;
+pub mod layer_ig;
+pub mod occlusion;
+pub mod path;
+pub mod quadrature;
+pub mod rollout;
+pub mod saliency;
+
+use crate::error::{CaligError, Result};
+use crate::model::{Encoder, ModelInput};
+use baseline::{Baseline, SpecialIds};
+use candle_core::Tensor;
+use quadrature::Quadrature;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Context-Aware Layer-wise Integrated Gradients (docs/calig.md).
+    Calig,
+    /// Layer Integrated Gradients in the space of every (selected) h^(l).
+    Lig,
+    /// Integrated Gradients w.r.t. the word embeddings (pixels for images).
+    Ig,
+    /// Gradient × input at the word embeddings.
+    Gxi,
+    /// L2 norm of the gradient at the word embeddings.
+    Saliency,
+    /// Last-layer attention, head mean, [CLS] row.
+    Attention,
+    /// Attention rollout (Abnar & Zuidema 2020).
+    Rollout,
+    /// Generic Attention-model Explainability (Chefer et al., ICCV 2021).
+    Gae,
+    /// Leave-one-token-out (text) or patch occlusion (images).
+    Occlusion,
+}
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Calig => "calig",
+            Self::Lig => "lig",
+            Self::Ig => "ig",
+            Self::Gxi => "gxi",
+            Self::Saliency => "saliency",
+            Self::Attention => "attention",
+            Self::Rollout => "rollout",
+            Self::Gae => "gae",
+            Self::Occlusion => "occlusion",
+        }
+    }
+}
+
+/// How CA-LIG reads the attention-gradient relevance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionMode {
+    /// At the real input (one extra forward/backward).
+    Input,
+    /// Integrated along the interpolation path entering each block.
+    Path,
+}
+
+/// How CA-LIG combines the per-layer fused maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// Propagate each layer's signed vector through the later blocks' (I + Ā) maps, then sum.
+    Rollout,
+    /// Sum the layers' fused maps.
+    Sum,
+}
+
+/// Which hidden states the layer methods cover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Layers {
+    All,
+    List(Vec<usize>),
+}
+
+impl Layers {
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        if s == "all" {
+            return Ok(Self::All);
+        }
+        s.split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("`{p}` is not a layer index"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(Self::List)
+    }
+
+    /// The sorted, distinct layers in 0..=num_layers; an error names an index out of range.
+    pub fn resolve(&self, num_layers: usize) -> Result<Vec<usize>> {
+        match self {
+            Self::All => Ok((0..=num_layers).collect()),
+            Self::List(v) => {
+                if let Some(bad) = v.iter().find(|&&l| l > num_layers) {
+                    return Err(CaligError::InvalidInput(format!(
+                        "layer {bad} does not exist: the model has layers 0..={num_layers}"
+                    )));
+                }
+                let mut v = v.clone();
+                v.sort_unstable();
+                v.dedup();
+                if v.is_empty() {
+                    return Err(CaligError::InvalidInput("no layers selected".into()));
+                }
+                Ok(v)
+            }
+        }
+    }
+}
+
+/// Every knob of every method; each method reads the ones it needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Params {
+    pub steps: usize,
+    pub quadrature: Quadrature,
+    pub baseline: Baseline,
+    pub layers: Layers,
+    /// Interpolation points per forward/backward chunk.
+    pub max_batch: usize,
+    /// CA-LIG fusion weight λ in [0, 1]: s = r·(λ + (1 − λ)·â).
+    pub lambda: f64,
+    pub attention_mode: AttentionMode,
+    pub aggregation: Aggregation,
+}
+
+impl Params {
+    pub fn defaults(is_text: bool) -> Self {
+        Self {
+            steps: 50,
+            quadrature: Quadrature::GaussLegendre,
+            baseline: Baseline::default_for(is_text),
+            layers: Layers::All,
+            max_batch: 32,
+            lambda: 0.5,
+            attention_mode: AttentionMode::Input,
+            aggregation: Aggregation::Rollout,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.lambda) {
+            return Err(CaligError::InvalidInput(format!(
+                "lambda {} is outside [0, 1]",
+                self.lambda
+            )));
+        }
+        self.quadrature
+            .rule(self.steps)
+            .map_err(CaligError::InvalidInput)?;
+        if self.max_batch == 0 {
+            return Err(CaligError::InvalidInput(
+                "max-batch must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An input prepared for attribution: a batch of one, its target class, and what baselines need.
+pub struct Subject<'a> {
+    pub model: &'a dyn Encoder,
+    pub input: ModelInput,
+    pub mask_bias: Option<Tensor>,
+    pub target: usize,
+    /// Text: which tokens are special ([CLS], [SEP], <s>, </s>); images: empty.
+    pub special: Vec<bool>,
+    pub special_ids: Option<SpecialIds>,
+    /// Images: the normalised value of black per channel, and the patch size (blur σ).
+    pub black: Vec<f64>,
+    pub patch_size: usize,
+}
+
+impl Subject<'_> {
+    pub fn is_text(&self) -> bool {
+        matches!(self.input, ModelInput::Text(_))
+    }
+
+    pub fn baseline(&self, baseline: Baseline) -> Result<baseline::ResolvedBaseline> {
+        baseline::resolve(
+            self.model,
+            &self.input,
+            baseline,
+            &self.special,
+            self.special_ids,
+            &self.black,
+            self.patch_size as f64,
+        )
+    }
+
+    /// y_c at the real input.
+    pub fn logit(&self) -> Result<f64> {
+        let e = self.model.input_embeddings(&self.input)?;
+        path::logit_at(
+            self.model,
+            &self.input,
+            self.mask_bias.as_ref(),
+            self.target,
+            path::Space::Input,
+            &e,
+        )
+    }
+}
+
+/// What positions a score vector covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scores {
+    /// One score per token ([CLS] first for ViT).
+    Tokens(Vec<f64>),
+    /// One score per image patch (row-major grid).
+    Patches(Vec<f64>),
+}
+
+/// Completeness: Σ attributions − (y_c(input) − y_c(baseline)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Delta {
+    None,
+    Scalar(f64),
+    /// Index = layer.
+    PerLayer(Vec<Option<f64>>),
+}
+
+/// A method's result before it is dressed as an [`crate::explanation::Explanation`].
+#[derive(Debug, Clone)]
+pub struct Attribution {
+    pub scores: Scores,
+    /// Per-layer token scores, index = layer (None where a method has no value for a layer).
+    pub layers: Option<Vec<Option<Vec<f64>>>>,
+    pub delta: Delta,
+    /// Method-specific extras (CA-LIG's r, a, s parts).
+    pub details: Option<serde_json::Value>,
+}
+
+pub fn run(method: Method, subject: &Subject, params: &Params) -> Result<Attribution> {
+    params.validate()?;
+    match method {
+        Method::Calig => calig::run(subject, params),
+        Method::Lig => layer_ig::run(subject, params),
+        Method::Ig => ig::run(subject, params),
+        Method::Gxi => gxi::run(subject),
+        Method::Saliency => saliency::run(subject),
+        Method::Attention => attention::run(subject),
+        Method::Rollout => rollout::run(subject),
+        Method::Gae => gae::run(subject),
+        Method::Occlusion => occlusion::run(subject, params),
+    }
+}
+
+/// Flattens a tensor to f64 values.
+pub(crate) fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
+    Ok(t.to_dtype(candle_core::DType::F64)?
+        .flatten_all()?
+        .to_vec1()?)
+}
+
+/// Token scores of a (1, s, d) attribution: the sum over the hidden dimension.
+pub(crate) fn token_sums(attr: &Tensor) -> Result<Vec<f64>> {
+    to_vec(&attr.squeeze(0)?.sum(1)?)
+}
+
+/// Patch scores of a per-pixel map (h, w): sums over each patch, row-major.
+pub(crate) fn patch_sums(pixel_map: &[f64], h: usize, w: usize, patch: usize) -> Vec<f64> {
+    let (gh, gw) = (h / patch, w / patch);
+    let mut out = vec![0.0; gh * gw];
+    for y in 0..h {
+        for x in 0..w {
+            out[(y / patch) * gw + x / patch] += pixel_map[y * w + x];
+        }
+    }
+    out
+}

@@ -1,0 +1,106 @@
+//! Occlusion: leave-one-token-out for text (each non-special token's word embedding replaced by
+//! the baseline's: the pad token by default, or zero), patch occlusion for images (each patch's
+//! pixels replaced by the baseline's: black by default). Score = y_c(x) − y_c(x occluded).
+
+use super::{Attribution, Delta, Params, Scores, Subject};
+use crate::error::Result;
+use candle_core::{DType, IndexOp, Tensor};
+
+pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
+    let model = subject.model;
+    let input = model.input_embeddings(&subject.input)?;
+    let baseline = subject.baseline(params.baseline)?.input_embeddings;
+    // One occluded variant per unit: (unit index, variant tensor of the input's shape).
+    let variants: Vec<(usize, Tensor)> = if subject.is_text() {
+        let s = input.dim(1)?;
+        (0..s)
+            .filter(|&t| !subject.special[t])
+            .map(|t| Ok((t, splice(&input, &baseline, 1, t, 1)?)))
+            .collect::<Result<_>>()?
+    } else {
+        let (_, _, h, w) = input.dims4()?;
+        let p = subject.patch_size;
+        let gw = w / p;
+        (0..(h / p) * gw)
+            .map(|i| {
+                Ok((
+                    i,
+                    occlude_patch(&input, &baseline, (i / gw) * p, (i % gw) * p, p)?,
+                ))
+            })
+            .collect::<Result<_>>()?
+    };
+    let units = if subject.is_text() {
+        input.dim(1)?
+    } else {
+        variants.len()
+    };
+    let y = subject.logit()?;
+    let mut scores = vec![0.0; units];
+    for chunk in variants.chunks(params.max_batch) {
+        let batch = Tensor::cat(&chunk.iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
+        let h0 = model.embed(&subject.input, &batch)?;
+        let out = model.blocks(&h0, subject.mask_bias.as_ref(), 0, &[])?;
+        let logits = model.head(out.hidden.last().unwrap_or(&h0))?;
+        let ys: Vec<f64> = logits
+            .i((.., subject.target))?
+            .to_dtype(DType::F64)?
+            .to_vec1()?;
+        for ((unit, _), yo) in chunk.iter().zip(ys) {
+            scores[*unit] = y - yo;
+        }
+    }
+    Ok(Attribution {
+        scores: if subject.is_text() {
+            Scores::Tokens(scores)
+        } else {
+            Scores::Patches(scores)
+        },
+        layers: None,
+        delta: Delta::None,
+        details: None,
+    })
+}
+
+/// `x` with `piece` in place of positions [start, start + piece's length) along `dim`.
+fn replace_range(x: &Tensor, dim: usize, start: usize, piece: Tensor) -> Result<Tensor> {
+    let (n, len) = (x.dim(dim)?, piece.dim(dim)?);
+    let mut parts = Vec::new();
+    if start > 0 {
+        parts.push(x.narrow(dim, 0, start)?);
+    }
+    parts.push(piece);
+    if start + len < n {
+        parts.push(x.narrow(dim, start + len, n - start - len)?);
+    }
+    Ok(Tensor::cat(&parts, dim)?)
+}
+
+/// `x` with positions [start, start+len) along `dim` taken from `replacement`.
+fn splice(
+    x: &Tensor,
+    replacement: &Tensor,
+    dim: usize,
+    start: usize,
+    len: usize,
+) -> Result<Tensor> {
+    replace_range(x, dim, start, replacement.narrow(dim, start, len)?)
+}
+
+/// Images (1, c, h, w): `x` with the p×p patch at (y0, x0) taken from `replacement`.
+fn occlude_patch(
+    x: &Tensor,
+    replacement: &Tensor,
+    y0: usize,
+    x0: usize,
+    p: usize,
+) -> Result<Tensor> {
+    let band = splice(
+        &x.narrow(2, y0, p)?,
+        &replacement.narrow(2, y0, p)?,
+        3,
+        x0,
+        p,
+    )?;
+    replace_range(x, 2, y0, band)
+}

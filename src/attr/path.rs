@@ -1,0 +1,216 @@
+//! The integrated-gradients engine shared by `ig`, `lig` and `calig`.
+//!
+//! Several straight-line paths (in the input-embedding space and/or in the spaces of hidden
+//! states h^(l)) are integrated together: their interpolation points are cut into chunks of at
+//! most `max_batch` rows, and each chunk runs the blocks once with a growing batch, the rows of a
+//! path joining just before the block that follows its space. So a layer-l path only re-runs
+//! blocks l+1..L, and the paths of all layers share one forward/backward per chunk.
+
+use super::batching::chunks;
+use super::quadrature::Rule;
+use crate::error::{CaligError, Result};
+use crate::model::{Encoder, ModelInput};
+use candle_core::{DType, IndexOp, Tensor, Var};
+
+/// The space a path runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// The attributed input space: word embeddings E (text) or normalised pixels (images).
+    Input,
+    /// The hidden state h^(l), l = 0..L.
+    Hidden(usize),
+}
+
+/// A straight path from `baseline` to `input`, both batch-of-one tensors of the space's shape.
+pub struct Path {
+    pub space: Space,
+    pub baseline: Tensor,
+    pub input: Tensor,
+}
+
+pub struct PathOptions<'a> {
+    pub rule: &'a Rule,
+    pub max_batch: usize,
+    /// Also integrate the attention-gradient relevance along the paths (see
+    /// [`PathOutput::path_attention`]).
+    pub attention: bool,
+}
+
+pub struct PathOutput {
+    /// Per path: (input − baseline) ⊙ Σ_k w_k ∂y_c/∂z(α_k), same shape as the endpoints.
+    pub attributions: Vec<Tensor>,
+    /// Per block b (0-based), when requested and the path of `Space::Hidden(b)` is present:
+    /// Σ_k w_k mean_heads (∂y_c/∂A^(b+1) ⊙ A^(b+1))^+ (s, s) over that path's points, i.e. the
+    /// attention-gradient relevance of block b+1 integrated along the path entering it.
+    pub path_attention: Vec<Option<Tensor>>,
+}
+
+/// Where the rows of a path join the block stack: before block `entry` (0-based); the input
+/// space enters through the embeddings, before block 0, ahead of h^(0) rows.
+fn entry(space: Space) -> usize {
+    match space {
+        Space::Input => 0,
+        Space::Hidden(l) => l,
+    }
+}
+
+pub fn integrate(
+    model: &dyn Encoder,
+    input: &ModelInput,
+    mask_bias: Option<&Tensor>,
+    target: usize,
+    paths: &[Path],
+    opts: &PathOptions,
+) -> Result<PathOutput> {
+    let num_layers = model.num_layers();
+    let dtype = model.dtype();
+    let steps = opts.rule.alphas.len();
+    // Rows must join in block order: input-space rows first, then h^(0), h^(1), ...
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by_key(|&p| (entry(paths[p].space), paths[p].space != Space::Input));
+    let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
+    let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
+    let diffs: Vec<Tensor> = paths
+        .iter()
+        .map(|p| p.input.broadcast_sub(&p.baseline))
+        .collect::<candle_core::Result<_>>()?;
+
+    for chunk in chunks(paths.len(), steps, opts.max_batch) {
+        // Interpolated leaves of the paths present in this chunk, in joining order.
+        let mut leaves: Vec<(usize, Var, Vec<f64>)> = Vec::new();
+        for &p in &order {
+            let ks: Vec<usize> = chunk
+                .iter()
+                .filter(|pt| pt.path == p)
+                .map(|pt| pt.step)
+                .collect();
+            if ks.is_empty() {
+                continue;
+            }
+            let rank = diffs[p].rank();
+            let mut shape = vec![ks.len()];
+            shape.extend(std::iter::repeat_n(1, rank - 1));
+            let alphas: Vec<f64> = ks.iter().map(|&k| opts.rule.alphas[k]).collect();
+            let a = Tensor::from_vec(alphas, shape, diffs[p].device())?.to_dtype(dtype)?;
+            let z = paths[p]
+                .baseline
+                .broadcast_add(&diffs[p].broadcast_mul(&a)?)?;
+            let weights = ks.iter().map(|&k| opts.rule.weights[k]).collect();
+            leaves.push((p, Var::from_tensor(&z)?, weights));
+        }
+        let mut state: Option<Tensor> = None;
+        let mut row_weights: Vec<f64> = Vec::new();
+        let join = |state: Option<Tensor>, rows: Tensor| -> candle_core::Result<Tensor> {
+            match state {
+                None => Ok(rows),
+                Some(s) => Tensor::cat(&[&s, &rows], 0),
+            }
+        };
+        let mut next_leaf = 0;
+        let mut probes: Vec<(usize, Var, usize)> = Vec::new(); // (block, probe, rows of the path)
+        let mut block_probs: Vec<Tensor> = Vec::new();
+        for b in 0..=num_layers {
+            // Join the rows whose space enters before block b.
+            let mut joined_here = 0;
+            while next_leaf < leaves.len() && entry(paths[leaves[next_leaf].0].space) == b {
+                let (p, var, w) = &leaves[next_leaf];
+                let rows = match paths[*p].space {
+                    Space::Input => model.embed(input, var.as_tensor())?,
+                    Space::Hidden(_) => var.as_tensor().clone(),
+                };
+                if paths[*p].space == Space::Hidden(b) {
+                    joined_here = w.len();
+                }
+                state = Some(join(state.take(), rows)?);
+                row_weights.extend(w);
+                next_leaf += 1;
+            }
+            if b == num_layers {
+                break;
+            }
+            let Some(h) = state.take() else { continue };
+            let probe = if opts.attention && joined_here > 0 {
+                let (rows, s) = (h.dim(0)?, h.dim(1)?);
+                let heads = model.config().num_heads;
+                let v = Var::zeros((rows, heads, s, s), dtype, h.device())?;
+                probes.push((b, v.clone(), joined_here));
+                Some(v)
+            } else {
+                None
+            };
+            let (out, probs) =
+                model.block(b, &h, mask_bias, probe.as_ref().map(|v| v.as_tensor()))?;
+            if probe.is_some() {
+                block_probs.push(probs);
+            }
+            state = Some(out);
+        }
+        let h_last = state.ok_or_else(|| CaligError::InvalidInput("empty path chunk".into()))?;
+        let logits = model.head(&h_last)?;
+        let rows = logits.dim(0)?;
+        let w = Tensor::from_vec(row_weights, rows, logits.device())?.to_dtype(logits.dtype())?;
+        let objective = (logits.i((.., target))? * w)?.sum_all()?;
+        let grads = objective.backward()?;
+        for (p, var, _) in &leaves {
+            let g = grads.get(var.as_tensor()).ok_or_else(|| {
+                CaligError::Unsupported(
+                    "no gradient reached the path: an op without backward is on the graph".into(),
+                )
+            })?;
+            let g = g.sum_keepdim(0)?;
+            sums[*p] = Some(match sums[*p].take() {
+                None => g,
+                Some(acc) => (acc + g)?,
+            });
+        }
+        for ((b, probe, n), probs) in probes.iter().zip(&block_probs) {
+            let g = grads.get(probe.as_tensor()).ok_or_else(|| {
+                CaligError::Unsupported("no gradient reached an attention probe".into())
+            })?;
+            let total = g.dim(0)?;
+            // The path of h^(b) joined last: its rows are the last `n` of the batch.
+            let gp = g.narrow(0, total - n, *n)?;
+            let ap = probs.narrow(0, total - n, *n)?.detach();
+            let rel = (gp * ap)?.relu()?.mean(1)?.sum(0)?;
+            attention[*b] = Some(match attention[*b].take() {
+                None => rel,
+                Some(acc) => (acc + rel)?,
+            });
+        }
+    }
+    let attributions = sums
+        .into_iter()
+        .zip(&diffs)
+        .map(|(s, d)| {
+            let s =
+                s.ok_or_else(|| CaligError::InvalidInput("a path received no points".into()))?;
+            Ok(d.broadcast_mul(&s)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(PathOutput {
+        attributions,
+        path_attention: attention,
+    })
+}
+
+/// y_c at a state of the given space (batch of one), without gradients.
+pub fn logit_at(
+    model: &dyn Encoder,
+    input: &ModelInput,
+    mask_bias: Option<&Tensor>,
+    target: usize,
+    space: Space,
+    state: &Tensor,
+) -> Result<f64> {
+    let (h, from) = match space {
+        Space::Input => (model.embed(input, state)?, 0),
+        Space::Hidden(l) => (state.clone(), l),
+    };
+    let out = model.blocks(&h, mask_bias, from, &[])?;
+    let last = out.hidden.last().cloned().unwrap_or(h);
+    Ok(model
+        .head(&last)?
+        .i((0, target))?
+        .to_dtype(DType::F64)?
+        .to_scalar::<f64>()?)
+}

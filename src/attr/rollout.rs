@@ -1,0 +1,31 @@
+//! Attention rollout (Abnar & Zuidema 2020): Ã^(l) = rownorm(mean_k A^(l,k) + I),
+//! R = Ã^(L)···Ã^(1), read at [CLS].
+
+use super::attention::readout;
+use super::{Attribution, Delta, Scores, Subject};
+use crate::error::Result;
+use candle_core::{Tensor, D};
+
+pub fn run(subject: &Subject) -> Result<Attribution> {
+    let out = subject.model.forward(&subject.input)?;
+    let mut r: Option<Tensor> = None;
+    for a in &out.attentions {
+        let mean = a.squeeze(0)?.mean(0)?;
+        let eye = Tensor::eye(mean.dim(0)?, mean.dtype(), mean.device())?;
+        let aug = (mean + eye)?;
+        let aug = aug.broadcast_div(&aug.sum_keepdim(D::Minus1)?)?;
+        r = Some(match r {
+            None => aug,
+            Some(prev) => aug.matmul(&prev)?,
+        });
+    }
+    let r = r.ok_or_else(|| {
+        crate::CaligError::Unsupported("the model has no attention blocks".into())
+    })?;
+    Ok(Attribution {
+        scores: Scores::Tokens(readout(subject, &r)?),
+        layers: None,
+        delta: Delta::None,
+        details: None,
+    })
+}

@@ -1,0 +1,34 @@
+//! Saliency: the L2 norm of ∂y_c/∂E over the hidden dimension (unsigned). Images: the L2 norm
+//! over channels per pixel, summed per patch.
+
+use super::grads::at_input;
+use super::{patch_sums, to_vec, Attribution, Delta, Scores, Subject};
+use crate::error::Result;
+
+pub fn run(subject: &Subject) -> Result<Attribution> {
+    let g = at_input(
+        subject.model,
+        &subject.input,
+        subject.mask_bias.as_ref(),
+        subject.target,
+    )?;
+    // L2 over dimension 1 of the batch-less gradient: hidden (s, d) or channels (c, h, w).
+    let grad = g.input_grad.squeeze(0)?;
+    let scores = if subject.is_text() {
+        Scores::Tokens(to_vec(&grad.sqr()?.sum(1)?.sqrt()?)?)
+    } else {
+        let (_, h, w) = grad.dims3()?;
+        Scores::Patches(patch_sums(
+            &to_vec(&grad.sqr()?.sum(0)?.sqrt()?)?,
+            h,
+            w,
+            subject.patch_size,
+        ))
+    };
+    Ok(Attribution {
+        scores,
+        layers: None,
+        delta: Delta::None,
+        details: None,
+    })
+}

@@ -1,0 +1,295 @@
+//! The `Explanation` value (JSON schema 1, docs/json-schema.md) and the function that produces
+//! it from a loaded model, an input, a method and its parameters.
+
+use crate::attr::{self, Attribution, Delta, Method, Params, Scores, Subject};
+use crate::error::{CaligError, Result};
+use crate::model::text::Word;
+use crate::model::LoadedModel;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What to explain.
+#[derive(Debug, Clone)]
+pub enum ExplainInput {
+    Text(String),
+    Image(PathBuf),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassRef {
+    pub index: usize,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputInfo {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Token count before truncation to the model's maximum, when truncated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated_from: Option<usize>,
+    /// Images: rows and columns of the patch grid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_grid: Option<[usize; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<[usize; 2]>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub schema: u32,
+    pub model: String,
+    pub method: &'static str,
+    pub params: serde_json::Value,
+    pub input: InputInfo,
+    /// Text: sub-tokens, special tokens included. Images: "[CLS]" then one name per patch.
+    pub tokens: Vec<String>,
+    pub words: Vec<Word>,
+    pub target: ClassRef,
+    pub predicted: ClassRef,
+    pub logits: Vec<f64>,
+    pub probs: Vec<f64>,
+    /// Text: one score per token. Images: one score per patch (row-major, [CLS] excluded).
+    pub scores: Vec<f64>,
+    /// "tokens" or "patches".
+    pub scores_cover: &'static str,
+    /// Sum of each word's sub-token scores (text only).
+    pub word_scores: Vec<f64>,
+    /// Per-layer token scores (index = layer, layers[0] = h^(0)); null where a layer has none.
+    pub layers: Option<Vec<Option<Vec<f64>>>>,
+    /// "tokens" (text) or "tokens_cls_first" (images: [CLS] then the patches).
+    pub layers_cover: Option<&'static str>,
+    /// Σ attributions − (y_c(input) − y_c(baseline)): a number, or one per layer.
+    pub convergence_delta: Delta,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    pub timing_ms: f64,
+}
+
+/// Resolves a target given as a label name or an index; `None` picks the predicted class.
+pub fn resolve_target(labels: &[String], target: Option<&str>, predicted: usize) -> Result<usize> {
+    match target {
+        None => Ok(predicted),
+        Some(t) => {
+            if let Some(i) = labels.iter().position(|l| l == t) {
+                return Ok(i);
+            }
+            if let Some(i) = labels.iter().position(|l| l.eq_ignore_ascii_case(t)) {
+                return Ok(i);
+            }
+            match t.parse::<usize>() {
+                Ok(i) if i < labels.len() => Ok(i),
+                _ => Err(CaligError::InvalidInput(format!(
+                    "target `{t}` is neither a label ({}) nor an index below {}",
+                    labels.join(", "),
+                    labels.len()
+                ))),
+            }
+        }
+    }
+}
+
+fn softmax(logits: &[f64]) -> Vec<f64> {
+    let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let exp: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    exp.iter().map(|e| e / sum).collect()
+}
+
+fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// An input turned into a [`Subject`] plus what the explanation reports about it.
+pub struct Prepared<'a> {
+    pub subject: Subject<'a>,
+    pub info: InputInfo,
+    pub tokens: Vec<String>,
+    pub words: Vec<Word>,
+    pub logits: Vec<f64>,
+}
+
+pub fn prepare<'a>(
+    m: &'a LoadedModel,
+    input: &ExplainInput,
+    target: Option<&str>,
+) -> Result<Prepared<'a>> {
+    let cfg = &m.config;
+    let (model_input, info, tokens, words, special, special_ids) = match input {
+        ExplainInput::Text(text) => {
+            let (enc, mi) = m.prepare_text(text)?;
+            let ids = m
+                .tokenizer
+                .as_ref()
+                .map(|t| t.special_ids(cfg.pad_token_id));
+            let info = InputInfo {
+                kind: "text",
+                text: Some(text.clone()),
+                path: None,
+                truncated_from: enc.truncated_from,
+                patch_grid: None,
+                image_size: None,
+            };
+            (mi, info, enc.tokens, enc.words, enc.special, ids)
+        }
+        ExplainInput::Image(path) => {
+            let mi = m.prepare_image(path)?;
+            let ic = cfg.image.as_ref().expect("image model");
+            let g = ic.grid();
+            let tokens = std::iter::once("[CLS]".to_string())
+                .chain((0..g * g).map(|i| format!("patch_{}_{}", i / g, i % g)))
+                .collect();
+            let info = InputInfo {
+                kind: "image",
+                text: None,
+                path: Some(path.clone()),
+                truncated_from: None,
+                patch_grid: Some([g, g]),
+                image_size: Some([ic.image_size, ic.image_size]),
+            };
+            (mi, info, tokens, vec![], vec![], None)
+        }
+    };
+    let logits_t = m.model.forward(&model_input)?.logits;
+    let logits: Vec<f64> = logits_t
+        .squeeze(0)?
+        .to_dtype(candle_core::DType::F64)?
+        .to_vec1()?;
+    let target = resolve_target(&cfg.labels, target, argmax(&logits))?;
+    let black = m
+        .image_processor
+        .as_ref()
+        .map(|p| p.black())
+        .unwrap_or_default();
+    let mask_bias = model_input.mask_bias(m.dtype())?;
+    Ok(Prepared {
+        subject: Subject {
+            model: m.model.as_ref(),
+            input: model_input,
+            mask_bias,
+            target,
+            special,
+            special_ids,
+            black,
+            patch_size: cfg.image.as_ref().map_or(1, |i| i.patch_size),
+        },
+        info,
+        tokens,
+        words,
+        logits,
+    })
+}
+
+/// Runs `method` on a prepared input and dresses the result.
+pub fn explain_prepared(
+    m: &LoadedModel,
+    p: &Prepared,
+    method: Method,
+    params: &Params,
+) -> Result<Explanation> {
+    let start = Instant::now();
+    let a: Attribution = attr::run(method, &p.subject, params)?;
+    let timing_ms = start.elapsed().as_secs_f64() * 1e3;
+    let is_text = p.subject.is_text();
+    let (scores, scores_cover) = match a.scores {
+        Scores::Tokens(v) if is_text => (v, "tokens"),
+        // ViT token vectors start with [CLS]: the headline scores cover the patches.
+        Scores::Tokens(v) => (v[1..].to_vec(), "patches"),
+        Scores::Patches(v) => (v, "patches"),
+    };
+    let word_scores = p
+        .words
+        .iter()
+        .map(|w| scores[w.token_range.0..w.token_range.1].iter().sum())
+        .collect();
+    let labels = &m.config.labels;
+    let predicted = argmax(&p.logits);
+    let class = |i: usize| ClassRef {
+        index: i,
+        label: labels[i].clone(),
+    };
+    Ok(Explanation {
+        schema: SCHEMA_VERSION,
+        model: m.source.name(),
+        method: method.name(),
+        params: method_params(method, params, p.subject.is_text()),
+        input: p.info.clone(),
+        tokens: p.tokens.clone(),
+        words: p.words.clone(),
+        target: class(p.subject.target),
+        predicted: class(predicted),
+        probs: softmax(&p.logits),
+        logits: p.logits.clone(),
+        scores,
+        scores_cover,
+        word_scores,
+        layers_cover: a.layers.as_ref().map(|_| {
+            if is_text {
+                "tokens"
+            } else {
+                "tokens_cls_first"
+            }
+        }),
+        layers: a.layers,
+        convergence_delta: a.delta,
+        details: a.details,
+        timing_ms,
+    })
+}
+
+/// The parameters that a method actually used, for the output.
+fn method_params(method: Method, p: &Params, is_text: bool) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    let path = matches!(method, Method::Calig | Method::Lig | Method::Ig);
+    if path {
+        v.insert("steps".into(), p.steps.into());
+        v.insert("quadrature".into(), p.quadrature.name().into());
+        v.insert("max_batch".into(), p.max_batch.into());
+    }
+    if path || method == Method::Occlusion {
+        v.insert("baseline".into(), p.baseline.name().into());
+    }
+    if method == Method::Lig {
+        v.insert(
+            "layers".into(),
+            serde_json::to_value(&p.layers).unwrap_or_default(),
+        );
+    }
+    if method == Method::Calig {
+        v.insert("lambda".into(), p.lambda.into());
+        v.insert(
+            "attention_mode".into(),
+            serde_json::to_value(p.attention_mode).unwrap_or_default(),
+        );
+        v.insert(
+            "aggregation".into(),
+            serde_json::to_value(p.aggregation).unwrap_or_default(),
+        );
+    }
+    v.insert(
+        "input_kind".into(),
+        if is_text { "text" } else { "image" }.into(),
+    );
+    serde_json::Value::Object(v)
+}
+
+/// Convenience: prepare and explain in one call.
+pub fn explain(
+    m: &LoadedModel,
+    input: &ExplainInput,
+    target: Option<&str>,
+    method: Method,
+    params: &Params,
+) -> Result<Explanation> {
+    let p = prepare(m, input, target)?;
+    explain_prepared(m, &p, method, params)
+}

@@ -1,0 +1,95 @@
+//! Plain-text rendering: a header, then tokens with signed scores, coloured on a terminal
+//! (green supports the target class, red opposes it).
+
+use super::max_abs;
+use crate::explain::Explanation;
+use std::fmt::Write;
+
+fn colour(score: f64, max: f64, text: &str, ansi: bool) -> String {
+    if !ansi {
+        return text.to_string();
+    }
+    let t = (score.abs() / max).clamp(0.0, 1.0);
+    let fade = (255.0 - 175.0 * t) as u8;
+    let (r, g, b) = if score >= 0.0 {
+        (fade, 255, fade)
+    } else {
+        (255, fade, fade)
+    };
+    format!("\x1b[48;2;{r};{g};{b}m\x1b[38;2;0;0;0m{text}\x1b[0m")
+}
+
+pub fn render(e: &Explanation, ansi: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "model     {}", e.model);
+    let _ = writeln!(s, "method    {}", e.method);
+    let _ = writeln!(
+        s,
+        "target    {} (index {}, p = {:.4}); predicted {} (p = {:.4})",
+        e.target.label,
+        e.target.index,
+        e.probs[e.target.index],
+        e.predicted.label,
+        e.probs[e.predicted.index]
+    );
+    match &e.convergence_delta {
+        crate::attr::Delta::Scalar(d) => {
+            let _ = writeln!(
+                s,
+                "delta     {d:+.3e} (sum of attributions minus logit difference)"
+            );
+        }
+        crate::attr::Delta::PerLayer(v) => {
+            let worst = v.iter().flatten().fold(0.0f64, |m, d| m.max(d.abs()));
+            let _ = writeln!(s, "delta     max |delta| over layers {worst:.3e}");
+        }
+        crate::attr::Delta::None => {}
+    }
+    let units = super::display_units(e);
+    let max = max_abs(&units.iter().map(|u| u.1).collect::<Vec<_>>());
+    let _ = writeln!(s);
+    let line: Vec<String> = units
+        .iter()
+        .map(|(t, v)| colour(*v, max, t, ansi))
+        .collect();
+    if ansi {
+        let _ = writeln!(s, "{}\n", line.join(" "));
+    }
+    let width = units
+        .iter()
+        .map(|u| u.0.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 24);
+    for (t, v) in &units {
+        let bar_len = ((v.abs() / max) * 20.0).round() as usize;
+        let bar = if *v >= 0.0 {
+            "+".repeat(bar_len)
+        } else {
+            "-".repeat(bar_len)
+        };
+        let label: String = t.chars().take(24).collect();
+        let _ = writeln!(
+            s,
+            "{}  {:>+10.4}  {}",
+            colour(*v, max, &format!("{label:<width$}"), ansi),
+            v,
+            bar
+        );
+    }
+    if let Some(layers) = &e.layers {
+        let _ = writeln!(s, "\nper layer (top 3 tokens by |score|):");
+        for (l, v) in layers.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let mut idx: Vec<usize> = (0..v.len()).collect();
+            idx.sort_by(|&a, &b| v[b].abs().total_cmp(&v[a].abs()));
+            let top: Vec<String> = idx
+                .iter()
+                .take(3)
+                .map(|&i| format!("{} {:+.3}", e.tokens[i], v[i]))
+                .collect();
+            let _ = writeln!(s, "  layer {l:>2}: {}", top.join(", "));
+        }
+    }
+    s
+}

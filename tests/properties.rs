@@ -1,0 +1,182 @@
+//! Properties the methods must satisfy whatever the model: completeness of the path methods,
+//! CA-LIG reducing to summed LIG at λ = 1, sign flip with the target of a 2-class model, and
+//! invariance to how interpolation points are chunked.
+
+mod common;
+
+use calig::attr::{self, Aggregation, Delta, Layers, Method, Params, Scores};
+use calig::explain::{prepare, ExplainInput};
+use calig::model::{load_model, LoadedModel};
+use candle_core::{DType, Device};
+use common::fixture;
+
+fn load(name: &str, dtype: DType) -> LoadedModel {
+    load_model(fixture(name).to_str().unwrap(), dtype, &Device::Cpu).unwrap()
+}
+
+fn text_input() -> ExplainInput {
+    ExplainInput::Text("a gorgeous , witty movie .".into())
+}
+
+fn input_for(name: &str) -> ExplainInput {
+    if name == "vit" {
+        ExplainInput::Image(fixture("vit").join("image.png"))
+    } else if name == "xlmr" {
+        ExplainInput::Text("ይህ ጥሩ ነው እናመሰግናለን".into())
+    } else {
+        text_input()
+    }
+}
+
+fn tokens(s: &Scores) -> &[f64] {
+    match s {
+        Scores::Tokens(v) | Scores::Patches(v) => v,
+    }
+}
+
+fn params(is_text: bool) -> Params {
+    Params::defaults(is_text)
+}
+
+#[test]
+fn path_methods_are_complete_on_every_family() {
+    for name in ["bert", "roberta", "xlmr", "distilbert", "vit"] {
+        let m = load(name, DType::F64);
+        let p = prepare(&m, &input_for(name), None).unwrap();
+        let prm = params(name != "vit");
+        let y = p.subject.logit().unwrap();
+        // DistilBERT's head has a ReLU: the integrand jumps where units switch, so quadrature
+        // converges only as O(1/steps) there (deltas at 50 steps are ~2% of y).
+        let tol = if name == "distilbert" { 3e-2 } else { 1e-2 } * y.abs().max(1.0);
+        let ig = attr::run(Method::Ig, &p.subject, &prm).unwrap();
+        let Delta::Scalar(d) = ig.delta else {
+            panic!("ig delta")
+        };
+        eprintln!("{name}: ig delta {d:.2e} (y = {y:.3})");
+        assert!(d.abs() < tol, "{name}: ig delta {d}");
+        let lig = attr::run(Method::Lig, &p.subject, &prm).unwrap();
+        let Delta::PerLayer(ds) = lig.delta else {
+            panic!("lig delta")
+        };
+        for (l, d) in ds.iter().enumerate() {
+            let d = d.unwrap();
+            eprintln!("{name}: lig layer {l} delta {d:.2e}");
+            assert!(d.abs() < tol, "{name}: lig layer {l} delta {d}");
+        }
+    }
+}
+
+#[test]
+fn calig_with_lambda_one_and_sum_is_summed_lig() {
+    for name in ["bert", "vit"] {
+        let m = load(name, DType::F64);
+        let p = prepare(&m, &input_for(name), None).unwrap();
+        let mut prm = params(name != "vit");
+        prm.lambda = 1.0;
+        prm.aggregation = Aggregation::Sum;
+        let c = attr::run(Method::Calig, &p.subject, &prm).unwrap();
+        let lig = attr::run(Method::Lig, &p.subject, &prm).unwrap();
+        let layers = lig.layers.unwrap();
+        let n = tokens(&c.scores).len();
+        for t in 0..n {
+            let sum: f64 = layers[1..].iter().map(|l| l.as_ref().unwrap()[t]).sum();
+            assert!(
+                (tokens(&c.scores)[t] - sum).abs() < 1e-9,
+                "{name} token {t}"
+            );
+        }
+    }
+}
+
+/// A copy of a 2-class fixture whose last classifier layer gives y_1 = −y_0 exactly.
+fn antisymmetric_copy(name: &str, out_proj: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(fixture(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
+    }
+    let path = tmp.path().join("model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    for suffix in ["weight", "bias"] {
+        let key = format!("{out_proj}.{suffix}");
+        let t = &tensors[&key];
+        let first = t.narrow(0, 0, 1).unwrap();
+        let flipped = candle_core::Tensor::cat(&[&first, &first.neg().unwrap()], 0).unwrap();
+        tensors.insert(key, flipped);
+    }
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    tmp
+}
+
+#[test]
+fn calig_r_flips_sign_with_the_target_of_a_two_class_model() {
+    for (name, out_proj) in [
+        ("roberta", "classifier.out_proj"),
+        ("distilbert", "classifier"),
+    ] {
+        let dir = antisymmetric_copy(name, out_proj);
+        let m = load_model(dir.path().to_str().unwrap(), DType::F64, &Device::Cpu).unwrap();
+        let prm = params(true);
+        let run = |target: &str| {
+            let p = prepare(&m, &text_input(), Some(target)).unwrap();
+            attr::run(Method::Calig, &p.subject, &prm).unwrap()
+        };
+        let (a, b) = (run("0"), run("1"));
+        let (ra, rb) = (
+            &a.details.as_ref().unwrap()["r"],
+            &b.details.as_ref().unwrap()["r"],
+        );
+        let layers = ra.as_array().unwrap().len();
+        for l in 1..layers {
+            for (x, y) in ra[l]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(rb[l].as_array().unwrap())
+            {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!(
+                    (x + y).abs() < 1e-9 * x.abs().max(1.0),
+                    "{name} layer {l}: r {x} vs {y}"
+                );
+            }
+        }
+        // The fused and final maps flip too (â is target-specific but non-negative).
+        let (sa, sb) = (tokens(&a.scores), tokens(&b.scores));
+        let opposite = sa
+            .iter()
+            .zip(sb)
+            .filter(|(x, y)| x.signum() != y.signum() || x.abs() < 1e-12)
+            .count();
+        eprintln!(
+            "{name}: final CA-LIG signs opposite on {opposite}/{} tokens",
+            sa.len()
+        );
+    }
+}
+
+#[test]
+fn chunking_does_not_change_results() {
+    let m = load("bert", DType::F64);
+    let p = prepare(&m, &text_input(), None).unwrap();
+    let mut prm = params(true);
+    prm.steps = 7;
+    prm.layers = Layers::All;
+    let mut results = vec![];
+    for mb in [1, 5, 64] {
+        prm.max_batch = mb;
+        let lig = attr::run(Method::Lig, &p.subject, &prm).unwrap();
+        let c = attr::run(Method::Calig, &p.subject, &prm).unwrap();
+        results.push((lig.layers.unwrap(), tokens(&c.scores).to_vec()));
+    }
+    for r in &results[1..] {
+        for (a, b) in r.0.iter().zip(&results[0].0) {
+            for (x, y) in a.as_ref().unwrap().iter().zip(b.as_ref().unwrap()) {
+                assert!((x - y).abs() < 1e-10);
+            }
+        }
+        for (x, y) in r.1.iter().zip(&results[0].1) {
+            assert!((x - y).abs() < 1e-10);
+        }
+    }
+}
