@@ -220,11 +220,6 @@ fn calig_variants(name: &str) {
                 (1.0, Aggregation::Rollout),
                 (1.0, Aggregation::Sum),
             ] {
-                // The reference propagates path-mode maps with the at-input matrices; calig
-                // uses the path-integrated ones, so path mode is compared for sum aggregation.
-                if mode == AttentionMode::Path && agg == Aggregation::Rollout {
-                    continue;
-                }
                 let key = format!(
                     "lambda_{lambda:.1}_{}",
                     if agg == Aggregation::Rollout {

@@ -7,13 +7,24 @@ use common::fixture;
 use std::process::{Command, Output};
 
 fn calig(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calig")).args(args).output().expect("run calig")
+    Command::new(env!("CARGO_BIN_EXE_calig"))
+        .args(args)
+        .output()
+        .expect("run calig")
 }
 
 fn explain_json(model: &str, method: &str, extra: &[&str]) -> serde_json::Value {
     let dir = fixture(model);
     let image = fixture("vit").join("image.png");
-    let mut args = vec!["explain", "--model", dir.to_str().unwrap(), "--method", method, "--format", "json"];
+    let mut args = vec![
+        "explain",
+        "--model",
+        dir.to_str().unwrap(),
+        "--method",
+        method,
+        "--format",
+        "json",
+    ];
     args.extend_from_slice(extra);
     if model == "vit" {
         args.extend(["--image", image.to_str().unwrap()]);
@@ -21,18 +32,50 @@ fn explain_json(model: &str, method: &str, extra: &[&str]) -> serde_json::Value 
         args.push("a gorgeous , witty movie .");
     }
     let o = calig(&args);
-    assert!(o.status.success(), "{model} {method}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{model} {method}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-const METHODS: [&str; 9] = ["calig", "lig", "ig", "gxi", "saliency", "attention", "rollout", "gae", "occlusion"];
+const METHODS: [&str; 9] = [
+    "calig",
+    "lig",
+    "ig",
+    "gxi",
+    "saliency",
+    "attention",
+    "rollout",
+    "gae",
+    "occlusion",
+];
 
 #[test]
 fn every_method_on_every_family_follows_the_schema() {
     for model in ["bert", "roberta", "xlmr", "distilbert", "vit"] {
         for method in METHODS {
             let e = explain_json(model, method, &["--steps", "8"]);
-            for key in ["schema", "model", "method", "params", "input", "tokens", "words", "target", "predicted", "logits", "probs", "scores", "scores_cover", "word_scores", "layers", "convergence_delta", "timing_ms"] {
+            for key in [
+                "schema",
+                "model",
+                "method",
+                "params",
+                "input",
+                "tokens",
+                "words",
+                "target",
+                "predicted",
+                "logits",
+                "probs",
+                "scores",
+                "scores_cover",
+                "word_scores",
+                "layers",
+                "convergence_delta",
+                "timing_ms",
+            ] {
                 assert!(e.get(key).is_some(), "{model} {method}: missing `{key}`");
             }
             assert_eq!(e["schema"], 1);
@@ -47,17 +90,30 @@ fn every_method_on_every_family_follows_the_schema() {
             } else {
                 assert_eq!(e["scores_cover"], "tokens");
                 assert_eq!(n_scores, n_tokens);
-                assert_eq!(e["word_scores"].as_array().unwrap().len(), e["words"].as_array().unwrap().len());
+                assert_eq!(
+                    e["word_scores"].as_array().unwrap().len(),
+                    e["words"].as_array().unwrap().len()
+                );
                 assert!(!e["words"].as_array().unwrap().is_empty());
             }
-            assert_eq!(e["target"], e["predicted"], "{model} {method}: default target is the prediction");
+            assert_eq!(
+                e["target"], e["predicted"],
+                "{model} {method}: default target is the prediction"
+            );
             let has_layers = matches!(method, "calig" | "lig");
-            assert_eq!(e["layers"].is_array(), has_layers, "{model} {method}: layers");
+            assert_eq!(
+                e["layers"].is_array(),
+                has_layers,
+                "{model} {method}: layers"
+            );
             if has_layers {
                 let layers = e["layers"].as_array().unwrap();
                 assert_eq!(layers.len(), 4, "{model} {method}: L+1 entries");
                 let width = layers.iter().find_map(|l| l.as_array()).unwrap().len();
-                assert_eq!(width, n_tokens, "{model} {method}: layer vectors cover all tokens");
+                assert_eq!(
+                    width, n_tokens,
+                    "{model} {method}: layer vectors cover all tokens"
+                );
             }
         }
     }
@@ -83,19 +139,55 @@ fn lig_layer_selection() {
 #[test]
 fn text_and_html_output() {
     let dir = fixture("bert");
-    let o = calig(&["explain", "--model", dir.to_str().unwrap(), "--method", "ig", "--steps", "8", "a <script>alert(1)</script> movie"]);
+    let o = calig(&[
+        "explain",
+        "--model",
+        dir.to_str().unwrap(),
+        "--method",
+        "ig",
+        "--steps",
+        "8",
+        "a <script>alert(1)</script> movie",
+    ]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("method    ig") && text.contains("target"), "{text}");
-    assert!(!text.contains("\x1b["), "no colour codes when not on a terminal");
+    assert!(
+        text.contains("method    ig") && text.contains("target"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\x1b["),
+        "no colour codes when not on a terminal"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("report.html");
-    let o = calig(&["explain", "--model", dir.to_str().unwrap(), "--method", "calig", "--steps", "8", "--format", "html", "--output", out.to_str().unwrap(), "a <script>alert(1)</script> movie"]);
+    let o = calig(&[
+        "explain",
+        "--model",
+        dir.to_str().unwrap(),
+        "--method",
+        "calig",
+        "--steps",
+        "8",
+        "--format",
+        "html",
+        "--output",
+        out.to_str().unwrap(),
+        "a <script>alert(1)</script> movie",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Per-layer relevance"));
     assert!(!html.contains("<script>"), "user text must be escaped");
-    let o = calig(&["explain", "--model", fixture("vit").to_str().unwrap(), "--image", fixture("vit").join("image.png").to_str().unwrap(), "--format", "html"]);
+    let o = calig(&[
+        "explain",
+        "--model",
+        fixture("vit").to_str().unwrap(),
+        "--image",
+        fixture("vit").join("image.png").to_str().unwrap(),
+        "--format",
+        "html",
+    ]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("data:image;base64,"));
 }
 
@@ -114,25 +206,77 @@ fn bad_options_are_refused_without_output() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("never.json");
     let o = out.to_str().unwrap();
-    fails_with(&["explain", "--model", m, "--target", "joy", "--output", o, "nice"], "target `joy`");
+    fails_with(
+        &[
+            "explain", "--model", m, "--target", "joy", "--output", o, "nice",
+        ],
+        "target `joy`",
+    );
     assert!(!out.exists(), "no partial output file");
-    fails_with(&["explain", "--model", m, "--target", "7", "nice"], "target `7`");
-    fails_with(&["explain", "--model", m, "--method", "lig", "--layers", "9", "nice"], "layer 9 does not exist");
-    fails_with(&["explain", "--model", m, "--lambda", "1.5", "nice"], "lambda 1.5");
-    fails_with(&["explain", "--model", m, "--quadrature", "riemann_left", "--steps", "1", "nice"], "riemann_left needs more than 1 steps");
-    fails_with(&["explain", "--model", m, "--baseline", "black", "nice"], "baseline `black` is for images");
-    fails_with(&["explain", "--model", m, "--max-batch", "0", "nice"], "max-batch");
+    fails_with(
+        &["explain", "--model", m, "--target", "7", "nice"],
+        "target `7`",
+    );
+    fails_with(
+        &[
+            "explain", "--model", m, "--method", "lig", "--layers", "9", "nice",
+        ],
+        "layer 9 does not exist",
+    );
+    fails_with(
+        &["explain", "--model", m, "--lambda", "1.5", "nice"],
+        "lambda 1.5",
+    );
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            m,
+            "--quadrature",
+            "riemann_left",
+            "--steps",
+            "1",
+            "nice",
+        ],
+        "riemann_left needs more than 1 steps",
+    );
+    fails_with(
+        &["explain", "--model", m, "--baseline", "black", "nice"],
+        "baseline `black` is for images",
+    );
+    fails_with(
+        &["explain", "--model", m, "--max-batch", "0", "nice"],
+        "max-batch",
+    );
     let v = fixture("vit");
     let img = v.join("image.png");
-    fails_with(&["explain", "--model", v.to_str().unwrap(), "--baseline", "mask", "--image", img.to_str().unwrap()], "baseline `mask` is for text");
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            v.to_str().unwrap(),
+            "--baseline",
+            "mask",
+            "--image",
+            img.to_str().unwrap(),
+        ],
+        "baseline `mask` is for text",
+    );
     fails_with(&["explain", "--model", m], "nothing to explain");
-    assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none(), "no temporary files left");
+    assert!(
+        std::fs::read_dir(tmp.path()).unwrap().next().is_none(),
+        "no temporary files left"
+    );
 }
 
 #[test]
 fn baselines_change_ig_but_keep_completeness() {
     for b in ["pad", "zero", "mask", "unk"] {
-        let e = explain_json("bert", "ig", &["--baseline", b, "--steps", "50", "--dtype", "f64"]);
+        let e = explain_json(
+            "bert",
+            "ig",
+            &["--baseline", b, "--steps", "50", "--dtype", "f64"],
+        );
         let d = e["convergence_delta"].as_f64().unwrap();
         assert!(d.abs() < 0.1, "baseline {b}: delta {d}");
         assert_eq!(e["params"]["baseline"], b);

@@ -190,15 +190,30 @@ fn occlusion_matches_direct_recomputation() {
     let p = prepare(&m, &text_input(), None).unwrap();
     let occ = attr::run(Method::Occlusion, &p.subject, &params(true)).unwrap();
     let y = p.subject.logit().unwrap();
-    let enc = m.tokenizer.as_ref().unwrap().encode("a gorgeous , witty movie .").unwrap();
+    let enc = m
+        .tokenizer
+        .as_ref()
+        .unwrap()
+        .encode("a gorgeous , witty movie .")
+        .unwrap();
     for t in 0..enc.ids.len() {
         let want = if enc.special[t] {
             0.0
         } else {
             let mut ids = enc.ids.clone();
             ids[t] = m.config.pad_token_id;
-            let input = calig::model::ModelInput::Text(text::batch(&m.config, &[ids], &[enc.type_ids.clone()], &Device::Cpu).unwrap());
-            let l: Vec<f64> = m.model.forward(&input).unwrap().logits.squeeze(0).unwrap().to_vec1().unwrap();
+            let input = calig::model::ModelInput::Text(
+                text::batch(&m.config, &[ids], &[enc.type_ids.clone()], &Device::Cpu).unwrap(),
+            );
+            let l: Vec<f64> = m
+                .model
+                .forward(&input)
+                .unwrap()
+                .logits
+                .squeeze(0)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
             y - l[p.subject.target]
         };
         assert!((tokens(&occ.scores)[t] - want).abs() < 1e-10, "token {t}");
@@ -208,7 +223,9 @@ fn occlusion_matches_direct_recomputation() {
     let p = prepare(&m, &input_for("vit"), None).unwrap();
     let occ = attr::run(Method::Occlusion, &p.subject, &params(false)).unwrap();
     let y = p.subject.logit().unwrap();
-    let calig::model::ModelInput::Image(img) = &p.subject.input else { panic!() };
+    let calig::model::ModelInput::Image(img) = &p.subject.input else {
+        panic!()
+    };
     let px: Vec<f64> = img.pixel_values.flatten_all().unwrap().to_vec1().unwrap();
     let (c, h, w, patch) = (3, 32, 32, 8);
     for patch_index in [0, 5, 15] {
@@ -223,8 +240,19 @@ fn occlusion_matches_direct_recomputation() {
         }
         let t = candle_core::Tensor::from_vec(v, (1, c, h, w), &Device::Cpu).unwrap();
         let input = calig::model::ModelInput::Image(calig::model::ImageInput { pixel_values: t });
-        let l: Vec<f64> = m.model.forward(&input).unwrap().logits.squeeze(0).unwrap().to_vec1().unwrap();
+        let l: Vec<f64> = m
+            .model
+            .forward(&input)
+            .unwrap()
+            .logits
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         let want = y - l[p.subject.target];
-        assert!((tokens(&occ.scores)[patch_index] - want).abs() < 1e-10, "patch {patch_index}");
+        assert!(
+            (tokens(&occ.scores)[patch_index] - want).abs() < 1e-10,
+            "patch {patch_index}"
+        );
     }
 }

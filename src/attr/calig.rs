@@ -4,7 +4,8 @@
 //! 2. a^(l) = Ā^(l) read at [CLS], Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+ at the input or
 //!    integrated along the path entering block l;
 //! 3. s^(l) = r^(l) · (λ + (1 − λ) â^(l)), â^(l) = a^(l) / max_t a^(l)_t;
-//! 4. final = Σ_l R^(l→L) s^(l) (rollout: v ← v + Ā^(k) v for k = l+1..L) or Σ_l s^(l).
+//! 4. final = Σ_l R^(l→L) s^(l) (rollout: v ← v + Ā^(k) v for k = l+1..L, Ā at the input) or
+//!    Σ_l s^(l).
 
 use super::attention::readout;
 use super::gae::relevance_maps;
@@ -58,7 +59,11 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         (1..=num_layers).collect()
     };
     let lig = layer_paths(subject, params, &layers, path_mode)?;
-    let maps: Vec<Tensor> = if path_mode {
+    // Ā^(l) at the input drives the rollout (DESIGN §3 step 4, as in GAE); the path mode only
+    // changes where a^(l) is read.
+    let maps = relevance_maps(subject)?;
+    let matrices: Vec<Vec<Vec<f64>>> = maps.iter().map(to_matrix).collect::<Result<_>>()?;
+    let a_maps: Vec<Tensor> = if path_mode {
         lig.path_attention
             .iter()
             .map(|m| {
@@ -67,9 +72,8 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
             })
             .collect::<Result<_>>()?
     } else {
-        relevance_maps(subject)?
+        maps
     };
-    let matrices: Vec<Vec<Vec<f64>>> = maps.iter().map(to_matrix).collect::<Result<_>>()?;
     let offset = layers[0]; // index of layer l in lig.scores is l - offset
     let mut r_parts = Vec::new();
     let mut a_parts = Vec::new();
@@ -77,7 +81,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let mut total: Option<Vec<f64>> = None;
     for l in 1..=num_layers {
         let r = &lig.scores[l - offset];
-        let a = readout(subject, &maps[l - 1])?;
+        let a = readout(subject, &a_maps[l - 1])?;
         let s = fuse(r, &normalise(&a), params.lambda);
         let contribution = match params.aggregation {
             Aggregation::Rollout => propagate(&s, &matrices[l..]),

@@ -19,7 +19,8 @@ pub enum Quadrature {
     RiemannTrapezoid,
 }
 
-/// Interpolation coefficients α_k in [0, 1] and their weights (the weights sum to 1).
+/// Interpolation coefficients α_k in [0, 1] and their weights. The weights sum to 1, except
+/// Captum's trapezoid rule: step 1/n with halved ends sums to (n − 1)/n (kept for parity).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub alphas: Vec<f64>,
@@ -176,13 +177,19 @@ mod tests {
         let right = Quadrature::RiemannRight.rule(3).unwrap();
         assert_eq!(right.alphas[0], (1.0f32 / 3.0) as f64);
         assert!(Quadrature::RiemannLeft.rule(1).is_err());
-        for q in [
-            Quadrature::GaussLegendre,
-            Quadrature::RiemannRight,
-            Quadrature::RiemannTrapezoid,
-        ] {
+        for q in [Quadrature::GaussLegendre, Quadrature::RiemannRight] {
             let s: f64 = q.rule(50).unwrap().weights.iter().sum();
             assert!((s - 1.0).abs() < 1e-12);
         }
+        let s: f64 = Quadrature::RiemannTrapezoid
+            .rule(50)
+            .unwrap()
+            .weights
+            .iter()
+            .sum();
+        assert!(
+            (s - 0.98).abs() < 1e-12,
+            "Captum's trapezoid sums to (n-1)/n"
+        );
     }
 }

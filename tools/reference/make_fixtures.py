@@ -26,6 +26,9 @@ Fixtures written (tests/fixtures/...):
                 FFN 64, 4 labels, preprocessor_config.json, image.png (40x28 RGB)
   minilm/       reference.json only: real all-MiniLM-L6-v2 hidden states (weights are fetched by
                 tools/reference/fetch_minilm.sh, never committed)
+  <family>/attributions.json for bert, roberta, xlmr, distilbert, vit: written at the end by
+                make_attributions.py (float64 IG/LIG/gxi/saliency/attention/rollout/GAE/CA-LIG
+                references; layout in its docstring); --skip-attributions leaves them out
 
 Weights: after the HF init every parameter is re-initialised (see `reinit`):
   nn.Linear / nn.Conv2d weight ~ N(0, (g / sqrt(fan_in))^2), g = 1.4 for attention query/key
@@ -884,6 +887,8 @@ def main():
                     help="comma-separated subset (bert also writes bert-bin and bert-sharded)")
     ap.add_argument("--minilm-dir", default=str(REPO / "models" / "minilm-l6"))
     ap.add_argument("--skip-minilm", action="store_true")
+    ap.add_argument("--skip-attributions", action="store_true",
+                    help="do not run make_attributions.py for the regenerated families")
     args = ap.parse_args()
     only = set(args.only.split(","))
     print(f"versions: {VERSIONS}")
@@ -901,6 +906,15 @@ def main():
         print("vit"); make_vit()
     if "minilm" in only and not args.skip_minilm:
         print("minilm"); make_minilm(args.minilm_dir)
+    if not args.skip_attributions:
+        # attributions.json (tests/fixtures/<family>/) from the directories written above;
+        # clean_dir() removed the old ones of the regenerated families
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import make_attributions
+
+        fams = [f for f in make_attributions.FAMILIES if f in only]
+        if fams:
+            make_attributions.main(fams)
     total = sum(p.stat().st_size for p in FIXTURES.rglob("*") if p.is_file())
     print(f"tests/fixtures total: {total / 1e6:.2f} MB")
 
