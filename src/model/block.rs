@@ -2,10 +2,11 @@
 //! network, post-LN (BERT, RoBERTa, DistilBERT) or pre-LN (ViT). Families differ only in weight
 //! names, which their own loaders map onto this layout.
 
+use super::linear::Linear;
 use super::ops::{softmax, Activation, LayerNorm};
 use super::ModelConfig;
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 #[derive(Debug, Clone)]
 pub struct SelfAttention {
@@ -155,15 +156,15 @@ pub fn load_blocks(vb: VarBuilder, cfg: &ModelConfig, names: &BlockNames) -> Res
             let l = vb.pp(format!("layer.{i}"));
             Ok(Block {
                 attention: SelfAttention {
-                    query: candle_nn::linear(d, d, l.pp(names.query))?,
-                    key: candle_nn::linear(d, d, l.pp(names.key))?,
-                    value: candle_nn::linear(d, d, l.pp(names.value))?,
-                    output: candle_nn::linear(d, d, l.pp(names.attention_output))?,
+                    query: super::linear::linear(d, d, l.pp(names.query))?,
+                    key: super::linear::linear(d, d, l.pp(names.key))?,
+                    value: super::linear::linear(d, d, l.pp(names.value))?,
+                    output: super::linear::linear(d, d, l.pp(names.attention_output))?,
                     num_heads: cfg.num_heads,
                 },
                 attention_norm: LayerNorm::load(l.pp(names.attention_norm), d, eps)?,
-                ffn_in: candle_nn::linear(d, di, l.pp(names.ffn_in))?,
-                ffn_out: candle_nn::linear(di, d, l.pp(names.ffn_out))?,
+                ffn_in: super::linear::linear(d, di, l.pp(names.ffn_in))?,
+                ffn_out: super::linear::linear(di, d, l.pp(names.ffn_out))?,
                 ffn_norm: LayerNorm::load(l.pp(names.ffn_norm), d, eps)?,
                 activation: cfg.activation,
                 norm: names.norm,

@@ -2,10 +2,11 @@
 //! block stack.
 
 use super::block::{run_blocks, Block, BlocksOutput};
+use super::linear::Linear;
 use super::{no_head_error, Encoder, ModelConfig, ModelInput};
 use crate::error::Result;
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// Input embeddings of a family (see [`Encoder::input_embeddings`] and [`Encoder::embed`]).
 pub trait Embeddings: Send + Sync {
@@ -41,9 +42,9 @@ impl DenseHead {
     ) -> candle_core::Result<Self> {
         let d = cfg.hidden_size;
         Ok(Self {
-            dense: candle_nn::linear(d, d, dense)?,
+            dense: super::linear::linear(d, d, dense)?,
             activation,
-            classifier: candle_nn::linear(d, cfg.labels.len(), classifier)?,
+            classifier: super::linear::linear(d, cfg.labels.len(), classifier)?,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod classifier;
 pub mod config;
 pub mod distilbert;
 pub mod image;
+pub mod linear;
 pub mod load;
 pub mod ops;
 pub mod roberta;

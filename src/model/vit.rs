@@ -4,11 +4,12 @@
 
 use super::block::{load_blocks, BlockNames, Norm};
 use super::classifier::{head_if, Classifier, Embeddings, Head};
+use super::linear::Linear;
 use super::ops::LayerNorm;
 use super::{ImageInput, ModelConfig, ModelInput, Pooling};
 use crate::error::{CaligError, Result};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 struct VitEmbeddings {
     cls_token: Tensor,
@@ -119,7 +120,7 @@ pub fn load(
     let head = head_if(&root, "classifier.weight", || {
         Ok(VitHead {
             norm: LayerNorm::load(base.pp("layernorm"), d, cfg.layer_norm_eps)?,
-            classifier: candle_nn::linear(d, cfg.labels.len(), root.pp("classifier"))?,
+            classifier: super::linear::linear(d, cfg.labels.len(), root.pp("classifier"))?,
             pooling: cfg.pooling,
         })
     })?;
