@@ -2,6 +2,7 @@
 
 mod explain;
 mod info;
+mod models;
 mod output;
 mod predict;
 
@@ -27,6 +28,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Class probabilities for a text or an image.
     Predict(predict::PredictArgs),
+    /// List the built-in models with their metrics, or install them.
+    Models(models::ModelsArgs),
     /// Attribute a prediction to the input tokens or patches (CA-LIG and baselines).
     Explain(explain::ExplainArgs),
 }
@@ -75,5 +78,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info(a) => info::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Models(a) => models::run(a),
     }
 }

@@ -44,16 +44,10 @@ pub const DEFAULT_TEXT_MODEL: &str = "minilm-sst2";
 /// The built-in model `calig explain --image P` uses.
 pub const DEFAULT_IMAGE_MODEL: &str = "vit-fashion-mae";
 
-/// Directories searched for built-in models: `$CALIG_MODELS`, then `models/` of the source tree
-/// the binary was built from, then `./models`.
+/// Directories searched for built-in models: the install root (`$CALIG_MODELS`, else `models/`
+/// of the source tree the binary was built from), then `./models`.
 pub fn builtin_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Ok(d) = std::env::var("CALIG_MODELS") {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
-    dirs.push(PathBuf::from("models"));
-    dirs
+    vec![super::builtin::install_root(), PathBuf::from("models")]
 }
 
 /// The hub cache root: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
@@ -106,6 +100,16 @@ pub fn resolve(spec: &str) -> Result<ModelSource> {
             id: spec.to_string(),
             dir,
         });
+    }
+    if super::builtin::source_root()
+        .join(spec)
+        .join("config.json")
+        .is_file()
+    {
+        return Err(CaligError::ModelNotFound(format!(
+            "built-in model `{spec}` is not installed: run `calig models install {spec}` \
+             (scripts/setup.sh installs all of them)"
+        )));
     }
     Err(CaligError::ModelNotFound(format!(
         "`{spec}` is not a directory, a built-in model (see `calig models`), or a hub id in the \

@@ -7,6 +7,7 @@
 
 pub mod bert;
 pub mod block;
+pub mod builtin;
 pub mod classifier;
 pub mod config;
 pub mod distilbert;
