@@ -203,7 +203,13 @@ fn occlusion_matches_direct_recomputation() {
             let mut ids = enc.ids.clone();
             ids[t] = m.config.pad_token_id;
             let input = calig::model::ModelInput::Text(
-                text::batch(&m.config, &[ids], std::slice::from_ref(&enc.type_ids), &Device::Cpu).unwrap(),
+                text::batch(
+                    &m.config,
+                    &[ids],
+                    std::slice::from_ref(&enc.type_ids),
+                    &Device::Cpu,
+                )
+                .unwrap(),
             );
             let l: Vec<f64> = m
                 .model
