@@ -84,11 +84,20 @@ pub enum Aggregation {
 }
 
 /// Which hidden states the layer methods cover.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layers {
     All,
     List(Vec<usize>),
+}
+
+/// `"all"` or the list of indices.
+impl Serialize for Layers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::All => s.serialize_str("all"),
+            Self::List(v) => v.serialize(s),
+        }
+    }
 }
 
 impl Layers {
