@@ -295,14 +295,20 @@ fn bare_encoder_refuses_to_predict() {
 #[test]
 fn hub_ids_resolve_through_the_local_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let snapshot = cache.path().join("models--some-org--tiny-bert/snapshots/0123abcd");
+    let snapshot = cache
+        .path()
+        .join("models--some-org--tiny-bert/snapshots/0123abcd");
     std::fs::create_dir_all(&snapshot).unwrap();
     for e in std::fs::read_dir(fixture("bert")).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), snapshot.join(e.file_name())).unwrap();
     }
     std::fs::create_dir_all(cache.path().join("models--some-org--tiny-bert/refs")).unwrap();
-    std::fs::write(cache.path().join("models--some-org--tiny-bert/refs/main"), "0123abcd\n").unwrap();
+    std::fs::write(
+        cache.path().join("models--some-org--tiny-bert/refs/main"),
+        "0123abcd\n",
+    )
+    .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_calig"))
         .args(["predict", "some-org/tiny-bert", "it is bad ."])
         .env("HF_HUB_CACHE", cache.path())
@@ -315,5 +321,8 @@ fn hub_ids_resolve_through_the_local_cache() {
         .env("HF_HUB_CACHE", cache.path())
         .output()
         .unwrap();
-    assert!(stderr(&o).contains("some-org/other") && stderr(&o).contains(cache.path().to_str().unwrap()));
+    assert!(
+        stderr(&o).contains("some-org/other")
+            && stderr(&o).contains(cache.path().to_str().unwrap())
+    );
 }

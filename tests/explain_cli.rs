@@ -135,7 +135,10 @@ fn lig_layer_selection() {
     assert!(layers[1].is_null() && layers[3].is_null());
     assert_eq!(e["scores"], layers[0]);
     assert_eq!(e["params"]["layers"], serde_json::json!([0, 2]));
-    assert_eq!(explain_json("bert", "lig", &["--steps", "4"])["params"]["layers"], "all");
+    assert_eq!(
+        explain_json("bert", "lig", &["--steps", "4"])["params"]["layers"],
+        "all"
+    );
 }
 
 #[test]

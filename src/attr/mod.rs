@@ -105,14 +105,17 @@ impl Layers {
         if s == "all" {
             return Ok(Self::All);
         }
-        s.split(',')
+        let mut v = s
+            .split(',')
             .map(|p| {
                 p.trim()
                     .parse::<usize>()
                     .map_err(|_| format!("`{p}` is not a layer index"))
             })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map(Self::List)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        v.sort_unstable();
+        v.dedup();
+        Ok(Self::List(v))
     }
 
     /// The sorted, distinct layers in 0..=num_layers; an error names an index out of range.
