@@ -2,6 +2,7 @@
 //! Transformer classifiers, on Hugging Face checkpoints, in Rust.
 
 pub mod attr;
+pub mod data;
 pub mod error;
 pub mod explain;
 pub mod model;
