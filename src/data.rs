@@ -31,8 +31,13 @@ pub fn read_sentence_tsv(path: &Path) -> Result<Vec<Example>> {
         if line.trim().is_empty() {
             continue;
         }
-        let (s, y) = line.rsplit_once('\t').ok_or_else(|| bad(path, i + 1, "no tab"))?;
-        let label = y.trim().parse().map_err(|_| bad(path, i + 1, format!("label `{y}` is not an index")))?;
+        let (s, y) = line
+            .rsplit_once('\t')
+            .ok_or_else(|| bad(path, i + 1, "no tab"))?;
+        let label = y
+            .trim()
+            .parse()
+            .map_err(|_| bad(path, i + 1, format!("label `{y}` is not an index")))?;
         out.push(Example {
             id: format!("{}", i - 1),
             text: s.trim().to_string(),
@@ -51,12 +56,17 @@ pub fn read_fasttext_tsv(path: &Path, labels: &[String]) -> Result<Vec<Example>>
         if line.trim().is_empty() {
             continue;
         }
-        let (tag, s) = line.split_once('\t').ok_or_else(|| bad(path, i + 1, "no tab"))?;
+        let (tag, s) = line
+            .split_once('\t')
+            .ok_or_else(|| bad(path, i + 1, "no tab"))?;
         let name = tag.trim().trim_start_matches("__label__");
-        let label = labels
-            .iter()
-            .position(|l| l == name)
-            .ok_or_else(|| bad(path, i + 1, format!("label `{name}` is not one of {}", labels.join(", "))))?;
+        let label = labels.iter().position(|l| l == name).ok_or_else(|| {
+            bad(
+                path,
+                i + 1,
+                format!("label `{name}` is not one of {}", labels.join(", ")),
+            )
+        })?;
         out.push(Example {
             id: format!("{i}"),
             text: s.trim().to_string(),
@@ -74,13 +84,20 @@ pub fn read_jsonl(path: &Path, text_key: &str, label_key: &str) -> Result<Vec<Ex
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(path, i + 1, e.to_string()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(path, i + 1, e.to_string()))?;
         let label = v[label_key]
             .as_u64()
-            .ok_or_else(|| bad(path, i + 1, format!("no integer `{label_key}`")))? as usize;
+            .ok_or_else(|| bad(path, i + 1, format!("no integer `{label_key}`")))?
+            as usize;
         out.push(Example {
-            id: v["id"].as_str().map_or_else(|| i.to_string(), str::to_string),
-            text: v[text_key].as_str().ok_or_else(|| bad(path, i + 1, format!("no string `{text_key}`")))?.to_string(),
+            id: v["id"]
+                .as_str()
+                .map_or_else(|| i.to_string(), str::to_string),
+            text: v[text_key]
+                .as_str()
+                .ok_or_else(|| bad(path, i + 1, format!("no string `{text_key}`")))?
+                .to_string(),
             label,
         });
     }
@@ -97,12 +114,21 @@ pub fn read_eraser_movies(jsonl: &Path, docs: &Path) -> Result<Vec<Example>> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(jsonl, i + 1, e.to_string()))?;
-        let id = v["annotation_id"].as_str().ok_or_else(|| bad(jsonl, i + 1, "no `annotation_id`"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(jsonl, i + 1, e.to_string()))?;
+        let id = v["annotation_id"]
+            .as_str()
+            .ok_or_else(|| bad(jsonl, i + 1, "no `annotation_id`"))?;
         let label = match v["classification"].as_str() {
             Some("NEG") => 0,
             Some("POS") => 1,
-            other => return Err(bad(jsonl, i + 1, format!("classification {other:?} is not NEG or POS"))),
+            other => {
+                return Err(bad(
+                    jsonl,
+                    i + 1,
+                    format!("classification {other:?} is not NEG or POS"),
+                ))
+            }
         };
         let doc = read(&docs.join(id))?;
         out.push(Example {
@@ -120,10 +146,26 @@ pub fn accuracy_and_macro_f1(pred: &[usize], gold: &[usize], classes: usize) -> 
     let acc = pred.iter().zip(gold).filter(|(p, g)| p == g).count() as f64 / n;
     let mut f1s = Vec::new();
     for c in 0..classes {
-        let tp = pred.iter().zip(gold).filter(|(p, g)| **p == c && **g == c).count() as f64;
-        let fp = pred.iter().zip(gold).filter(|(p, g)| **p == c && **g != c).count() as f64;
-        let fn_ = pred.iter().zip(gold).filter(|(p, g)| **p != c && **g == c).count() as f64;
-        let f1 = if tp == 0.0 { 0.0 } else { 2.0 * tp / (2.0 * tp + fp + fn_) };
+        let tp = pred
+            .iter()
+            .zip(gold)
+            .filter(|(p, g)| **p == c && **g == c)
+            .count() as f64;
+        let fp = pred
+            .iter()
+            .zip(gold)
+            .filter(|(p, g)| **p == c && **g != c)
+            .count() as f64;
+        let fn_ = pred
+            .iter()
+            .zip(gold)
+            .filter(|(p, g)| **p != c && **g == c)
+            .count() as f64;
+        let f1 = if tp == 0.0 {
+            0.0
+        } else {
+            2.0 * tp / (2.0 * tp + fp + fn_)
+        };
         f1s.push(f1);
     }
     (acc, f1s.iter().sum::<f64>() / classes.max(1) as f64)
@@ -149,6 +191,9 @@ mod tests {
         assert!(err.contains("line 3") && err.contains("d.tsv"), "{err}");
         std::fs::write(&p, "__label__hate\tx\n__label__joy\ty\n").unwrap();
         let labels = vec!["hate".to_string(), "normal".to_string()];
-        assert!(read_fasttext_tsv(&p, &labels).unwrap_err().to_string().contains("`joy`"));
+        assert!(read_fasttext_tsv(&p, &labels)
+            .unwrap_err()
+            .to_string()
+            .contains("`joy`"));
     }
 }

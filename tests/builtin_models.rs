@@ -1,0 +1,139 @@
+//! The built-in models, installed by scripts/test.sh (`calig models install`): they load, predict
+//! as PyTorch did when they were trained, explain with every method, and are the defaults.
+
+mod common;
+
+use calig::model::builtin;
+use common::{fixture, read_json};
+use std::process::Command;
+
+fn calig(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_calig"))
+        .args(args)
+        .output()
+        .expect("run calig")
+}
+
+fn require_installed(name: &str) {
+    assert!(
+        builtin::install_root()
+            .join(name)
+            .join("model.safetensors")
+            .is_file(),
+        "built-in `{name}` is not installed: run scripts/test.sh (it runs `calig models install`)"
+    );
+}
+
+#[test]
+fn models_lists_the_builtins_with_metrics() {
+    let o = calig(&["models", "--format", "json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for n in ["minilm-sst2", "minilm-movies", "minilm-bbc"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    for m in v.as_array().unwrap() {
+        assert!(
+            m["metrics"]["headline"][0]["value"].as_f64().unwrap() > 0.5,
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn minilm_sst2_predicts_as_pytorch_did() {
+    require_installed("minilm-sst2");
+    let sample = read_json(&fixture("sst2_dev_sample.json"));
+    let rows = sample["rows"].as_array().unwrap();
+    let m = calig::model::load_model(
+        "minilm-sst2",
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let mut correct = 0;
+    for r in rows {
+        let (_, input) = m.prepare_text(r["text"].as_str().unwrap()).unwrap();
+        let logits: Vec<f32> = m
+            .model
+            .forward(&input)
+            .unwrap()
+            .logits
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let pred = usize::from(logits[1] > logits[0]);
+        assert_eq!(
+            pred as u64,
+            r["pytorch_pred"].as_u64().unwrap(),
+            "{}",
+            r["text"]
+        );
+        correct += usize::from(pred as u64 == r["label"].as_u64().unwrap());
+    }
+    eprintln!(
+        "minilm-sst2: {correct}/{} of the sample correct",
+        rows.len()
+    );
+    assert!(correct * 100 >= rows.len() * 80);
+}
+
+#[test]
+fn default_text_model_explains_with_every_method() {
+    require_installed("minilm-sst2");
+    for method in [
+        "calig",
+        "lig",
+        "ig",
+        "gxi",
+        "saliency",
+        "attention",
+        "rollout",
+        "gae",
+        "occlusion",
+    ] {
+        let o = calig(&[
+            "explain",
+            "--method",
+            method,
+            "--steps",
+            "8",
+            "--format",
+            "json",
+            "a gorgeous, witty movie",
+        ]);
+        assert!(
+            o.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(e["model"], "minilm-sst2");
+        assert_eq!(e["predicted"]["label"], "positive", "{method}");
+        assert_eq!(
+            e["scores"].as_array().unwrap().len(),
+            e["tokens"].as_array().unwrap().len()
+        );
+    }
+}
+
+#[test]
+fn every_builtin_text_model_loads_and_predicts() {
+    for (name, text, expected) in [
+        ("minilm-movies", "an awful, boring mess of a film . the plot is dull and the acting is wooden .", "negative"),
+        ("minilm-bbc", "the prime minister told parliament that the election campaign would focus on taxes and public services", "politics"),
+    ] {
+        require_installed(name);
+        let o = calig(&["predict", name, text, "--format", "json"]);
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["prediction"]["label"], expected, "{name}");
+    }
+}
