@@ -21,23 +21,26 @@ enum Action {
     },
 }
 
-/// A one-line summary of a model's metrics.json `headline` entries.
+/// A one-line summary of a model's metrics.json `headline` entries: "accuracy 89.3%, ... (split)".
 fn headline(m: &Option<serde_json::Value>) -> String {
     let Some(h) = m.as_ref().and_then(|m| m["headline"].as_array()) else {
         return "-".into();
     };
-    h.iter()
+    let parts: Vec<String> = h
+        .iter()
         .filter_map(|e| {
-            let v = e["value"].as_f64()?;
             Some(format!(
-                "{} {} {:.1}%",
-                e["split"].as_str().unwrap_or(""),
-                e["metric"].as_str().unwrap_or(""),
-                v * 100.0
+                "{} {:.1}%",
+                e["metric"].as_str()?,
+                e["value"].as_f64()? * 100.0
             ))
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    let split = h
+        .first()
+        .and_then(|e| e["split"].as_str())
+        .map_or(String::new(), |s| format!(" ({s})"));
+    parts.join(", ") + &split
 }
 
 pub fn run(a: ModelsArgs) -> Result<()> {
@@ -65,25 +68,41 @@ pub fn run(a: ModelsArgs) -> Result<()> {
             let text = match a.format {
                 Format::Json => serde_json::to_string_pretty(&all)?,
                 Format::Text => {
-                    let mut s = format!(
-                        "{:<18} {:<10} {:<28} {}\n",
-                        "model", "installed", "task", "metrics"
-                    );
-                    for m in &all {
-                        let task = m
-                            .metrics
-                            .as_ref()
-                            .and_then(|v| v["task"].as_str())
-                            .unwrap_or("-");
-                        s.push_str(&format!(
-                            "{:<18} {:<10} {:<28} {}\n",
-                            m.name,
-                            if m.installed { "yes" } else { "no" },
-                            task,
-                            headline(&m.metrics)
-                        ));
-                    }
-                    s
+                    let rows: Vec<[String; 4]> = all
+                        .iter()
+                        .map(|m| {
+                            let task = m
+                                .metrics
+                                .as_ref()
+                                .and_then(|v| v["task"].as_str())
+                                .unwrap_or("-");
+                            let installed = if m.installed { "yes" } else { "no" };
+                            [
+                                m.name.clone(),
+                                installed.into(),
+                                task.into(),
+                                headline(&m.metrics),
+                            ]
+                        })
+                        .collect();
+                    let header = [
+                        "model".to_string(),
+                        "installed".into(),
+                        "task".into(),
+                        "metrics".into(),
+                    ];
+                    let width = |c: usize| {
+                        rows.iter()
+                            .chain([&header])
+                            .map(|r| r[c].chars().count())
+                            .max()
+                            .unwrap_or(0)
+                    };
+                    let (w0, w1, w2) = (width(0), width(1), width(2));
+                    std::iter::once(&header)
+                        .chain(&rows)
+                        .map(|r| format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3]))
+                        .collect::<String>()
                 }
             };
             emit(None, &text)
