@@ -221,7 +221,7 @@ pub fn explain_prepared(
         schema: SCHEMA_VERSION,
         model: m.source.name(),
         method: method.name(),
-        params: method_params(method, params, p.subject.is_text()),
+        params: method_params(method, params, &p.subject),
         input: p.info.clone(),
         tokens: p.tokens.clone(),
         words: p.words.clone(),
@@ -247,13 +247,14 @@ pub fn explain_prepared(
 }
 
 /// The parameters that a method actually used, for the output.
-fn method_params(method: Method, p: &Params, is_text: bool) -> serde_json::Value {
+fn method_params(method: Method, p: &Params, subject: &Subject) -> serde_json::Value {
+    let is_text = subject.is_text();
     let mut v = serde_json::Map::new();
     let path = matches!(method, Method::Calig | Method::Lig | Method::Ig);
     if path {
         v.insert("steps".into(), p.steps.into());
         v.insert("quadrature".into(), p.quadrature.name().into());
-        v.insert("max_batch".into(), p.max_batch.into());
+        v.insert("max_batch".into(), p.chunk_rows(subject).into());
     }
     if path || method == Method::Occlusion {
         v.insert("baseline".into(), p.baseline.name().into());

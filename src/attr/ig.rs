@@ -27,7 +27,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         }],
         &PathOptions {
             rule: &rule,
-            max_batch: params.max_batch,
+            max_batch: params.chunk_rows(subject),
             attention: false,
         },
     )?;

@@ -52,7 +52,7 @@ pub fn layer_paths(
         &paths,
         &PathOptions {
             rule: &rule,
-            max_batch: params.max_batch,
+            max_batch: params.chunk_rows(subject),
             attention,
         },
     )?;

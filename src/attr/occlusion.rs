@@ -37,7 +37,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     };
     let y = subject.logit()?;
     let mut scores = vec![0.0; units];
-    for chunk in variants.chunks(params.max_batch) {
+    for chunk in variants.chunks(params.chunk_rows(subject)) {
         let batch = Tensor::cat(&chunk.iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
         let h0 = model.embed(&subject.input, &batch)?;
         let out = model.blocks(&h0, subject.mask_bias.as_ref(), 0, &[])?;

@@ -40,9 +40,12 @@ pub struct ExplainArgs {
     /// Layers of `lig`: `all` or a comma-separated list of indices 0..=L.
     #[arg(long, default_value = "all", value_parser = Layers::parse)]
     layers: Layers,
-    /// Interpolation points per forward/backward chunk (bounds memory).
-    #[arg(long, default_value_t = 32)]
-    max_batch: usize,
+    /// Interpolation points per forward/backward chunk (default: sized by --memory-mib).
+    #[arg(long)]
+    max_batch: Option<usize>,
+    /// Activation-memory budget in MiB that sizes the chunks when --max-batch is not given.
+    #[arg(long, default_value_t = 2048)]
+    memory_mib: usize,
     /// CA-LIG fusion weight λ in [0, 1].
     #[arg(long, default_value_t = 0.5)]
     lambda: f64,
@@ -89,7 +92,12 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         quadrature: a.quadrature,
         baseline: a.baseline.unwrap_or(Baseline::default_for(is_text)),
         layers: a.layers.clone(),
-        max_batch: a.max_batch,
+        max_batch: match a.max_batch {
+            Some(0) => bail!("--max-batch must be at least 1"),
+            Some(n) => n,
+            None => 0,
+        },
+        memory_mib: a.memory_mib,
         lambda: a.lambda,
         attention_mode: a.attention_mode,
         aggregation: a.aggregation,
