@@ -82,9 +82,11 @@ fn image_section(e: &Explanation) -> String {
             v
         );
     }
+    // The input alone, then the patch scores over a faded copy of it.
     format!(
-        "<div class=\"imgwrap\"><img src=\"data:image;base64,{img}\" alt=\"input\"><div class=\"grid\" \
-         style=\"grid-template-columns:repeat({gw},1fr);grid-template-rows:repeat({gh},1fr)\">{cells}</div></div>"
+        "<div class=\"pair\"><div class=\"imgwrap\"><img src=\"data:image;base64,{img}\" alt=\"input\"></div>\
+         <div class=\"imgwrap\"><img class=\"faded\" src=\"data:image;base64,{img}\" alt=\"input, faded\"><div class=\"grid\" \
+         style=\"grid-template-columns:repeat({gw},1fr);grid-template-rows:repeat({gh},1fr)\">{cells}</div></div></div>"
     )
 }
 
@@ -135,7 +137,8 @@ pub fn render(e: &Explanation) -> String {
          .note{{color:#555;font-size:.9em}} .scroll{{overflow-x:auto}}\
          table.layers{{border-collapse:collapse}} table.layers td{{width:18px;height:18px;border:1px solid #eee}}\
          th.rot{{writing-mode:vertical-rl;font-weight:normal;font-size:.8em}}\
-         .imgwrap{{position:relative;width:448px;height:448px}} .imgwrap img{{width:100%;height:100%;image-rendering:pixelated}}\
+         .pair{{display:flex;gap:16px}} .faded{{opacity:.35;filter:grayscale(1)}}\
+         .imgwrap{{position:relative;width:336px;height:336px}} .imgwrap img{{width:100%;height:100%;image-rendering:pixelated}}\
          .grid{{position:absolute;inset:0;display:grid}}</style></head><body>{}</body></html>\n",
         escape(e.method),
         body
