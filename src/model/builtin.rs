@@ -88,7 +88,9 @@ pub fn install(name: &str) -> Result<PathBuf> {
         .flatten()
     {
         let (from, file) = (e.path(), e.file_name());
-        if from.is_file() && file != "model.safetensors" && file != "assembly.json" {
+        if file == "config.json" {
+            write_float32_config(&from, &tmp.join(&file))?;
+        } else if from.is_file() && file != "model.safetensors" && file != "assembly.json" {
             std::fs::copy(&from, tmp.join(&file)).map_err(|e| CaligError::io(&from, e))?;
         } else if from.is_dir() {
             copy_dir(&from, &tmp.join(&file))?;
@@ -128,6 +130,27 @@ pub fn install(name: &str) -> Result<PathBuf> {
     }
     std::fs::rename(&tmp, &dest).map_err(|e| CaligError::io(&dest, e))?;
     Ok(dest)
+}
+
+/// The config with its recorded weight dtype set to float32 (the installed tensors' dtype), so
+/// that `transformers` loading with `dtype="auto"` computes in float32 as calig does.
+fn write_float32_config(from: &Path, to: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(from).map_err(|e| CaligError::io(from, e))?;
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| CaligError::InvalidFile {
+            path: from.to_path_buf(),
+            reason: format!("not valid JSON: {e}"),
+        })?;
+    if let Some(obj) = v.as_object_mut() {
+        for key in ["dtype", "torch_dtype"] {
+            if obj.contains_key(key) {
+                obj.insert(key.into(), "float32".into());
+            }
+        }
+    }
+    let out =
+        serde_json::to_string_pretty(&v).map_err(|e| CaligError::InvalidInput(e.to_string()))?;
+    std::fs::write(to, out).map_err(|e| CaligError::io(to, e))
 }
 
 fn add_base_tensors(
