@@ -2,8 +2,9 @@
 //! network, post-LN (BERT, RoBERTa, DistilBERT) or pre-LN (ViT). Families differ only in weight
 //! names, which their own loaders map onto this layout.
 
+use super::fused::softmax_last_dim;
 use super::linear::Linear;
-use super::ops::{softmax, Activation, LayerNorm};
+use super::ops::{Activation, LayerNorm};
 use super::ModelConfig;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -41,7 +42,7 @@ impl SelfAttention {
         if let Some(bias) = mask_bias {
             scores = scores.broadcast_add(bias)?;
         }
-        let mut probs = softmax(&scores)?;
+        let mut probs = softmax_last_dim(&scores)?;
         if let Some(p) = probe {
             probs = (probs + p)?;
         }

@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod classifier;
 pub mod config;
 pub mod distilbert;
+pub mod fused;
 pub mod image;
 pub mod linear;
 pub mod load;

@@ -24,15 +24,26 @@ impl LayerNorm {
         })
     }
 
+    /// The fused kernel (fused.rs) on CPU; the primitive version elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let n = x.dim(D::Minus1)? as f64;
-        let centred = x.broadcast_sub(&(x.sum_keepdim(D::Minus1)? / n)?)?;
-        let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / n)?;
-        centred
-            .broadcast_div(&(var + self.eps)?.sqrt()?)?
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
+        super::fused::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
+}
+
+/// LayerNorm from primitive ops: the reference the fused kernel is tested against.
+pub fn layer_norm_primitive(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    let n = x.dim(D::Minus1)? as f64;
+    let centred = x.broadcast_sub(&(x.sum_keepdim(D::Minus1)? / n)?)?;
+    let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / n)?;
+    centred
+        .broadcast_div(&(var + eps)?.sqrt()?)?
+        .broadcast_mul(weight)?
+        .broadcast_add(bias)
 }
 
 /// Softmax over the last dimension built from max/sub/exp/sum/div (all differentiable).
