@@ -4,7 +4,8 @@
 //!
 //! FORMAT: `sst2` (sentence TSV), `movies` (ERASER jsonl; docs/ beside it), `bbc` (jsonl with
 //! label_id; `--ids` keeps the listed ids, e.g. models-src/minilm-bbc/dev_ids.txt), `amharic`
-//! (`__label__NAME<TAB>text`, names = the model's labels). `--json` writes the predictions and
+//! (`__label__NAME<TAB>text`, names = the model's labels), `images` (a labels.tsv of
+//! `FILE<TAB>label index` lines; images beside it). `--json` writes the predictions and
 //! logits, to compare with Python transformers (tools/train/check_transformers.py).
 
 use anyhow::{bail, Context, Result};
@@ -34,6 +35,7 @@ fn main() -> Result<()> {
         }
         "bbc" => data::read_jsonl(&path, "text", "label_id")?,
         "amharic" => data::read_fasttext_tsv(&path, &m.config.labels)?,
+        "images" => Vec::new(),
         other => bail!("unknown format `{other}`"),
     };
     if let Some(ids) = flag("--ids") {
@@ -43,9 +45,45 @@ fn main() -> Result<()> {
             .collect();
         examples.retain(|e| keep.contains(&e.id));
     }
-    let tok = m.tokenizer.as_ref().context("not a text model")?;
     let start = Instant::now();
     let (mut preds, mut logits_all) = (Vec::new(), Vec::new());
+    if args[1] == "images" {
+        let dir = path.parent().context("no parent")?;
+        let mut examples = Vec::new();
+        for line in std::fs::read_to_string(&path)?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            let (file, label) = line.split_once('\t').context("labels.tsv: no tab")?;
+            examples.push((file.to_string(), label.trim().parse::<usize>()?));
+        }
+        for (file, _) in &examples {
+            let input = m.prepare_image(&dir.join(file))?;
+            let l: Vec<f32> = m.model.forward(&input)?.logits.squeeze(0)?.to_vec1()?;
+            preds.push(
+                l.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|(i, _)| i)
+                    .unwrap_or(0),
+            );
+            logits_all.push(l);
+        }
+        let gold: Vec<usize> = examples.iter().map(|e| e.1).collect();
+        let ids: Vec<&str> = examples.iter().map(|e| e.0.as_str()).collect();
+        return report(
+            &args[0],
+            &path,
+            &ids,
+            &preds,
+            &gold,
+            &logits_all,
+            m.config.labels.len(),
+            start,
+            flag("--json"),
+        );
+    }
+    let tok = m.tokenizer.as_ref().context("not a text model")?;
     for chunk in examples.chunks(16) {
         let encs = chunk
             .iter()
@@ -67,24 +105,42 @@ fn main() -> Result<()> {
         }
     }
     let gold: Vec<usize> = examples.iter().map(|e| e.label).collect();
-    let (acc, f1) = data::accuracy_and_macro_f1(&preds, &gold, m.config.labels.len());
+    let ids: Vec<&str> = examples.iter().map(|e| e.id.as_str()).collect();
+    report(
+        &args[0],
+        &path,
+        &ids,
+        &preds,
+        &gold,
+        &logits_all,
+        m.config.labels.len(),
+        start,
+        flag("--json"),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    model: &str,
+    path: &std::path::Path,
+    ids: &[&str],
+    preds: &[usize],
+    gold: &[usize],
+    logits: &[Vec<f32>],
+    classes: usize,
+    start: Instant,
+    json: Option<PathBuf>,
+) -> Result<()> {
+    let (acc, f1) = data::accuracy_and_macro_f1(preds, gold, classes);
     println!(
-        "{} on {} ({} examples): accuracy {:.4}, macro-F1 {:.4}, {:.1} s",
-        args[0],
+        "{model} on {} ({} examples): accuracy {acc:.4}, macro-F1 {f1:.4}, {:.1} s",
         path.display(),
-        examples.len(),
-        acc,
-        f1,
+        preds.len(),
         start.elapsed().as_secs_f64()
     );
-    if let Some(out) = flag("--json") {
-        let ids: Vec<&str> = examples.iter().map(|e| e.id.as_str()).collect();
-        std::fs::write(
-            out,
-            serde_json::to_string(
-                &serde_json::json!({"ids": ids, "pred": preds, "logits": logits_all, "accuracy": acc, "macro_f1": f1}),
-            )?,
-        )?;
+    if let Some(out) = json {
+        let v = serde_json::json!({"ids": ids, "pred": preds, "logits": logits, "accuracy": acc, "macro_f1": f1});
+        std::fs::write(out, serde_json::to_string(&v)?)?;
     }
     Ok(())
 }

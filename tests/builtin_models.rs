@@ -137,3 +137,87 @@ fn every_builtin_text_model_loads_and_predicts() {
         assert_eq!(v["prediction"]["label"], expected, "{name}");
     }
 }
+
+#[test]
+fn default_image_model_explains_an_example() {
+    require_installed("vit-fashion-mae");
+    let img = builtin::source_root().join("vit-fashion-mae/examples/test00000_ankle-boot.png");
+    let o = calig(&[
+        "predict",
+        "vit-fashion-mae",
+        "--image",
+        img.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["prediction"]["label"], "Ankle boot");
+    for method in ["calig", "ig", "gae", "occlusion"] {
+        let o = calig(&[
+            "explain",
+            "--method",
+            method,
+            "--steps",
+            "8",
+            "--format",
+            "json",
+            "--image",
+            img.to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(e["model"], "vit-fashion-mae");
+        assert_eq!(
+            e["scores"].as_array().unwrap().len(),
+            16,
+            "{method}: 4x4 patches"
+        );
+    }
+}
+
+#[test]
+fn xlmr_amharic_predicts_as_pytorch_did() {
+    require_installed("xlmr-amharic");
+    let metrics = read_json(&builtin::source_root().join("xlmr-amharic/metrics.json"));
+    let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/amharic_hate_ranlp2023/dev.tsv");
+    let Ok(text) = std::fs::read_to_string(&dev) else {
+        eprintln!(
+            "skipping the dev-set comparison: {} is not beside the repository",
+            dev.display()
+        );
+        return;
+    };
+    let m = calig::model::load_model(
+        "xlmr-amharic",
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let preds = metrics["dev_pred"].as_array().unwrap();
+    for (line, want) in text.lines().zip(preds).take(40) {
+        let tweet = line.split_once('\t').unwrap().1.trim();
+        let (_, input) = m.prepare_text(tweet).unwrap();
+        let logits: Vec<f32> = m
+            .model
+            .forward(&input)
+            .unwrap()
+            .logits
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let pred = logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(pred as u64, want.as_u64().unwrap(), "{tweet}");
+    }
+}

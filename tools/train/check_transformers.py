@@ -14,7 +14,8 @@ import os
 import sys
 
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import (AutoImageProcessor, AutoModelForImageClassification,
+                          AutoModelForSequenceClassification, AutoTokenizer)
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -42,6 +43,24 @@ def texts_by_id(fmt, path, labels):
     return out
 
 
+def check_images(a):
+    """FORMAT `images`: PATH is a labels.tsv of `FILE<TAB>label` beside the image files."""
+    from PIL import Image
+    proc = AutoImageProcessor.from_pretrained(a.model)
+    model = AutoModelForImageClassification.from_pretrained(a.model, dtype=torch.float32).eval()
+    ours = json.load(open(a.calig_json))
+    n = len(ours["ids"]) if a.limit <= 0 else min(a.limit, len(ours["ids"]))
+    agree, worst = 0, 0.0
+    with torch.no_grad():
+        for i in range(n):
+            img = Image.open(os.path.join(os.path.dirname(a.path), ours["ids"][i]))
+            logits = model(**proc(images=img, return_tensors="pt")).logits[0]
+            agree += int(int(logits.argmax()) == ours["pred"][i])
+            worst = max(worst, float((logits - torch.tensor(ours["logits"][i])).abs().max()))
+    print(json.dumps({"model": a.model, "examples": n, "prediction_agreement": agree / n,
+                      "max_abs_logit_diff": worst}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -51,6 +70,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.format == "images":
+        return check_images(a)
     tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForSequenceClassification.from_pretrained(a.model, dtype=torch.float32).eval()
     ours = json.load(open(a.calig_json))
