@@ -17,6 +17,52 @@ pub fn chunks(num_paths: usize, steps: usize, max_batch: usize) -> Vec<Vec<Point
     all.chunks(max_batch).map(<[Point]>::to_vec).collect()
 }
 
+/// Worker threads for independent chunks: `$CALIG_WORKERS`, else the available cores.
+pub fn workers() -> usize {
+    std::env::var("CALIG_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// `f` over every chunk on up to [`workers`] threads; results in chunk order.
+pub fn map_parallel<T: Send, E: Send>(
+    chunks: &[Vec<Point>],
+    f: impl Fn(&[Point]) -> Result<T, E> + Sync,
+) -> Result<Vec<T>, E> {
+    let n = workers().min(chunks.len()).max(1);
+    if n == 1 {
+        return chunks.iter().map(|c| f(c)).collect();
+    }
+    let f = &f;
+    let per_worker: Vec<Result<Vec<(usize, T)>, E>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|w| {
+                s.spawn(move || {
+                    chunks
+                        .iter()
+                        .enumerate()
+                        .skip(w)
+                        .step_by(n)
+                        .map(|(i, c)| f(c).map(|t| (i, t)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("attribution worker panicked"))
+            .collect()
+    });
+    let mut all = Vec::with_capacity(chunks.len());
+    for r in per_worker {
+        all.extend(r?);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, t)| t).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +76,14 @@ mod tests {
         assert_eq!(flat.len(), 15);
         assert_eq!(flat[5], Point { path: 1, step: 0 });
         assert_eq!(chunks(1, 3, 0).len(), 3);
+    }
+
+    #[test]
+    fn parallel_map_keeps_chunk_order() {
+        let c = chunks(2, 9, 2);
+        let out: Vec<usize> =
+            map_parallel(&c, |ch| Ok::<_, ()>(ch[0].path * 100 + ch[0].step)).unwrap();
+        let want: Vec<usize> = c.iter().map(|ch| ch[0].path * 100 + ch[0].step).collect();
+        assert_eq!(out, want);
     }
 }

@@ -6,7 +6,7 @@
 //! path joining just before the block that follows its space. So a layer-l path only re-runs
 //! blocks l+1..L, and the paths of all layers share one forward/backward per chunk.
 
-use super::batching::chunks;
+use super::batching::{chunks, map_parallel, workers, Point};
 use super::quadrature::Rule;
 use crate::error::{CaligError, Result};
 use crate::model::{Encoder, ModelInput};
@@ -68,14 +68,15 @@ pub fn integrate(
     // Rows must join in block order: input-space rows first, then h^(0), h^(1), ...
     let mut order: Vec<usize> = (0..paths.len()).collect();
     order.sort_by_key(|&p| (entry(paths[p].space), paths[p].space != Space::Input));
-    let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
-    let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
     let diffs: Vec<Tensor> = paths
         .iter()
         .map(|p| p.input.broadcast_sub(&p.baseline))
         .collect::<candle_core::Result<_>>()?;
 
-    for chunk in chunks(paths.len(), steps, opts.max_batch) {
+    // One chunk: its points' gradient sums per path and attention relevance per block.
+    let run_chunk = |chunk: &[Point]| -> Result<ChunkSums> {
+        let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
+        let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
         // Interpolated leaves of the paths present in this chunk, in joining order.
         let mut leaves: Vec<(usize, Var, Vec<f64>)> = Vec::new();
         for &p in &order {
@@ -177,6 +178,20 @@ pub fn integrate(
                 Some(acc) => (acc + rel)?,
             });
         }
+        Ok((sums, attention))
+    };
+    // Chunks are independent: run them on parallel workers, then add them up in chunk order so
+    // the result does not depend on the number of workers.
+    let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
+    let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
+    // At most max_batch points per chunk, and at least one chunk per worker.
+    let rows = opts
+        .max_batch
+        .min((paths.len() * steps).div_ceil(workers()).max(1));
+    for (chunk_sums, chunk_attention) in map_parallel(&chunks(paths.len(), steps, rows), run_chunk)?
+    {
+        accumulate(&mut sums, chunk_sums)?;
+        accumulate(&mut attention, chunk_attention)?;
     }
     let attributions = sums
         .into_iter()
@@ -191,6 +206,22 @@ pub fn integrate(
         attributions,
         path_attention: attention,
     })
+}
+
+/// Per-path gradient sums and per-block attention relevance of one chunk.
+type ChunkSums = (Vec<Option<Tensor>>, Vec<Option<Tensor>>);
+
+/// acc[i] += part[i], where present.
+fn accumulate(acc: &mut [Option<Tensor>], part: Vec<Option<Tensor>>) -> Result<()> {
+    for (a, p) in acc.iter_mut().zip(part) {
+        if let Some(p) = p {
+            *a = Some(match a.take() {
+                None => p,
+                Some(x) => (x + p)?,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// y_c at a state of the given space (batch of one), without gradients.

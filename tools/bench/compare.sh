@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side speed of calig and Captum on the same model, sentence and machine, in one run.
 #   [THREADS=n] tools/bench/compare.sh MODEL_DIR ["sentence"] [PYTHON]
-# Both sides use THREADS threads (default 2: RAYON_NUM_THREADS for calig, torch threads for Captum).
+# Both sides use THREADS cores (default 2): calig as THREADS chunk workers of one thread each
+# (its default), Captum as THREADS torch threads.
 # PYTHON defaults to the tools/reference venv (/work/venv/bin/python). Prints medians of 3 runs
 # each (model loading excluded on both sides) and the ratio Captum / calig.
 set -euo pipefail
@@ -13,7 +14,7 @@ THREADS=${THREADS:-2}
 cargo build --release -q
 calig_time() { # method -> median timing_ms / 1000
     for _ in 1 2 3; do
-        RAYON_NUM_THREADS=$THREADS ./target/release/calig explain --model "$MODEL" --method "$1" --steps 50 --max-batch 32 --format json "$TEXT" |
+        CALIG_WORKERS=$THREADS RAYON_NUM_THREADS=1 ./target/release/calig explain --model "$MODEL" --method "$1" --steps 50 --max-batch 32 --format json "$TEXT" |
             python3 -c 'import json,sys; print(json.load(sys.stdin)["timing_ms"] / 1000)'
     done | sort -n | sed -n 2p
 }
