@@ -10,6 +10,7 @@
 
 use anyhow::{bail, Context, Result};
 use calig::data;
+use calig::explain::argmax;
 use calig::model::{load_model, text, ModelInput};
 use candle_core::{DType, Device};
 use std::path::PathBuf;
@@ -60,13 +61,7 @@ fn main() -> Result<()> {
         for (file, _) in &examples {
             let input = m.prepare_image(&dir.join(file))?;
             let l: Vec<f32> = m.model.forward(&input)?.logits.squeeze(0)?.to_vec1()?;
-            preds.push(
-                l.iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0),
-            );
+            preds.push(argmax(&l));
             logits_all.push(l);
         }
         let gold: Vec<usize> = examples.iter().map(|e| e.1).collect();
@@ -94,13 +89,7 @@ fn main() -> Result<()> {
         let input = ModelInput::Text(text::batch(&m.config, &ids, &types, &Device::Cpu)?);
         let logits: Vec<Vec<f32>> = m.model.forward(&input)?.logits.to_vec2()?;
         for l in logits {
-            let p = l
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i)
-                .unwrap_or(0);
-            preds.push(p);
+            preds.push(argmax(&l));
             logits_all.push(l);
         }
     }

@@ -102,11 +102,19 @@ fn softmax(logits: &[f64]) -> Vec<f64> {
     exp.iter().map(|e| e / sum).collect()
 }
 
-fn argmax(v: &[f64]) -> usize {
+/// Index of the largest value (the first on ties; 0 for an empty slice).
+pub fn argmax<T: Copy + Into<f64>>(v: &[T]) -> usize {
     v.iter()
+        .map(|&x| x.into())
         .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i)
+        .fold((0, f64::NEG_INFINITY), |best, (i, x)| {
+            if x > best.1 {
+                (i, x)
+            } else {
+                best
+            }
+        })
+        .0
 }
 
 /// An input turned into a [`Subject`] plus what the explanation reports about it.

@@ -212,12 +212,7 @@ fn xlmr_amharic_predicts_as_pytorch_did() {
             .unwrap()
             .to_vec1()
             .unwrap();
-        let pred = logits
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0;
+        let pred = calig::explain::argmax(&logits);
         assert_eq!(pred as u64, want.as_u64().unwrap(), "{tweet}");
     }
 }

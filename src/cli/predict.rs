@@ -59,12 +59,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         .squeeze(0)?
         .to_dtype(candle_core::DType::F64)?
         .to_vec1()?;
-    let best = probs
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+    let best = calig::explain::argmax(&probs);
     let labels = &m.config.labels;
     let out = match a.format {
         Format::Json => serde_json::to_string_pretty(&serde_json::json!({
