@@ -60,7 +60,7 @@ fn main() -> Result<()> {
         }
         for (file, _) in &examples {
             let input = m.prepare_image(&dir.join(file))?;
-            let l: Vec<f32> = m.model.forward(&input)?.logits.squeeze(0)?.to_vec1()?;
+            let l = m.logits(&input)?;
             preds.push(argmax(&l));
             logits_all.push(l);
         }
@@ -87,7 +87,12 @@ fn main() -> Result<()> {
         let ids: Vec<Vec<u32>> = encs.iter().map(|e| e.ids.clone()).collect();
         let types: Vec<Vec<u32>> = encs.iter().map(|e| e.type_ids.clone()).collect();
         let input = ModelInput::Text(text::batch(&m.config, &ids, &types, &Device::Cpu)?);
-        let logits: Vec<Vec<f32>> = m.model.forward(&input)?.logits.to_vec2()?;
+        let logits: Vec<Vec<f64>> = m
+            .model
+            .forward(&input)?
+            .logits
+            .to_dtype(DType::F64)?
+            .to_vec2()?;
         for l in logits {
             preds.push(argmax(&l));
             logits_all.push(l);
@@ -115,7 +120,7 @@ fn report(
     ids: &[&str],
     preds: &[usize],
     gold: &[usize],
-    logits: &[Vec<f32>],
+    logits: &[Vec<f64>],
     classes: usize,
     start: Instant,
     json: Option<PathBuf>,

@@ -4,7 +4,7 @@
 use crate::attr::{self, Attribution, Delta, Method, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use crate::model::text::Word;
-use crate::model::LoadedModel;
+use crate::model::{LoadedModel, ModelConfig};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -73,29 +73,21 @@ pub struct Explanation {
 }
 
 /// Resolves a target given as a label name or an index; `None` picks the predicted class.
-pub fn resolve_target(labels: &[String], target: Option<&str>, predicted: usize) -> Result<usize> {
-    match target {
-        None => Ok(predicted),
-        Some(t) => {
-            if let Some(i) = labels.iter().position(|l| l == t) {
-                return Ok(i);
-            }
-            if let Some(i) = labels.iter().position(|l| l.eq_ignore_ascii_case(t)) {
-                return Ok(i);
-            }
-            match t.parse::<usize>() {
-                Ok(i) if i < labels.len() => Ok(i),
-                _ => Err(CaligError::InvalidInput(format!(
-                    "target `{t}` is neither a label ({}) nor an index below {}",
-                    labels.join(", "),
-                    labels.len()
-                ))),
-            }
-        }
-    }
+pub fn resolve_target(cfg: &ModelConfig, target: Option<&str>, predicted: usize) -> Result<usize> {
+    let Some(t) = target else {
+        return Ok(predicted);
+    };
+    cfg.label_index(t).ok_or_else(|| {
+        CaligError::InvalidInput(format!(
+            "target `{t}` is neither a label ({}) nor an index below {}",
+            cfg.labels.join(", "),
+            cfg.labels.len()
+        ))
+    })
 }
 
-fn softmax(logits: &[f64]) -> Vec<f64> {
+/// Class probabilities from logits (max-shifted, in f64).
+pub fn softmax(logits: &[f64]) -> Vec<f64> {
     let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let exp: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
     let sum: f64 = exp.iter().sum();
@@ -167,12 +159,8 @@ pub fn prepare<'a>(
             (mi, info, tokens, vec![], vec![], None)
         }
     };
-    let logits_t = m.model.forward(&model_input)?.logits;
-    let logits: Vec<f64> = logits_t
-        .squeeze(0)?
-        .to_dtype(candle_core::DType::F64)?
-        .to_vec1()?;
-    let target = resolve_target(&cfg.labels, target, argmax(&logits))?;
+    let logits = m.logits(&model_input)?;
+    let target = resolve_target(cfg, target, argmax(&logits))?;
     let black = m
         .image_processor
         .as_ref()

@@ -60,15 +60,7 @@ fn minilm_sst2_predicts_as_pytorch_did() {
     let mut correct = 0;
     for r in rows {
         let (_, input) = m.prepare_text(r["text"].as_str().unwrap()).unwrap();
-        let logits: Vec<f32> = m
-            .model
-            .forward(&input)
-            .unwrap()
-            .logits
-            .squeeze(0)
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let logits = m.logits(&input).unwrap();
         let pred = usize::from(logits[1] > logits[0]);
         assert_eq!(
             pred as u64,
@@ -203,15 +195,7 @@ fn xlmr_amharic_predicts_as_pytorch_did() {
     for (line, want) in text.lines().zip(preds).take(40) {
         let tweet = line.split_once('\t').unwrap().1.trim();
         let (_, input) = m.prepare_text(tweet).unwrap();
-        let logits: Vec<f32> = m
-            .model
-            .forward(&input)
-            .unwrap()
-            .logits
-            .squeeze(0)
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let logits = m.logits(&input).unwrap();
         let pred = calig::explain::argmax(&logits);
         assert_eq!(pred as u64, want.as_u64().unwrap(), "{tweet}");
     }

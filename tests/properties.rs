@@ -211,15 +211,7 @@ fn occlusion_matches_direct_recomputation() {
                 )
                 .unwrap(),
             );
-            let l: Vec<f64> = m
-                .model
-                .forward(&input)
-                .unwrap()
-                .logits
-                .squeeze(0)
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let l = m.logits(&input).unwrap();
             y - l[p.subject.target]
         };
         assert!((tokens(&occ.scores)[t] - want).abs() < 1e-10, "token {t}");
@@ -246,15 +238,7 @@ fn occlusion_matches_direct_recomputation() {
         }
         let t = candle_core::Tensor::from_vec(v, (1, c, h, w), &Device::Cpu).unwrap();
         let input = calig::model::ModelInput::Image(calig::model::ImageInput { pixel_values: t });
-        let l: Vec<f64> = m
-            .model
-            .forward(&input)
-            .unwrap()
-            .logits
-            .squeeze(0)
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let l = m.logits(&input).unwrap();
         let want = y - l[p.subject.target];
         assert!(
             (tokens(&occ.scores)[patch_index] - want).abs() < 1e-10,

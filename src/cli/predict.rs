@@ -4,7 +4,6 @@ use super::output::{emit, Format};
 use super::RuntimeArgs;
 use anyhow::{bail, Result};
 use calig::model::ModelInput;
-use candle_core::D;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -49,16 +48,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 )
             }
         };
-    let logits = m.model.forward(&input)?.logits;
-    let probs = candle_nn::ops::softmax(&logits, D::Minus1)?;
-    let logits: Vec<f64> = logits
-        .squeeze(0)?
-        .to_dtype(candle_core::DType::F64)?
-        .to_vec1()?;
-    let probs: Vec<f64> = probs
-        .squeeze(0)?
-        .to_dtype(candle_core::DType::F64)?
-        .to_vec1()?;
+    let logits = m.logits(&input)?;
+    let probs = calig::explain::softmax(&logits);
     let best = calig::explain::argmax(&probs);
     let labels = &m.config.labels;
     let out = match a.format {

@@ -229,6 +229,12 @@ impl LoadedModel {
         self.model.device()
     }
 
+    /// The logits of the first (usually only) row of `input`, as f64.
+    pub fn logits(&self, input: &super::ModelInput) -> Result<Vec<f64>> {
+        let logits = self.model.forward(input)?.logits;
+        Ok(logits.get(0)?.to_dtype(DType::F64)?.to_vec1()?)
+    }
+
     /// Tokenises one text into a batch of one.
     pub fn prepare_text(&self, text: &str) -> Result<(super::text::Encoded, super::ModelInput)> {
         let tok = self.tokenizer.as_ref().ok_or_else(|| {
