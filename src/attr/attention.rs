@@ -1,6 +1,6 @@
 //! Raw attention: the last block's attention probabilities, mean over heads, read at [CLS].
 
-use super::{Attribution, Delta, Scores, Subject};
+use super::{Attribution, Scores, Subject};
 use crate::error::{CaligError, Result};
 use crate::model::Pooling;
 use candle_core::{IndexOp, Tensor};
@@ -24,10 +24,7 @@ pub fn run(subject: &Subject) -> Result<Attribution> {
         .last()
         .ok_or_else(|| CaligError::Unsupported("the model has no attention blocks".into()))?;
     let mean = last.squeeze(0)?.mean(0)?;
-    Ok(Attribution {
-        scores: Scores::Tokens(readout(subject, &mean)?),
-        layers: None,
-        delta: Delta::None,
-        details: None,
-    })
+    Ok(Attribution::scores_only(Scores::Tokens(readout(
+        subject, &mean,
+    )?)))
 }

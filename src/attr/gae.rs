@@ -3,7 +3,7 @@
 
 use super::attention::readout;
 use super::grads::{at_input, attention_relevance};
-use super::{Attribution, Delta, Scores, Subject};
+use super::{Attribution, Scores, Subject};
 use crate::error::Result;
 use candle_core::Tensor;
 
@@ -38,10 +38,7 @@ pub fn accumulate(maps: &[Tensor]) -> Result<Tensor> {
 pub fn run(subject: &Subject) -> Result<Attribution> {
     let maps = relevance_maps(subject)?;
     let r = accumulate(&maps)?;
-    Ok(Attribution {
-        scores: Scores::Tokens(readout(subject, &r)?),
-        layers: None,
-        delta: Delta::None,
-        details: None,
-    })
+    Ok(Attribution::scores_only(Scores::Tokens(readout(
+        subject, &r,
+    )?)))
 }

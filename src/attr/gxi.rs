@@ -2,7 +2,7 @@
 //! dimension (channels, then pooled per patch).
 
 use super::grads::at_input;
-use super::{patch_sums, to_vec, token_sums, Attribution, Delta, Scores, Subject};
+use super::{patch_sums, token_sums, Attribution, Scores, Subject};
 use crate::error::Result;
 
 pub fn run(subject: &Subject) -> Result<Attribution> {
@@ -16,18 +16,7 @@ pub fn run(subject: &Subject) -> Result<Attribution> {
     let scores = if subject.is_text() {
         Scores::Tokens(token_sums(&prod)?)
     } else {
-        let (_, _, h, w) = prod.dims4()?;
-        Scores::Patches(patch_sums(
-            &to_vec(&prod.squeeze(0)?.sum(0)?)?,
-            h,
-            w,
-            subject.patch_size,
-        ))
+        Scores::Patches(patch_sums(&prod.squeeze(0)?.sum(0)?, subject.patch_size)?)
     };
-    Ok(Attribution {
-        scores,
-        layers: None,
-        delta: Delta::None,
-        details: None,
-    })
+    Ok(Attribution::scores_only(scores))
 }

@@ -45,9 +45,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let scores = if subject.is_text() {
         Scores::Tokens(token_sums(attr)?)
     } else {
-        let (_, _, h, w) = attr.dims4()?;
-        let per_pixel = to_vec(&attr.squeeze(0)?.sum(0)?)?;
-        Scores::Patches(patch_sums(&per_pixel, h, w, subject.patch_size))
+        Scores::Patches(patch_sums(&attr.squeeze(0)?.sum(0)?, subject.patch_size)?)
     };
     Ok(Attribution {
         scores,

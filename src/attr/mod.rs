@@ -301,6 +301,18 @@ pub struct Attribution {
     pub details: Option<serde_json::Value>,
 }
 
+impl Attribution {
+    /// A single map, without layers, delta or details.
+    pub fn scores_only(scores: Scores) -> Self {
+        Self {
+            scores,
+            layers: None,
+            delta: Delta::None,
+            details: None,
+        }
+    }
+}
+
 pub fn run(method: Method, subject: &Subject, params: &Params) -> Result<Attribution> {
     params.validate()?;
     match method {
@@ -329,13 +341,15 @@ pub(crate) fn token_sums(attr: &Tensor) -> Result<Vec<f64>> {
 }
 
 /// Patch scores of a per-pixel map (h, w): sums over each patch, row-major.
-pub(crate) fn patch_sums(pixel_map: &[f64], h: usize, w: usize, patch: usize) -> Vec<f64> {
+pub(crate) fn patch_sums(pixel_map: &Tensor, patch: usize) -> Result<Vec<f64>> {
+    let (h, w) = pixel_map.dims2()?;
+    let values = to_vec(pixel_map)?;
     let (gh, gw) = (h / patch, w / patch);
     let mut out = vec![0.0; gh * gw];
     for y in 0..h {
         for x in 0..w {
-            out[(y / patch) * gw + x / patch] += pixel_map[y * w + x];
+            out[(y / patch) * gw + x / patch] += values[y * w + x];
         }
     }
-    out
+    Ok(out)
 }

@@ -2,7 +2,7 @@
 //! the baseline's: the pad token by default, or zero), patch occlusion for images (each patch's
 //! pixels replaced by the baseline's: black by default). Score = y_c(x) − y_c(x occluded).
 
-use super::{Attribution, Delta, Params, Scores, Subject};
+use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{DType, IndexOp, Tensor};
 
@@ -50,16 +50,11 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
             scores[*unit] = y - yo;
         }
     }
-    Ok(Attribution {
-        scores: if subject.is_text() {
-            Scores::Tokens(scores)
-        } else {
-            Scores::Patches(scores)
-        },
-        layers: None,
-        delta: Delta::None,
-        details: None,
-    })
+    Ok(Attribution::scores_only(if subject.is_text() {
+        Scores::Tokens(scores)
+    } else {
+        Scores::Patches(scores)
+    }))
 }
 
 /// `x` with `piece` in place of positions [start, start + piece's length) along `dim`.

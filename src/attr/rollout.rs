@@ -2,7 +2,7 @@
 //! R = Ã^(L)···Ã^(1), read at [CLS].
 
 use super::attention::readout;
-use super::{Attribution, Delta, Scores, Subject};
+use super::{Attribution, Scores, Subject};
 use crate::error::Result;
 use candle_core::{Tensor, D};
 
@@ -22,10 +22,7 @@ pub fn run(subject: &Subject) -> Result<Attribution> {
     let r = r.ok_or_else(|| {
         crate::CaligError::Unsupported("the model has no attention blocks".into())
     })?;
-    Ok(Attribution {
-        scores: Scores::Tokens(readout(subject, &r)?),
-        layers: None,
-        delta: Delta::None,
-        details: None,
-    })
+    Ok(Attribution::scores_only(Scores::Tokens(readout(
+        subject, &r,
+    )?)))
 }

@@ -2,7 +2,7 @@
 //! over channels per pixel, summed per patch.
 
 use super::grads::at_input;
-use super::{patch_sums, to_vec, Attribution, Delta, Scores, Subject};
+use super::{patch_sums, to_vec, Attribution, Scores, Subject};
 use crate::error::Result;
 
 pub fn run(subject: &Subject) -> Result<Attribution> {
@@ -17,18 +17,10 @@ pub fn run(subject: &Subject) -> Result<Attribution> {
     let scores = if subject.is_text() {
         Scores::Tokens(to_vec(&grad.sqr()?.sum(1)?.sqrt()?)?)
     } else {
-        let (_, h, w) = grad.dims3()?;
         Scores::Patches(patch_sums(
-            &to_vec(&grad.sqr()?.sum(0)?.sqrt()?)?,
-            h,
-            w,
+            &grad.sqr()?.sum(0)?.sqrt()?,
             subject.patch_size,
-        ))
+        )?)
     };
-    Ok(Attribution {
-        scores,
-        layers: None,
-        delta: Delta::None,
-        details: None,
-    })
+    Ok(Attribution::scores_only(scores))
 }
