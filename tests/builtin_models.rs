@@ -4,15 +4,7 @@
 mod common;
 
 use calig::model::builtin;
-use common::{fixture, read_json};
-use std::process::Command;
-
-fn calig(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_calig"))
-        .args(args)
-        .output()
-        .expect("run calig")
-}
+use common::{calig, fixture, read_json};
 
 fn require_installed(name: &str) {
     assert!(

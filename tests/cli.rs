@@ -3,48 +3,9 @@
 
 mod common;
 
-use common::fixture;
+use common::{calig, fails_with, fixture, stderr, stdout};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn calig(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calig"))
-        .args(args)
-        .output()
-        .expect("run calig")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs calig, expects failure with an error message containing every `needle`.
-fn fails_with(args: &[&str], needles: &[&str]) {
-    let o = calig(args);
-    let err = stderr(&o);
-    assert!(
-        !o.status.success(),
-        "calig {args:?} succeeded; stdout: {}",
-        stdout(&o)
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "calig {args:?}: exit {:?}, stderr: {err}",
-        o.status
-    );
-    assert!(!err.contains("panicked"), "calig {args:?} panicked: {err}");
-    for n in needles {
-        assert!(
-            err.contains(n),
-            "calig {args:?}: stderr lacks `{n}`:\n{err}"
-        );
-    }
-}
+use std::process::Command;
 
 /// A writable copy of a fixture directory.
 fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {

@@ -3,15 +3,7 @@
 
 mod common;
 
-use common::fixture;
-use std::process::{Command, Output};
-
-fn calig(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calig"))
-        .args(args)
-        .output()
-        .expect("run calig")
-}
+use common::{calig, fixture};
 
 fn explain_json(model: &str, method: &str, extra: &[&str]) -> serde_json::Value {
     let dir = fixture(model);
@@ -197,11 +189,7 @@ fn text_and_html_output() {
 }
 
 fn fails_with(args: &[&str], needle: &str) {
-    let o = calig(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+    common::fails_with(args, &[needle]);
 }
 
 #[test]

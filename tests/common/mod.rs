@@ -84,3 +84,43 @@ pub fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) -> f64 {
     assert!(d <= tol, "{what}: max diff {d:.3e} > {tol:.0e}");
     d
 }
+
+/// Runs the calig binary built for these tests.
+pub fn calig(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_calig"))
+        .args(args)
+        .output()
+        .expect("run calig")
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs calig, expects failure with an error message containing every `needle`.
+pub fn fails_with(args: &[&str], needles: &[&str]) {
+    let o = calig(args);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success(),
+        "calig {args:?} succeeded; stdout: {}",
+        stdout(&o)
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "calig {args:?}: exit {:?}, stderr: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "calig {args:?} panicked: {err}");
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "calig {args:?}: stderr lacks `{n}`:\n{err}"
+        );
+    }
+}
