@@ -1,7 +1,8 @@
 """Shared data loading and splitting for calig's reference classifiers (tools/train/).
 
-Only the standard library and `tokenizers` are used here, so this file runs unchanged on the
-training machine (GPU box: torch 2.11 / transformers 5.17) and on the pinned local venv.
+Only the standard library and `tokenizers` are used at import time (numpy and torch only inside
+`set_seed`), so this file runs unchanged on the training machine (GPU box: torch 2.11 /
+transformers 5.17) and on the pinned local venv.
 
 Data layout (`root` = ../shared/data or the unpacked .devjob/data.tar.xz):
   sst2/{train,dev}.tsv, eraser_movies/{train,val}.jsonl + docs/, bbc_news/{train.jsonl,labels.txt}
@@ -10,6 +11,29 @@ import json
 import os
 import random
 import re
+import time
+
+T0 = time.time()  # the training scripts' clock: log stamps, deadlines, wall time
+LOGFILE = [None]  # set LOGFILE[0] to also append every log line to a file
+
+
+def log(msg):
+    """Print a line stamped with the wall time and the seconds since T0 (and append it to
+    LOGFILE[0] when set)."""
+    line = f"[{time.strftime('%H:%M:%S')} +{time.time() - T0:7.1f}s] {msg}"
+    print(line, flush=True)
+    if LOGFILE[0]:
+        with open(LOGFILE[0], "a") as f:
+            f.write(line + "\n")
+
+
+def set_seed(s):
+    import numpy as np
+    import torch
+
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
 
 SENTIMENT_ID2LABEL = {0: "negative", 1: "positive"}
 BBC_DEV_SEED = 15

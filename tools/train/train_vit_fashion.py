@@ -18,7 +18,6 @@ import json
 import math
 import os
 import platform
-import random
 import shutil
 import sys
 import time
@@ -29,27 +28,13 @@ import torch.nn.functional as F
 import transformers
 from transformers import ViTConfig, ViTForImageClassification, ViTMAEConfig, ViTMAEForPreTraining
 
-T0 = time.time()
+from common import LOGFILE, T0, log, set_seed  # noqa: E402
+
 MEAN, STD = 0.2860, 0.3530
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 ENC = dict(image_size=28, patch_size=4, num_channels=1, hidden_size=128, num_hidden_layers=6,
            num_attention_heads=4, intermediate_size=512, hidden_act="gelu", qkv_bias=True,
            layer_norm_eps=1e-12, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-LOGFILE = [None]
-
-
-def log(msg):
-    line = f"[{time.strftime('%H:%M:%S')} +{time.time() - T0:7.1f}s] {msg}"
-    print(line, flush=True)
-    if LOGFILE[0]:
-        with open(LOGFILE[0], "a") as f:
-            f.write(line + "\n")
-
-
-def set_seed(s):
-    random.seed(s)
-    np.random.seed(s)
-    torch.manual_seed(s)
 
 
 def read_idx(path):

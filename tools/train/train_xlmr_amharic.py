@@ -29,24 +29,10 @@ import transformers
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM, XLMRobertaForSequenceClassification
 
-T0 = time.time()
+from common import LOGFILE, T0, log, set_seed  # noqa: E402
+
 LABELS = ["hate", "offensive", "normal"]
 MAX_LEN = 128
-LOGFILE = [None]
-
-
-def log(msg):
-    line = f"[{time.strftime('%H:%M:%S')} +{time.time() - T0:7.1f}s] {msg}"
-    print(line, flush=True)
-    if LOGFILE[0]:
-        with open(LOGFILE[0], "a") as f:
-            f.write(line + "\n")
-
-
-def set_seed(s):
-    random.seed(s)
-    np.random.seed(s)
-    torch.manual_seed(s)
 
 
 def load_tsv(path):
