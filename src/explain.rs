@@ -115,7 +115,6 @@ pub struct Prepared<'a> {
     pub info: InputInfo,
     pub tokens: Vec<String>,
     pub words: Vec<Word>,
-    pub logits: Vec<f64>,
 }
 
 pub fn prepare<'a>(
@@ -177,11 +176,11 @@ pub fn prepare<'a>(
             special_ids,
             black,
             patch_size: cfg.image.as_ref().map_or(1, |i| i.patch_size),
+            logits,
         },
         info,
         tokens,
         words,
-        logits,
     })
 }
 
@@ -208,7 +207,7 @@ pub fn explain_prepared(
         .map(|w| scores[w.token_range.0..w.token_range.1].iter().sum())
         .collect();
     let labels = &m.config.labels;
-    let predicted = argmax(&p.logits);
+    let predicted = argmax(&p.subject.logits);
     let class = |i: usize| ClassRef {
         index: i,
         label: labels[i].clone(),
@@ -223,8 +222,8 @@ pub fn explain_prepared(
         words: p.words.clone(),
         target: class(p.subject.target),
         predicted: class(predicted),
-        probs: softmax(&p.logits),
-        logits: p.logits.clone(),
+        probs: softmax(&p.subject.logits),
+        logits: p.subject.logits.clone(),
         scores,
         scores_cover,
         word_scores,

@@ -92,9 +92,11 @@ fn vit_subject<'a>(
         .unwrap()
         .to_dtype(dtype)
         .unwrap();
+    let input = ModelInput::Image(ImageInput { pixel_values });
     Subject {
         model: m.model.as_ref(),
-        input: ModelInput::Image(ImageInput { pixel_values }),
+        logits: m.logits(&input).unwrap(),
+        input,
         mask_bias: None,
         target,
         special: vec![],

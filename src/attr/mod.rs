@@ -225,6 +225,8 @@ pub struct Subject<'a> {
     /// Images: the normalised value of black per channel, and the patch size (blur σ).
     pub black: Vec<f64>,
     pub patch_size: usize,
+    /// Logits at the real input (computed once, when the subject is prepared).
+    pub logits: Vec<f64>,
 }
 
 impl Subject<'_> {
@@ -259,15 +261,13 @@ impl Subject<'_> {
 
     /// y_c at the real input.
     pub fn logit(&self) -> Result<f64> {
-        let e = self.model.input_embeddings(&self.input)?;
-        path::logit_at(
-            self.model,
-            &self.input,
-            self.mask_bias.as_ref(),
-            self.target,
-            path::Space::Input,
-            &e,
-        )
+        self.logits.get(self.target).copied().ok_or_else(|| {
+            CaligError::InvalidInput(format!(
+                "target {} is not one of the {} classes",
+                self.target,
+                self.logits.len()
+            ))
+        })
     }
 }
 
