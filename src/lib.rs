@@ -4,8 +4,10 @@
 pub mod attr;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod explain;
 pub mod model;
 pub mod render;
+pub mod store;
 
 pub use error::{CaligError, Result};

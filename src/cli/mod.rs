@@ -1,5 +1,6 @@
 //! Sub-commands of the `calig` binary; each lives in its own file.
 
+mod eval;
 mod explain;
 mod info;
 mod models;
@@ -32,6 +33,8 @@ enum Command {
     Models(models::ModelsArgs),
     /// Attribute a prediction to the input tokens or patches (CA-LIG and baselines).
     Explain(explain::ExplainArgs),
+    /// Faithfulness and plausibility of attribution methods on a data set, with paired CIs.
+    Eval(eval::EvalArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,5 +82,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Models(a) => models::run(a),
+        Command::Eval(a) => eval::run(a),
     }
 }

@@ -168,6 +168,18 @@ pub fn batch(
     type_ids: &[Vec<u32>],
     device: &Device,
 ) -> Result<TextInput> {
+    batch_masked(cfg, ids, type_ids, None, device)
+}
+
+/// [`batch`] with explicit attention masks (1 = attend) for the real positions of each
+/// sequence; padding positions are always masked.
+pub fn batch_masked(
+    cfg: &ModelConfig,
+    ids: &[Vec<u32>],
+    type_ids: &[Vec<u32>],
+    masks: Option<&[Vec<u32>]>,
+    device: &Device,
+) -> Result<TextInput> {
     let b = ids.len();
     let s = ids.iter().map(Vec::len).max().unwrap_or(0);
     if b == 0 || s == 0 {
@@ -175,14 +187,18 @@ pub fn batch(
     }
     let pad = cfg.pad_token_id;
     let (mut all_ids, mut all_types, mut all_pos, mut all_mask) = (vec![], vec![], vec![], vec![]);
-    for (row, types) in ids.iter().zip(type_ids) {
+    for (r, (row, types)) in ids.iter().zip(type_ids).enumerate() {
         let n = row.len();
         let mut padded = row.clone();
         padded.resize(s, pad);
         all_pos.extend(position_ids(cfg, &padded));
         all_ids.extend(padded);
         all_types.extend(types.iter().copied().chain(std::iter::repeat(0)).take(s));
-        all_mask.extend((0..s).map(|i| u32::from(i < n)));
+        let given = masks.map(|m| &m[r]);
+        all_mask.extend((0..s).map(|i| match given {
+            Some(m) if i < n => m[i],
+            _ => u32::from(i < n),
+        }));
     }
     let t = |v: Vec<u32>| Tensor::from_vec(v, (b, s), device);
     Ok(TextInput {

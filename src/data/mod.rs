@@ -1,6 +1,12 @@
 //! Readers for the labelled data sets calig evaluates on (train/dev files of ../shared/data and
 //! files shaped like them).
 
+mod eraser;
+mod tabular;
+
+pub use eraser::read_eraser;
+pub use tabular::{read_table, Table};
+
 use crate::error::{CaligError, Result};
 use std::path::Path;
 
@@ -10,13 +16,17 @@ pub struct Example {
     pub id: String,
     pub text: String,
     pub label: usize,
+    /// 1-based line of the example in its file.
+    pub line: usize,
+    /// Human rationale spans, half-open, in whitespace tokens of `text` (ERASER only).
+    pub evidence: Vec<(usize, usize)>,
 }
 
-fn read(path: &Path) -> Result<String> {
+pub(crate) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| CaligError::io(path, e))
 }
 
-fn bad(path: &Path, line: usize, reason: impl Into<String>) -> CaligError {
+pub(crate) fn bad(path: &Path, line: usize, reason: impl Into<String>) -> CaligError {
     CaligError::InvalidFile {
         path: path.to_path_buf(),
         reason: format!("line {line}: {}", reason.into()),
@@ -42,6 +52,8 @@ pub fn read_sentence_tsv(path: &Path) -> Result<Vec<Example>> {
             id: format!("{}", i - 1),
             text: s.trim().to_string(),
             label,
+            line: i + 1,
+            evidence: vec![],
         });
     }
     Ok(out)
@@ -71,6 +83,8 @@ pub fn read_fasttext_tsv(path: &Path, labels: &[String]) -> Result<Vec<Example>>
             id: format!("{i}"),
             text: s.trim().to_string(),
             label,
+            line: i + 1,
+            evidence: vec![],
         });
     }
     Ok(out)
@@ -99,45 +113,18 @@ pub fn read_jsonl(path: &Path, text_key: &str, label_key: &str) -> Result<Vec<Ex
                 .ok_or_else(|| bad(path, i + 1, format!("no string `{text_key}`")))?
                 .to_string(),
             label,
+            line: i + 1,
+            evidence: vec![],
         });
     }
     Ok(out)
 }
 
-/// ERASER Movie Reviews: `annotation_id` names the document in `docs/`, whose whitespace tokens
-/// are joined by single spaces (so ERASER's token offsets index `text.split(' ')`);
-/// `classification` NEG → 0, POS → 1.
+/// ERASER Movie Reviews documents with their labels (NEG → 0, POS → 1) and evidence spans.
 pub fn read_eraser_movies(jsonl: &Path, docs: &Path) -> Result<Vec<Example>> {
-    let text = read(jsonl)?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(jsonl, i + 1, e.to_string()))?;
-        let id = v["annotation_id"]
-            .as_str()
-            .ok_or_else(|| bad(jsonl, i + 1, "no `annotation_id`"))?;
-        let label = match v["classification"].as_str() {
-            Some("NEG") => 0,
-            Some("POS") => 1,
-            other => {
-                return Err(bad(
-                    jsonl,
-                    i + 1,
-                    format!("classification {other:?} is not NEG or POS"),
-                ))
-            }
-        };
-        let doc = read(&docs.join(id))?;
-        out.push(Example {
-            id: id.to_string(),
-            text: doc.split_whitespace().collect::<Vec<_>>().join(" "),
-            label,
-        });
-    }
-    Ok(out)
+    read_eraser(jsonl, docs, &|c| {
+        ["NEG", "POS"].iter().position(|x| *x == c)
+    })
 }
 
 /// Accuracy and macro-F1 of predictions against labels over `classes` classes.

@@ -1,0 +1,417 @@
+//! `calig eval --model M --dataset D --methods LIST [...]`: faithfulness and plausibility of
+//! attribution methods on a data set, with paired statistics (src/eval/, docs/results.md).
+
+use super::RuntimeArgs;
+use anyhow::{bail, Context, Result};
+use calig::data::{self, Example, Table};
+use calig::eval::metrics::MetricChoice;
+use calig::eval::plot;
+use calig::eval::removal::Removal;
+use calig::eval::report::{self, write_atomic};
+use calig::eval::run::{evaluate, EvalOptions, Outcome};
+use calig::eval::spec::{Kind, MethodSpec};
+use calig::model::LoadedModel;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Protocol presets that fix the metrics and the removal of a published set-up.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// DeYoung et al. 2020: comprehensiveness, sufficiency (AOPC), log-odds; token F1, IOU-F1
+    /// and AUPRC with rationales; tokens deleted.
+    Eraser,
+    /// Chefer et al. 2021: the perturbation test (and token-F1@k with rationales); [PAD] with
+    /// attention mask 0.
+    Chefer,
+    /// Chen et al. 2023: the positive/negative perturbation test; [PAD] with attention mask 0.
+    BeyondIntuition,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Built-in model, checkpoint directory or cached hub id.
+    #[arg(long)]
+    model: String,
+    /// An ERASER directory (<split>.jsonl + docs/), or a .tsv/.csv/.jsonl file of labelled texts
+    /// (fastText-style `__label__NAME<TAB>text` TSV is recognised too).
+    #[arg(long)]
+    dataset: PathBuf,
+    /// Comma-separated method entries with optional parameters, e.g.
+    /// `calig,calig:lambda=1,aggregation=sum,lig:layers=3,ig,random`.
+    #[arg(long)]
+    methods: String,
+    /// Metrics (comma-separated; default: the preset's, else every metric the data set allows).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    metrics: Vec<MetricChoice>,
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// How removed tokens are removed (default: delete; pad-mask for chefer/beyond-intuition).
+    #[arg(long, value_enum)]
+    removal: Option<Removal>,
+    /// Evaluate a seeded random sample of N examples (kept in file order).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Seed of the sample, the random baseline and the bootstrap/permutation resampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory for the tables, plots and exports.
+    #[arg(long, default_value = "calig-eval")]
+    output: PathBuf,
+    /// Attribution cache (default: OUTPUT/cache); share it between runs to reuse attributions.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// The method the others are compared with (default: the first calig entry, else the first).
+    #[arg(long)]
+    reference: Option<String>,
+    /// ERASER split to read.
+    #[arg(long, default_value = "val")]
+    split: String,
+    /// Text column of a table (default: `sentence` for .tsv, `text` otherwise).
+    #[arg(long)]
+    text_column: Option<String>,
+    #[arg(long, default_value = "label")]
+    label_column: String,
+    #[arg(long)]
+    id_column: Option<String>,
+    /// Keep only examples with at least this many words (whitespace-separated).
+    #[arg(long, default_value_t = 0)]
+    min_words: usize,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+/// A label name as the data set spells it, mapped to the model's class: exact, case-insensitive,
+/// index, or a prefix either way (ERASER's `NEG` for a model's `negative`).
+fn label_of(m: &LoadedModel, name: &str) -> Option<usize> {
+    m.config.label_index(name).or_else(|| {
+        let n = name.to_lowercase();
+        let hits: Vec<usize> = (0..m.config.labels.len())
+            .filter(|&i| {
+                let l = m.config.labels[i].to_lowercase();
+                !n.is_empty() && (l.starts_with(&n) || n.starts_with(&l))
+            })
+            .collect();
+        (hits.len() == 1).then(|| hits[0])
+    })
+}
+
+fn load_dataset(a: &EvalArgs, m: &LoadedModel) -> Result<(Vec<Example>, bool)> {
+    let labels = |s: &str| label_of(m, s);
+    let p = &a.dataset;
+    if p.is_dir() {
+        let jsonl = p.join(format!("{}.jsonl", a.split));
+        if !jsonl.is_file() || !p.join("docs").is_dir() {
+            bail!(
+                "{}: a data-set directory must be ERASER-shaped ({}.jsonl and docs/)",
+                p.display(),
+                a.split
+            );
+        }
+        return Ok((data::read_eraser(&jsonl, &p.join("docs"), &labels)?, true));
+    }
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let first = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read {}", p.display()))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if ext == "tsv" && first.starts_with("__label__") {
+        return Ok((data::read_fasttext_tsv(p, &m.config.labels)?, false));
+    }
+    let text_column = a
+        .text_column
+        .clone()
+        .unwrap_or_else(|| if ext == "tsv" { "sentence" } else { "text" }.into());
+    let table = Table {
+        text_column: &text_column,
+        label_column: &a.label_column,
+        id_column: a.id_column.as_deref(),
+    };
+    Ok((data::read_table(p, &table, &labels)?, false))
+}
+
+fn sample(mut examples: Vec<Example>, limit: Option<usize>, seed: u64) -> Vec<Example> {
+    let Some(n) = limit.filter(|&n| n < examples.len()) else {
+        return examples;
+    };
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    let mut keep: Vec<usize> = order[..n].to_vec();
+    keep.sort_unstable();
+    let mut out = Vec::with_capacity(n);
+    for i in keep.into_iter().rev() {
+        out.push(examples.swap_remove(i));
+    }
+    out.reverse();
+    out
+}
+
+fn metrics_for(a: &EvalArgs, rationales: bool) -> Vec<MetricChoice> {
+    use MetricChoice::*;
+    let mut m = if !a.metrics.is_empty() {
+        a.metrics.clone()
+    } else {
+        match a.preset {
+            None => MetricChoice::all(rationales),
+            Some(Preset::Eraser) => vec![
+                Comprehensiveness,
+                Sufficiency,
+                LogOdds,
+                TokenF1,
+                IouF1,
+                Auprc,
+            ],
+            Some(Preset::Chefer) | Some(Preset::BeyondIntuition) => vec![Perturbation, TokenF1],
+        }
+        .into_iter()
+        .filter(|c| rationales || !c.needs_rationales())
+        .collect()
+    };
+    m.sort();
+    m.dedup();
+    m
+}
+
+pub fn run(a: EvalArgs) -> Result<()> {
+    let start = Instant::now();
+    let m = a.runtime.load(&a.model)?;
+    let is_text = m.config.family.is_text();
+    if !is_text {
+        bail!("calig eval evaluates text models for now; image evaluation is not built yet");
+    }
+    let methods = MethodSpec::parse_list(&a.methods, is_text)?;
+    let (all, rationales) = load_dataset(&a, &m)?;
+    let total = all.len();
+    let filtered: Vec<Example> = all
+        .into_iter()
+        .filter(|e| e.text.split_whitespace().count() >= a.min_words)
+        .collect();
+    let examples = sample(filtered, a.limit, a.seed);
+    if examples.is_empty() {
+        bail!("{}: no examples to evaluate", a.dataset.display());
+    }
+    let removal = a.removal.unwrap_or(match a.preset {
+        Some(Preset::Chefer) | Some(Preset::BeyondIntuition) => Removal::PadMask,
+        _ => Removal::Delete,
+    });
+    let metrics = metrics_for(&a, rationales);
+    let names: Vec<String> = methods.iter().map(|s| s.name.clone()).collect();
+    let reference = match &a.reference {
+        Some(r) => names
+            .iter()
+            .position(|n| n == r)
+            .with_context(|| format!("--reference `{r}` is not one of the methods"))?,
+        None => methods
+            .iter()
+            .position(|s| s.kind == Kind::Method(calig::attr::Method::Calig))
+            .unwrap_or(0),
+    };
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("cannot create {}", a.output.display()))?;
+    let opts = EvalOptions {
+        methods: methods.clone(),
+        metrics: metrics.clone(),
+        removal,
+        seed: a.seed,
+        cache_dir: a.cache.clone().unwrap_or_else(|| a.output.join("cache")),
+        rationales,
+        progress: std::io::stderr().is_terminal(),
+    };
+    eprintln!(
+        "calig eval: {} of {} examples, {} methods, metrics {}, removal {}",
+        examples.len(),
+        total,
+        methods.len(),
+        metrics
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        removal.name()
+    );
+    let out = evaluate(&m, &examples, &opts)?;
+    let wall = start.elapsed().as_secs_f64();
+    write_outputs(
+        &a,
+        &m,
+        &methods,
+        &names,
+        reference,
+        &metrics,
+        removal,
+        &out,
+        wall,
+        examples.len(),
+        total,
+    )?;
+    eprintln!(
+        "calig eval: done in {wall:.1} s; {} attributions computed, {} from the cache; tables in {}",
+        out.computed.iter().sum::<usize>(),
+        out.cached.iter().sum::<usize>(),
+        a.output.join("results.md").display()
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_outputs(
+    a: &EvalArgs,
+    m: &LoadedModel,
+    methods: &[MethodSpec],
+    names: &[String],
+    reference: usize,
+    metrics: &[MetricChoice],
+    removal: Removal,
+    out: &Outcome,
+    wall: f64,
+    n: usize,
+    total: usize,
+) -> Result<()> {
+    let dir = &a.output;
+    let tables = report::tables(out, names, reference, a.seed);
+    let accuracy = out
+        .examples
+        .iter()
+        .filter(|e| e.label == e.predicted)
+        .count() as f64
+        / out.examples.len().max(1) as f64;
+    let truncated = out
+        .examples
+        .iter()
+        .filter(|e| e.truncated_from.is_some())
+        .count();
+    let header: Vec<(String, String)> = vec![
+        ("model".into(), format!("{} (content hash {})", m.source.name(), out.model_hash)),
+        ("data set".into(), format!("{} ({n} of {total} examples{}{})", a.dataset.display(),
+            a.limit.map_or(String::new(), |l| format!(", seeded sample --limit {l} --seed {}", a.seed)),
+            if a.min_words > 0 { format!(", ≥ {} words", a.min_words) } else { String::new() })),
+        ("model accuracy on these examples".into(), format!("{:.4}", accuracy)),
+        ("truncated to the model maximum".into(), truncated.to_string()),
+        ("preset".into(), a.preset.map_or("none".into(), |p| format!("{p:?}"))),
+        ("removal".into(), removal.name().into()),
+        ("explained class".into(), "predicted class for comprehensiveness/sufficiency/log-odds/deletion/insertion; gold class for the perturbation test and rationales".into()),
+        ("rationale k (hard token F1, IOU-F1)".into(), out.rationale_k.map_or("—".into(), |k| k.to_string())),
+        ("seed".into(), a.seed.to_string()),
+        ("wall time".into(), format!("{wall:.1} s")),
+        ("calig".into(), env!("CARGO_PKG_VERSION").into()),
+    ];
+    let mut md = report::markdown(&header, &tables, &names[reference]);
+    if let Some(iou) = &out.corpus_iou_f1 {
+        md.push_str("## iou_f1, corpus (F1 of macro precision and recall, ERASER's headline)\n\n| method | IOU-F1 |\n|---|---|\n");
+        for (name, v) in names.iter().zip(iou) {
+            md.push_str(&format!("| {name} | {v:.4} |\n"));
+        }
+        md.push('\n');
+    }
+    md.push_str("## Cost\n\n| method | attributions computed this run | time (s) | from cache | max abs convergence delta |\n|---|---|---|---|---|\n");
+    for (i, name) in names.iter().enumerate() {
+        md.push_str(&format!(
+            "| {name} | {} | {:.1} | {} | {:.3e} |\n",
+            out.computed[i],
+            out.computed_ms[i] / 1e3,
+            out.cached[i],
+            out.max_abs_delta[i]
+        ));
+    }
+    write_atomic(&dir.join("results.md"), md.as_bytes())?;
+    write_atomic(
+        &dir.join("results.csv"),
+        report::summary_csv(&tables).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("per_instance.csv"),
+        report::per_instance_csv(out, names).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("curves.csv"),
+        report::curves_csv(out, names).as_bytes(),
+    )?;
+    let json = serde_json::json!({
+        "header": header.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+        "command": std::env::args().collect::<Vec<_>>(),
+        "model": m.source.name(),
+        "model_hash": out.model_hash,
+        "dataset": a.dataset,
+        "n": n,
+        "seed": a.seed,
+        "removal": removal.name(),
+        "preset": a.preset,
+        "metrics_requested": metrics,
+        "reference": names[reference],
+        "methods": methods.iter().map(|s| serde_json::json!({"name": s.name, "slug": s.slug(), "params": s.params})).collect::<Vec<_>>(),
+        "examples": out.examples,
+        "tables": tables,
+        "corpus_iou_f1": out.corpus_iou_f1.as_ref().map(|v| names.iter().cloned().zip(v.iter().copied()).collect::<std::collections::BTreeMap<_, _>>()),
+        "rationale_k": out.rationale_k,
+        "wall_s": wall,
+    });
+    write_atomic(
+        &dir.join("results.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    let plots = [
+        (
+            "token_f1_at_k",
+            "Token-F1@k against human rationales",
+            "k (words)",
+            "token F1",
+        ),
+        (
+            "deletion",
+            "Deletion: p(ŷ) as top units are removed",
+            "fraction removed",
+            "p(ŷ)",
+        ),
+        (
+            "insertion",
+            "Insertion: p(ŷ) as top units are kept",
+            "fraction kept",
+            "p(ŷ)",
+        ),
+        (
+            "perturbation_positive",
+            "Positive perturbation (most relevant first)",
+            "fraction removed",
+            "accuracy",
+        ),
+        (
+            "perturbation_negative",
+            "Negative perturbation (least relevant first)",
+            "fraction removed",
+            "accuracy",
+        ),
+    ];
+    for (key, title, x, y) in plots {
+        if let Some(c) = out.curves.get(key) {
+            plot::line_plot(
+                &dir.join("plots").join(format!("{key}.png")),
+                title,
+                x,
+                y,
+                c,
+                names,
+            )?;
+        }
+    }
+    if !out.eraser.is_empty() {
+        let index = serde_json::json!({"methods": methods.iter().map(|s| serde_json::json!({"name": s.name, "slug": s.slug()})).collect::<Vec<_>>()});
+        write_atomic(
+            &dir.join("eraser").join("index.json"),
+            serde_json::to_string_pretty(&index)?.as_bytes(),
+        )?;
+        for (s, lines) in methods.iter().zip(&out.eraser) {
+            let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            write_atomic(&eraser_path(dir, s), body.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn eraser_path(dir: &Path, s: &MethodSpec) -> PathBuf {
+    dir.join("eraser").join(format!("{}.jsonl", s.slug()))
+}

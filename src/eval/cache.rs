@@ -1,0 +1,82 @@
+//! The on-disk attribution cache: one resumable JSON-lines file per (model content, method and
+//! its full parameters), one record per (example text, explained class). A re-run, or a run
+//! interrupted at any point, recomputes only what is missing.
+
+use super::spec::MethodSpec;
+use crate::error::{CaligError, Result};
+use crate::model::LoadedModel;
+use crate::store::JsonlStore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Cached {
+    pub key: String,
+    /// Token scores (every position, special tokens included).
+    pub scores: Vec<f64>,
+    /// Attribution time in ms when it was computed.
+    pub ms: f64,
+    /// Largest |convergence delta| / max(|y_c(x) − y_c(x′)|, 1e-6) over layers, for path methods.
+    pub relative_delta: Option<f64>,
+}
+
+/// sha256 of the model's config.json, weight files and dtype, in hex (16 characters shown).
+pub fn model_hash(m: &LoadedModel) -> Result<String> {
+    let mut h = Sha256::new();
+    let config = m.source.dir().join("config.json");
+    let mut files = vec![config];
+    files.extend(m.weight_files.iter().cloned());
+    let mut buf = vec![0u8; 1 << 20];
+    for f in &files {
+        let mut file = std::fs::File::open(f).map_err(|e| CaligError::io(f, e))?;
+        loop {
+            let n = file.read(&mut buf).map_err(|e| CaligError::io(f, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    h.update(format!("{:?}", m.dtype()).as_bytes());
+    Ok(hex(&h.finalize()[..8]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Key of one example: a hash of its text and the explained class.
+pub fn example_key(text: &str, target: usize) -> String {
+    let d = Sha256::digest(text.as_bytes());
+    format!("{}:{target}", hex(&d[..8]))
+}
+
+pub struct MethodCache {
+    store: JsonlStore,
+    pub records: HashMap<String, Cached>,
+}
+
+impl MethodCache {
+    /// `dir/<model hash>/<method slug>-<hash of the full parameters>.jsonl`.
+    pub fn open(dir: &Path, model_hash: &str, spec: &MethodSpec) -> Result<Self> {
+        let params = serde_json::to_string(&spec.params).unwrap_or_default();
+        let kind = format!("{:?}", spec.kind);
+        let d = Sha256::digest(format!("{kind}|{params}").as_bytes());
+        let path = dir
+            .join(model_hash)
+            .join(format!("{}-{}.jsonl", spec.slug(), hex(&d[..6])));
+        let (store, old) = JsonlStore::open::<Cached>(&path)?;
+        Ok(Self {
+            store,
+            records: old.into_iter().map(|c| (c.key.clone(), c)).collect(),
+        })
+    }
+
+    pub fn insert(&mut self, c: Cached) -> Result<()> {
+        self.store.append(&c)?;
+        self.records.insert(c.key.clone(), c);
+        Ok(())
+    }
+}

@@ -1,0 +1,552 @@
+//! The evaluation loop: the model is loaded once (by the caller); each example is tokenised
+//! once; each method's attributions come from the cache or are computed and cached; the
+//! removal metrics run batched forward passes; the rationale metrics run at the end, when the
+//! data set's mean rationale length (the hard-rationale k) is known.
+
+use super::cache::{example_key, model_hash, Cached, MethodCache};
+use super::faithfulness::{self, Curve, Eraser, FRACTIONS, THRESHOLDS};
+use super::metrics::MetricChoice;
+use super::plausibility::{self, TOKEN_F1_KS};
+use super::removal::{Removal, TextPredictor};
+use super::spec::{Kind, MethodSpec};
+use super::units::Units;
+use crate::data::Example;
+use crate::error::{CaligError, Result};
+use crate::explain::{argmax, explain_prepared, prepare, softmax, ExplainInput};
+use crate::model::LoadedModel;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+pub struct EvalOptions {
+    pub methods: Vec<MethodSpec>,
+    pub metrics: Vec<MetricChoice>,
+    pub removal: Removal,
+    pub seed: u64,
+    pub cache_dir: PathBuf,
+    /// Data sets with human rationales (ERASER): units are its whitespace tokens.
+    pub rationales: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Per-example facts that tables and exports report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExampleInfo {
+    pub id: String,
+    pub line: usize,
+    pub label: usize,
+    pub predicted: usize,
+    pub tokens: usize,
+    pub truncated_from: Option<usize>,
+}
+
+/// Per-instance values of one metric: the examples it covers and one value per method each.
+#[derive(Debug, Clone, Default)]
+pub struct MetricValues {
+    pub examples: Vec<usize>,
+    /// [method][i] for examples[i].
+    pub values: Vec<Vec<f64>>,
+}
+
+/// Per-instance curves of one kind: x values and [method][example][point].
+#[derive(Debug, Clone, Default)]
+pub struct CurveValues {
+    pub xs: Vec<f64>,
+    pub values: Vec<Vec<Vec<f64>>>,
+}
+
+pub struct Outcome {
+    pub model_hash: String,
+    pub examples: Vec<ExampleInfo>,
+    pub metrics: BTreeMap<String, MetricValues>,
+    pub curves: BTreeMap<String, CurveValues>,
+    /// IOU-F1 over the corpus (F1 of macro P and R), per method.
+    pub corpus_iou_f1: Option<Vec<f64>>,
+    /// The hard-rationale length used for token F1 and IOU-F1.
+    pub rationale_k: Option<usize>,
+    /// Attribution time per method (ms, summed over the examples computed in this run) and how
+    /// many came from the cache.
+    pub computed_ms: Vec<f64>,
+    pub computed: Vec<usize>,
+    pub cached: Vec<usize>,
+    pub max_abs_delta: Vec<f64>,
+    /// ERASER-format records per method (rationale data sets only).
+    pub eraser: Vec<Vec<serde_json::Value>>,
+}
+
+struct Collector {
+    methods: usize,
+    metrics: BTreeMap<String, BTreeMap<usize, Vec<f64>>>, // metric → example → per method
+    curves: BTreeMap<String, CurveValues>,
+}
+
+impl Collector {
+    fn value(&mut self, metric: &str, example: usize, method: usize, v: f64) {
+        let n = self.methods;
+        let row = self
+            .metrics
+            .entry(metric.to_string())
+            .or_default()
+            .entry(example)
+            .or_insert_with(|| vec![f64::NAN; n]);
+        row[method] = v;
+    }
+
+    fn curve(&mut self, name: &str, xs: &[f64], method: usize, values: Vec<f64>) {
+        let n = self.methods;
+        let e = self
+            .curves
+            .entry(name.to_string())
+            .or_insert_with(|| CurveValues {
+                xs: xs.to_vec(),
+                values: vec![Vec::new(); n],
+            });
+        e.values[method].push(values);
+    }
+
+    fn finish(
+        self,
+    ) -> (
+        BTreeMap<String, MetricValues>,
+        BTreeMap<String, CurveValues>,
+    ) {
+        let metrics = self
+            .metrics
+            .into_iter()
+            .map(|(name, rows)| {
+                let examples: Vec<usize> = rows.keys().copied().collect();
+                let values = (0..self.methods)
+                    .map(|m| rows.values().map(|r| r[m]).collect())
+                    .collect();
+                (name, MetricValues { examples, values })
+            })
+            .collect();
+        (metrics, self.curves)
+    }
+}
+
+/// What the rationale metrics need from one example, kept until the end of the run.
+/// Full-input probabilities and ERASER removal scores of one example and method.
+type FaithRecord = (Vec<f64>, Eraser);
+
+struct RationaleCase {
+    example: usize,
+    /// Gold units (visible part) and gold spans clipped to the visible part.
+    gold: BTreeSet<usize>,
+    gold_spans: Vec<(usize, usize)>,
+    visible: usize,
+    doc_tokens: usize,
+    /// Unit scores of the gold class, per method.
+    scores: Vec<Vec<f64>>,
+}
+
+fn random_scores(seed: u64, key: &str, special: &[bool]) -> Vec<f64> {
+    let mut h: u64 = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for b in key.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(h);
+    special
+        .iter()
+        .map(|&s| if s { 0.0 } else { rng.random::<f64>() })
+        .collect()
+}
+
+fn max_abs_delta(d: &crate::attr::Delta) -> Option<f64> {
+    match d {
+        crate::attr::Delta::None => None,
+        crate::attr::Delta::Scalar(x) => Some(x.abs()),
+        crate::attr::Delta::PerLayer(v) => v.iter().flatten().map(|x| x.abs()).reduce(f64::max),
+    }
+}
+
+fn label_names(m: &LoadedModel, p: &[f64]) -> serde_json::Value {
+    m.config
+        .labels
+        .iter()
+        .zip(p)
+        .map(|(l, v)| (l.clone(), serde_json::json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Evaluates `opts.methods` on `examples` with the metrics asked for.
+pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Result<Outcome> {
+    let want = |c: MetricChoice| opts.metrics.contains(&c);
+    let eraser_wanted = want(MetricChoice::Comprehensiveness)
+        || want(MetricChoice::Sufficiency)
+        || want(MetricChoice::LogOdds);
+    let curves_wanted = want(MetricChoice::Deletion) || want(MetricChoice::Insertion);
+    let plaus_wanted = opts.metrics.iter().any(|c| c.needs_rationales());
+    if plaus_wanted && !opts.rationales {
+        return Err(CaligError::InvalidInput(
+            "token-f1, iou-f1 and auprc need a data set with human rationales (an ERASER directory)"
+                .into(),
+        ));
+    }
+    let hash = model_hash(m)?;
+    let mut caches: Vec<MethodCache> = opts
+        .methods
+        .iter()
+        .map(|s| MethodCache::open(&opts.cache_dir, &hash, s))
+        .collect::<Result<_>>()?;
+    let n_methods = opts.methods.len();
+    let mut col = Collector {
+        methods: n_methods,
+        metrics: BTreeMap::new(),
+        curves: BTreeMap::new(),
+    };
+    let mut infos = Vec::new();
+    let mut cases: Vec<RationaleCase> = Vec::new();
+    let mut faith: Vec<Vec<Option<FaithRecord>>> = Vec::new(); // [example][method]
+    let mut computed_ms = vec![0.0; n_methods];
+    let mut cached = vec![0usize; n_methods];
+    let mut computed = vec![0usize; n_methods];
+    let mut deltas = vec![0.0f64; n_methods];
+    let bar = if opts.progress {
+        ProgressBar::new((examples.len() * n_methods) as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} attributions, {per_sec}, ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix("eval");
+    for (ei, ex) in examples.iter().enumerate() {
+        let at = |e: CaligError| {
+            CaligError::InvalidInput(format!("example `{}` (line {}): {e}", ex.id, ex.line))
+        };
+        let mut p = prepare(m, &ExplainInput::Text(ex.text.clone()), None).map_err(at)?;
+        let probs = softmax(&p.subject.logits);
+        let predicted = argmax(&p.subject.logits);
+        if ex.label >= probs.len() {
+            return Err(at(CaligError::InvalidInput(format!(
+                "label {} is not one of the model's {} classes",
+                ex.label,
+                probs.len()
+            ))));
+        }
+        let text = p.subject.input.as_text().ok_or_else(|| {
+            CaligError::Unsupported("calig eval evaluates text models for now".into())
+        })?;
+        let ids: Vec<u32> = text.input_ids.flatten_all()?.to_vec1()?;
+        let type_ids: Vec<u32> = text.token_type_ids.flatten_all()?.to_vec1()?;
+        let units = if opts.rationales {
+            Units::whitespace_tokens(&ex.text, &p.words)
+        } else {
+            Units::words(&p.words)
+        };
+        let predictor = TextPredictor {
+            model: m.model.as_ref(),
+            config: &m.config,
+            ids: ids.clone(),
+            type_ids,
+            special: p.subject.special.clone(),
+            removal: opts.removal,
+        };
+        infos.push(ExampleInfo {
+            id: ex.id.clone(),
+            line: ex.line,
+            label: ex.label,
+            predicted,
+            tokens: ids.len(),
+            truncated_from: p.info.truncated_from,
+        });
+        let mut case = opts.rationales.then(|| {
+            let visible = units.visible;
+            let mut gold = BTreeSet::new();
+            let mut gold_spans = Vec::new();
+            for &(s, e) in &ex.evidence {
+                let e = e.min(visible);
+                if s < e {
+                    gold.extend(s..e);
+                    gold_spans.push((s, e));
+                }
+            }
+            gold_spans.sort_unstable();
+            gold_spans.dedup();
+            RationaleCase {
+                example: ei,
+                gold,
+                gold_spans,
+                visible,
+                doc_tokens: ex.text.split(' ').count(),
+                scores: Vec::new(),
+            }
+        });
+        let mut faith_row = Vec::new();
+        for (mi, spec) in opts.methods.iter().enumerate() {
+            bar.set_message(spec.name.clone());
+            // Keys computed for this example (the predicted and gold class often coincide).
+            let mut fresh: Vec<String> = Vec::new();
+            let mut scores_for = |target: usize| -> Result<Vec<f64>> {
+                let key = example_key(&ex.text, target);
+                if let Some(c) = caches[mi].records.get(&key) {
+                    if !fresh.contains(&key) {
+                        cached[mi] += 1;
+                    }
+                    return Ok(c.scores.clone());
+                }
+                fresh.push(key.clone());
+                computed[mi] += 1;
+                let (scores, ms, delta) = match spec.kind {
+                    Kind::Random => (
+                        random_scores(opts.seed, &key, &p.subject.special),
+                        0.0,
+                        None,
+                    ),
+                    Kind::Method(method) => {
+                        p.subject.target = target;
+                        let e = explain_prepared(m, &p, method, &spec.params).map_err(at)?;
+                        (e.scores, e.timing_ms, max_abs_delta(&e.convergence_delta))
+                    }
+                };
+                computed_ms[mi] += ms;
+                caches[mi].insert(Cached {
+                    key,
+                    scores: scores.clone(),
+                    ms,
+                    relative_delta: delta,
+                })?;
+                Ok(scores)
+            };
+            let mut row = None;
+            if eraser_wanted || curves_wanted {
+                let s = scores_for(predicted)?;
+                let unit_scores = units.scores(&s);
+                let p_full = probs[predicted];
+                if eraser_wanted {
+                    let e = faithfulness::eraser(
+                        &predictor,
+                        &units.positions,
+                        &unit_scores,
+                        predicted,
+                        p_full,
+                    )
+                    .map_err(at)?;
+                    if want(MetricChoice::Comprehensiveness) {
+                        col.value("comprehensiveness_aopc", ei, mi, e.comprehensiveness_aopc());
+                        for (t, v) in THRESHOLDS.iter().zip(&e.comprehensiveness) {
+                            col.value(&format!("comprehensiveness@{t}"), ei, mi, *v);
+                        }
+                    }
+                    if want(MetricChoice::Sufficiency) {
+                        col.value("sufficiency_aopc", ei, mi, e.sufficiency_aopc());
+                        for (t, v) in THRESHOLDS.iter().zip(&e.sufficiency) {
+                            col.value(&format!("sufficiency@{t}"), ei, mi, *v);
+                        }
+                    }
+                    if want(MetricChoice::LogOdds) {
+                        col.value("log_odds@0.2", ei, mi, e.log_odds_20);
+                    }
+                    row = Some((probs.clone(), e));
+                }
+                if curves_wanted {
+                    let (del, ins) = faithfulness::deletion_insertion(
+                        &predictor,
+                        &units.positions,
+                        &unit_scores,
+                        predicted,
+                    )
+                    .map_err(at)?;
+                    let mut put = |name: &str, c: Curve| {
+                        col.value(&format!("{name}_auc"), ei, mi, c.auc);
+                        col.curve(name, &FRACTIONS, mi, c.values);
+                    };
+                    if want(MetricChoice::Deletion) {
+                        put("deletion", del);
+                    }
+                    if want(MetricChoice::Insertion) {
+                        put("insertion", ins);
+                    }
+                }
+            }
+            if want(MetricChoice::Perturbation) || case.is_some() {
+                let s = scores_for(ex.label)?;
+                if want(MetricChoice::Perturbation) {
+                    let (pos, neg) =
+                        faithfulness::perturbation(&predictor, &s, ex.label).map_err(at)?;
+                    col.value("perturbation_positive_auc", ei, mi, pos.auc);
+                    col.value("perturbation_negative_auc", ei, mi, neg.auc);
+                    col.curve("perturbation_positive", &FRACTIONS, mi, pos.values);
+                    col.curve("perturbation_negative", &FRACTIONS, mi, neg.values);
+                }
+                if let Some(c) = case.as_mut() {
+                    c.scores.push(units.scores(&s));
+                }
+            }
+            faith_row.push(row);
+            bar.inc(1);
+        }
+        faith.push(faith_row);
+        if let Some(c) = case {
+            cases.push(c);
+        }
+    }
+    bar.finish_and_clear();
+    for (mi, c) in caches.iter().enumerate() {
+        deltas[mi] = c
+            .records
+            .values()
+            .filter_map(|r| r.relative_delta)
+            .fold(0.0, f64::max);
+    }
+    let (mut corpus_iou, mut rationale_k, mut eraser_out) = (None, None, Vec::new());
+    if opts.rationales {
+        let with_gold: Vec<&RationaleCase> = cases.iter().filter(|c| !c.gold.is_empty()).collect();
+        let k = if with_gold.is_empty() {
+            1
+        } else {
+            let total: usize = with_gold.iter().map(|c| c.gold.len()).sum();
+            ((total as f64 / with_gold.len() as f64).round() as usize).max(1)
+        };
+        rationale_k = Some(k);
+        let mut matches = vec![Vec::new(); n_methods];
+        for c in &with_gold {
+            for (mi, s) in c.scores.iter().enumerate() {
+                if want(MetricChoice::TokenF1) {
+                    let mut sum = 0.0;
+                    for kk in TOKEN_F1_KS {
+                        let f = plausibility::token_f1(&plausibility::top_k(s, kk), &c.gold);
+                        col.value(&format!("token_f1@{kk}"), c.example, mi, f);
+                        sum += f;
+                    }
+                    col.value(
+                        "token_f1_mean",
+                        c.example,
+                        mi,
+                        sum / TOKEN_F1_KS.len() as f64,
+                    );
+                    let curve = TOKEN_F1_KS
+                        .iter()
+                        .map(|&kk| plausibility::token_f1(&plausibility::top_k(s, kk), &c.gold))
+                        .collect();
+                    let xs: Vec<f64> = TOKEN_F1_KS.iter().map(|&k| k as f64).collect();
+                    col.curve("token_f1_at_k", &xs, mi, curve);
+                    let hard = plausibility::top_k(s, k);
+                    col.value(
+                        "token_f1",
+                        c.example,
+                        mi,
+                        plausibility::token_f1(&hard, &c.gold),
+                    );
+                }
+                if want(MetricChoice::IouF1) {
+                    let spans = plausibility::spans(&plausibility::top_k(s, k));
+                    let sm = plausibility::span_match(&spans, &c.gold_spans);
+                    col.value("iou_f1", c.example, mi, sm.f1());
+                    matches[mi].push(sm);
+                }
+                if want(MetricChoice::Auprc) {
+                    if let Some(a) = plausibility::auprc(s, &c.gold) {
+                        col.value("auprc", c.example, mi, a);
+                    }
+                }
+            }
+        }
+        if want(MetricChoice::IouF1) {
+            corpus_iou = Some(
+                matches
+                    .iter()
+                    .map(|m| plausibility::corpus_iou_f1(m))
+                    .collect(),
+            );
+        }
+        // ERASER's own JSONL, one record per document and method.
+        #[allow(clippy::needless_range_loop)] // mi indexes the cases' and faith's inner rows
+        for mi in 0..n_methods {
+            let mut lines = Vec::new();
+            for c in &cases {
+                let info = &infos[c.example];
+                let mut soft = c.scores[mi].clone();
+                soft.resize(c.doc_tokens, 0.0);
+                let hard: Vec<serde_json::Value> =
+                    plausibility::spans(&plausibility::top_k(&c.scores[mi], k))
+                        .iter()
+                        .map(|(s, e)| serde_json::json!({"start_token": s, "end_token": e}))
+                        .collect();
+                let mut rec = serde_json::json!({
+                    "annotation_id": info.id,
+                    "rationales": [{
+                        "docid": info.id,
+                        "hard_rationale_predictions": hard,
+                        "soft_rationale_predictions": soft,
+                    }],
+                    "calig_visible_tokens": c.visible,
+                    "calig_token_f1_target": info.label,
+                });
+                if let Some((probs, e)) = &faith[c.example][mi] {
+                    let twenty = THRESHOLDS.iter().position(|&t| t == 0.2).unwrap_or(3);
+                    rec["classification"] = m.config.labels[info.predicted].clone().into();
+                    rec["classification_scores"] = label_names(m, probs);
+                    rec["comprehensiveness_classification_scores"] =
+                        label_names(m, &e.without[twenty]);
+                    rec["sufficiency_classification_scores"] = label_names(m, &e.only[twenty]);
+                    rec["thresholded_scores"] = THRESHOLDS
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| {
+                            serde_json::json!({
+                                "threshold": t,
+                                "comprehensiveness_classification_scores": label_names(m, &e.without[i]),
+                                "sufficiency_classification_scores": label_names(m, &e.only[i]),
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                        .into();
+                }
+                lines.push(rec);
+            }
+            eraser_out.push(lines);
+        }
+    }
+    let (metrics, curves) = col.finish();
+    Ok(Outcome {
+        model_hash: hash,
+        examples: infos,
+        metrics,
+        curves,
+        corpus_iou_f1: corpus_iou,
+        rationale_k,
+        computed_ms,
+        computed,
+        cached,
+        max_abs_delta: deltas,
+        eraser: eraser_out,
+    })
+}
+
+#[cfg(test)]
+impl Outcome {
+    /// An outcome holding only metric values, for table tests.
+    pub(crate) fn for_tables(metrics: BTreeMap<String, MetricValues>, n: usize) -> Self {
+        Self {
+            model_hash: String::new(),
+            examples: (0..n)
+                .map(|i| ExampleInfo {
+                    id: i.to_string(),
+                    line: i + 1,
+                    label: 0,
+                    predicted: 0,
+                    tokens: 1,
+                    truncated_from: None,
+                })
+                .collect(),
+            metrics,
+            curves: BTreeMap::new(),
+            corpus_iou_f1: None,
+            rationale_k: None,
+            computed_ms: vec![],
+            computed: vec![],
+            cached: vec![],
+            max_abs_delta: vec![],
+            eraser: vec![],
+        }
+    }
+}
