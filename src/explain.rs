@@ -266,10 +266,15 @@ fn method_params(method: Method, p: &Params, subject: &Subject) -> serde_json::V
             "attention_mode".into(),
             serde_json::to_value(p.attention_mode).unwrap_or_default(),
         );
-        v.insert(
-            "aggregation".into(),
-            serde_json::to_value(p.aggregation).unwrap_or_default(),
-        );
+        for (k, val) in [
+            ("aggregation", serde_json::to_value(p.aggregation)),
+            ("propagation", serde_json::to_value(p.propagation)),
+            ("attention_sign", serde_json::to_value(p.attention_sign)),
+            ("fusion", serde_json::to_value(p.fusion)),
+            ("specials", serde_json::to_value(p.specials)),
+        ] {
+            v.insert(k.into(), val.unwrap_or_default());
+        }
     }
     v.insert(
         "input_kind".into(),

@@ -9,17 +9,24 @@ use candle_core::Tensor;
 
 /// Ā^(l) for every block at the real input, (s, s) each.
 pub fn relevance_maps(subject: &Subject) -> Result<Vec<Tensor>> {
+    Ok(relevance_maps_with_signed(subject)?.0)
+}
+
+/// Ā^(l) = mean_k (∇A ⊙ A)^+ and its signed twin mean_k (∇A ⊙ A), from one backward pass.
+pub fn relevance_maps_with_signed(subject: &Subject) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
     let g = at_input(
         subject.model,
         &subject.input,
         subject.mask_bias.as_ref(),
         subject.target,
     )?;
-    g.attentions
-        .iter()
-        .zip(&g.attention_grads)
-        .map(|(a, da)| attention_relevance(a, da))
-        .collect()
+    let mut positive = Vec::new();
+    let mut signed = Vec::new();
+    for (a, da) in g.attentions.iter().zip(&g.attention_grads) {
+        positive.push(attention_relevance(a, da)?);
+        signed.push((da * a)?.mean(0)?);
+    }
+    Ok((positive, signed))
 }
 
 /// GAE's rule-6 accumulation over the given maps.

@@ -81,6 +81,50 @@ pub enum Aggregation {
     Rollout,
     /// Sum the layers' fused maps.
     Sum,
+    /// Carry each layer's vector back to the input positions through the earlier blocks'
+    /// maps transposed (relevance at position i of block k flows to the positions i attends
+    /// to), then sum; conserves each layer's total with `propagation=rownorm`.
+    Backward,
+}
+
+/// The attention map that CA-LIG's rollout and backward aggregation propagate through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    /// GAE's Ā (v ← v + Ā v forward; v ← v + Āᵀ v backward).
+    Gae,
+    /// 0.5·I + 0.5·rownorm(Ā), rows summing to 1, as attention rollout normalises.
+    Rownorm,
+}
+
+/// Whether CA-LIG's attention relevance a^(l) keeps GAE's ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionSign {
+    /// mean_k (∇A ⊙ A)^+, â = a / max a in [0, 1].
+    Positive,
+    /// mean_k (∇A ⊙ A) without the ReLU, â = a / max |a| in [−1, 1].
+    Signed,
+}
+
+/// How CA-LIG fuses r^(l) with â^(l).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// s = r · (λ + (1 − λ) â).
+    Scale,
+    /// s = λ · r̂ + (1 − λ) · â · sign(r), r̂ = r / max |r|.
+    Mixed,
+}
+
+/// Whether special tokens ([CLS], [SEP]) take part in normalising â and in propagation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Specials {
+    Keep,
+    /// a^(l) of special tokens set to 0 before normalising (GAE's [CLS] self-relevance
+    /// otherwise sets the maximum); their columns zeroed in the propagation maps.
+    Drop,
 }
 
 /// Which hidden states the layer methods cover.
@@ -155,6 +199,10 @@ pub struct Params {
     pub lambda: f64,
     pub attention_mode: AttentionMode,
     pub aggregation: Aggregation,
+    pub propagation: Propagation,
+    pub attention_sign: AttentionSign,
+    pub fusion: Fusion,
+    pub specials: Specials,
 }
 
 impl Params {
@@ -169,6 +217,10 @@ impl Params {
             lambda: 0.5,
             attention_mode: AttentionMode::Input,
             aggregation: Aggregation::Rollout,
+            propagation: Propagation::Gae,
+            attention_sign: AttentionSign::Positive,
+            fusion: Fusion::Scale,
+            specials: Specials::Keep,
         }
     }
 
@@ -178,6 +230,14 @@ impl Params {
                 "lambda {} is outside [0, 1]",
                 self.lambda
             )));
+        }
+        if self.attention_mode == AttentionMode::Path
+            && self.attention_sign == AttentionSign::Signed
+        {
+            return Err(CaligError::InvalidInput(
+                "attention_sign=signed reads the attention at the input: use attention_mode=input"
+                    .into(),
+            ));
         }
         self.quadrature
             .rule(self.steps)

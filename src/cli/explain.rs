@@ -5,7 +5,10 @@ use super::RuntimeArgs;
 use anyhow::{bail, Result};
 use calig::attr::baseline::Baseline;
 use calig::attr::quadrature::Quadrature;
-use calig::attr::{Aggregation, AttentionMode, Layers, Method, Params};
+use calig::attr::{
+    Aggregation, AttentionMode, AttentionSign, Fusion, Layers, Method, Params, Propagation,
+    Specials,
+};
 use calig::explain::{explain, ExplainInput};
 use calig::model::load::{DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL};
 use std::io::IsTerminal;
@@ -55,6 +58,18 @@ pub struct ExplainArgs {
     /// CA-LIG aggregation across layers.
     #[arg(long, value_enum, default_value = "rollout")]
     aggregation: Aggregation,
+    /// CA-LIG: the map that rollout/backward aggregation propagates through.
+    #[arg(long, value_enum, default_value = "gae")]
+    propagation: Propagation,
+    /// CA-LIG: keep GAE's ReLU in the attention relevance (positive) or not (signed).
+    #[arg(long, value_enum, default_value = "positive")]
+    attention_sign: AttentionSign,
+    /// CA-LIG: how r and â are fused.
+    #[arg(long, value_enum, default_value = "scale")]
+    fusion: Fusion,
+    /// CA-LIG: whether special tokens take part in normalising â and in propagation.
+    #[arg(long, value_enum, default_value = "keep")]
+    specials: Specials,
     #[arg(long, value_enum, default_value = "text")]
     format: ExplainFormat,
     /// Write here instead of stdout (the file appears whole or not at all).
@@ -101,6 +116,10 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         lambda: a.lambda,
         attention_mode: a.attention_mode,
         aggregation: a.aggregation,
+        propagation: a.propagation,
+        attention_sign: a.attention_sign,
+        fusion: a.fusion,
+        specials: a.specials,
     };
     let e = explain(&m, &input, a.target.as_deref(), a.method, &params)?;
     if let Some(n) = e.input.truncated_from {

@@ -2,6 +2,7 @@
 //! its full parameters), one record per (example text, explained class). A re-run, or a run
 //! interrupted at any point, recomputes only what is missing.
 
+use super::faithfulness::Eraser;
 use super::spec::MethodSpec;
 use crate::error::{CaligError, Result};
 use crate::model::LoadedModel;
@@ -53,9 +54,27 @@ pub fn example_key(text: &str, target: usize) -> String {
     format!("{}:{target}", hex(&d[..8]))
 }
 
+/// One method's metric values on one example (under one removal and metric set), so that a
+/// re-run recomputes nothing.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Measured {
+    pub values: Vec<(String, f64)>,
+    pub curves: Vec<(String, Vec<f64>)>,
+    pub faith: Option<Eraser>,
+    pub gold_unit_scores: Option<Vec<f64>>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MeasuredRecord {
+    key: String,
+    measured: Measured,
+}
+
 pub struct MethodCache {
     store: JsonlStore,
     pub records: HashMap<String, Cached>,
+    measured_store: JsonlStore,
+    pub measured: HashMap<String, Measured>,
 }
 
 impl MethodCache {
@@ -64,14 +83,25 @@ impl MethodCache {
         let params = serde_json::to_string(&spec.params).unwrap_or_default();
         let kind = format!("{:?}", spec.kind);
         let d = Sha256::digest(format!("{kind}|{params}").as_bytes());
-        let path = dir
-            .join(model_hash)
-            .join(format!("{}-{}.jsonl", spec.slug(), hex(&d[..6])));
-        let (store, old) = JsonlStore::open::<Cached>(&path)?;
+        // Slugs may hold dots (lambda-0.5): build the names whole, not with `with_extension`.
+        let stem = format!("{}-{}", spec.slug(), hex(&d[..6]));
+        let dir = dir.join(model_hash);
+        let (store, old) = JsonlStore::open::<Cached>(&dir.join(format!("{stem}.jsonl")))?;
+        let (measured_store, done) =
+            JsonlStore::open::<MeasuredRecord>(&dir.join(format!("{stem}.metrics.jsonl")))?;
         Ok(Self {
             store,
             records: old.into_iter().map(|c| (c.key.clone(), c)).collect(),
+            measured_store,
+            measured: done.into_iter().map(|r| (r.key, r.measured)).collect(),
         })
+    }
+
+    pub fn insert_measured(&mut self, key: String, measured: Measured) -> Result<()> {
+        let record = MeasuredRecord { key, measured };
+        self.measured_store.append(&record)?;
+        self.measured.insert(record.key, record.measured);
+        Ok(())
     }
 
     pub fn insert(&mut self, c: Cached) -> Result<()> {

@@ -79,7 +79,7 @@ pub fn trapezoid(xs: &[f64], ys: &[f64]) -> f64 {
 }
 
 /// ERASER's removal scores of one input.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Eraser {
     /// p(x ∖ r_t) and p(r_t) per threshold (full probability vectors, for ERASER's JSONL).
     pub without: Vec<Vec<f64>>,

@@ -3,21 +3,23 @@
 //! removal metrics run batched forward passes; the rationale metrics run at the end, when the
 //! data set's mean rationale length (the hard-rationale k) is known.
 
-use super::cache::{example_key, model_hash, Cached, MethodCache};
-use super::faithfulness::{self, Curve, Eraser, FRACTIONS, THRESHOLDS};
+use super::cache::{example_key, model_hash, Cached, Measured, MethodCache};
+use super::faithfulness::{self, Eraser, FRACTIONS, THRESHOLDS};
 use super::metrics::MetricChoice;
 use super::plausibility::{self, TOKEN_F1_KS};
 use super::removal::{Removal, TextPredictor};
 use super::spec::{Kind, MethodSpec};
 use super::units::Units;
+use crate::attr::{calig, Method, Params, Scores};
 use crate::data::Example;
 use crate::error::{CaligError, Result};
 use crate::explain::{argmax, explain_prepared, prepare, softmax, ExplainInput};
 use crate::model::LoadedModel;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::time::Instant;
 
 pub struct EvalOptions {
     pub methods: Vec<MethodSpec>,
@@ -154,6 +156,14 @@ fn random_scores(seed: u64, key: &str, special: &[bool]) -> Vec<f64> {
         .collect()
 }
 
+/// The parameters that CA-LIG's shared components depend on.
+fn components_key(p: &Params) -> String {
+    format!(
+        "{}|{:?}|{:?}|{}|{}|{:?}",
+        p.steps, p.quadrature, p.baseline, p.max_batch, p.memory_mib, p.attention_mode
+    )
+}
+
 fn max_abs_delta(d: &crate::attr::Delta) -> Option<f64> {
     match d {
         crate::attr::Delta::None => None,
@@ -172,13 +182,92 @@ fn label_names(m: &LoadedModel, p: &[f64]) -> serde_json::Value {
         .into()
 }
 
-/// Evaluates `opts.methods` on `examples` with the metrics asked for.
-pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Result<Outcome> {
-    let want = |c: MetricChoice| opts.metrics.contains(&c);
+/// What one method's metrics on one example need.
+struct Measure<'a> {
+    predictor: &'a TextPredictor<'a>,
+    units: &'a Units,
+    probs: &'a [f64],
+    predicted: usize,
+    gold: usize,
+    want: &'a dyn Fn(MetricChoice) -> bool,
+    rationales: bool,
+}
+
+/// The removal metrics of one method on one example, and its gold-class unit scores for the
+/// rationale metrics; `scores_for(class)` gives the token scores explaining `class`.
+fn measure(x: &Measure, scores_for: &mut dyn FnMut(usize) -> Result<Vec<f64>>) -> Result<Measured> {
+    let want = x.want;
+    let mut r = Measured::default();
     let eraser_wanted = want(MetricChoice::Comprehensiveness)
         || want(MetricChoice::Sufficiency)
         || want(MetricChoice::LogOdds);
     let curves_wanted = want(MetricChoice::Deletion) || want(MetricChoice::Insertion);
+    if eraser_wanted || curves_wanted {
+        let unit_scores = x.units.scores(&scores_for(x.predicted)?);
+        if eraser_wanted {
+            let e = faithfulness::eraser(
+                x.predictor,
+                &x.units.positions,
+                &unit_scores,
+                x.predicted,
+                x.probs[x.predicted],
+            )?;
+            if want(MetricChoice::Comprehensiveness) {
+                r.values
+                    .push(("comprehensiveness_aopc".into(), e.comprehensiveness_aopc()));
+                for (t, v) in THRESHOLDS.iter().zip(&e.comprehensiveness) {
+                    r.values.push((format!("comprehensiveness@{t}"), *v));
+                }
+            }
+            if want(MetricChoice::Sufficiency) {
+                r.values
+                    .push(("sufficiency_aopc".into(), e.sufficiency_aopc()));
+                for (t, v) in THRESHOLDS.iter().zip(&e.sufficiency) {
+                    r.values.push((format!("sufficiency@{t}"), *v));
+                }
+            }
+            if want(MetricChoice::LogOdds) {
+                r.values.push(("log_odds@0.2".into(), e.log_odds_20));
+            }
+            r.faith = Some(e);
+        }
+        if curves_wanted {
+            let (del, ins) = faithfulness::deletion_insertion(
+                x.predictor,
+                &x.units.positions,
+                &unit_scores,
+                x.predicted,
+            )?;
+            for (name, c, wanted) in [
+                ("deletion", del, want(MetricChoice::Deletion)),
+                ("insertion", ins, want(MetricChoice::Insertion)),
+            ] {
+                if wanted {
+                    r.values.push((format!("{name}_auc"), c.auc));
+                    r.curves.push((name.into(), c.values));
+                }
+            }
+        }
+    }
+    if want(MetricChoice::Perturbation) || x.rationales {
+        let s = scores_for(x.gold)?;
+        if want(MetricChoice::Perturbation) {
+            let (pos, neg) = faithfulness::perturbation(x.predictor, &s, x.gold)?;
+            r.values.push(("perturbation_positive_auc".into(), pos.auc));
+            r.values.push(("perturbation_negative_auc".into(), neg.auc));
+            r.curves.push(("perturbation_positive".into(), pos.values));
+            r.curves.push(("perturbation_negative".into(), neg.values));
+        }
+        if x.rationales {
+            r.gold_unit_scores = Some(x.units.scores(&s));
+        }
+    }
+    Ok(r)
+}
+
+/// Evaluates `opts.methods` on `examples` with the metrics asked for.
+pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Result<Outcome> {
+    let want = |c: MetricChoice| opts.metrics.contains(&c);
     let plaus_wanted = opts.metrics.iter().any(|c| c.needs_rationales());
     if plaus_wanted && !opts.rationales {
         return Err(CaligError::InvalidInput(
@@ -281,107 +370,104 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
             }
         });
         let mut faith_row = Vec::new();
+        let mut memo: HashMap<String, calig::Components> = HashMap::new();
         for (mi, spec) in opts.methods.iter().enumerate() {
             bar.set_message(spec.name.clone());
-            // Keys computed for this example (the predicted and gold class often coincide).
-            let mut fresh: Vec<String> = Vec::new();
-            let mut scores_for = |target: usize| -> Result<Vec<f64>> {
-                let key = example_key(&ex.text, target);
-                if let Some(c) = caches[mi].records.get(&key) {
-                    if !fresh.contains(&key) {
-                        cached[mi] += 1;
-                    }
-                    return Ok(c.scores.clone());
+            let metric_key = format!(
+                "{}|{}|{:?}",
+                example_key(&ex.text, 0),
+                opts.removal.name(),
+                opts.metrics
+            );
+            let measured = match caches[mi].measured.get(&metric_key) {
+                Some(r) => {
+                    cached[mi] += 1;
+                    r.clone()
                 }
-                fresh.push(key.clone());
-                computed[mi] += 1;
-                let (scores, ms, delta) = match spec.kind {
-                    Kind::Random => (
-                        random_scores(opts.seed, &key, &p.subject.special),
-                        0.0,
-                        None,
-                    ),
-                    Kind::Method(method) => {
-                        p.subject.target = target;
-                        let e = explain_prepared(m, &p, method, &spec.params).map_err(at)?;
-                        (e.scores, e.timing_ms, max_abs_delta(&e.convergence_delta))
-                    }
-                };
-                computed_ms[mi] += ms;
-                caches[mi].insert(Cached {
-                    key,
-                    scores: scores.clone(),
-                    ms,
-                    relative_delta: delta,
-                })?;
-                Ok(scores)
-            };
-            let mut row = None;
-            if eraser_wanted || curves_wanted {
-                let s = scores_for(predicted)?;
-                let unit_scores = units.scores(&s);
-                let p_full = probs[predicted];
-                if eraser_wanted {
-                    let e = faithfulness::eraser(
-                        &predictor,
-                        &units.positions,
-                        &unit_scores,
-                        predicted,
-                        p_full,
-                    )
-                    .map_err(at)?;
-                    if want(MetricChoice::Comprehensiveness) {
-                        col.value("comprehensiveness_aopc", ei, mi, e.comprehensiveness_aopc());
-                        for (t, v) in THRESHOLDS.iter().zip(&e.comprehensiveness) {
-                            col.value(&format!("comprehensiveness@{t}"), ei, mi, *v);
+                None => {
+                    // Keys computed for this example (the predicted and gold class often coincide).
+                    let mut fresh: Vec<String> = Vec::new();
+                    let mut scores_for = |target: usize| -> Result<Vec<f64>> {
+                        let key = example_key(&ex.text, target);
+                        if let Some(c) = caches[mi].records.get(&key) {
+                            return Ok(c.scores.clone());
                         }
-                    }
-                    if want(MetricChoice::Sufficiency) {
-                        col.value("sufficiency_aopc", ei, mi, e.sufficiency_aopc());
-                        for (t, v) in THRESHOLDS.iter().zip(&e.sufficiency) {
-                            col.value(&format!("sufficiency@{t}"), ei, mi, *v);
+                        if !fresh.contains(&key) {
+                            fresh.push(key.clone());
+                            computed[mi] += 1;
                         }
-                    }
-                    if want(MetricChoice::LogOdds) {
-                        col.value("log_odds@0.2", ei, mi, e.log_odds_20);
-                    }
-                    row = Some((probs.clone(), e));
-                }
-                if curves_wanted {
-                    let (del, ins) = faithfulness::deletion_insertion(
-                        &predictor,
-                        &units.positions,
-                        &unit_scores,
-                        predicted,
-                    )
-                    .map_err(at)?;
-                    let mut put = |name: &str, c: Curve| {
-                        col.value(&format!("{name}_auc"), ei, mi, c.auc);
-                        col.curve(name, &FRACTIONS, mi, c.values);
+                        let (scores, ms, delta) = match spec.kind {
+                            Kind::Random => (
+                                random_scores(opts.seed, &key, &p.subject.special),
+                                0.0,
+                                None,
+                            ),
+                            // CA-LIG variants that share path settings share their
+                            // components: the LIG paths and maps run once per example.
+                            Kind::Method(Method::Calig) => {
+                                p.subject.target = target;
+                                let start = Instant::now();
+                                let ck = format!("{target}|{}", components_key(&spec.params));
+                                if !memo.contains_key(&ck) {
+                                    let c =
+                                        calig::components(&p.subject, &spec.params).map_err(at)?;
+                                    memo.insert(ck.clone(), c);
+                                }
+                                let a = calig::fuse(&p.subject, &memo[&ck], &spec.params)?;
+                                let Scores::Tokens(scores) = a.scores else {
+                                    return Err(CaligError::Unsupported(
+                                        "CA-LIG gave patch scores for text".into(),
+                                    ));
+                                };
+                                (
+                                    scores,
+                                    start.elapsed().as_secs_f64() * 1e3,
+                                    max_abs_delta(&a.delta),
+                                )
+                            }
+                            Kind::Method(method) => {
+                                p.subject.target = target;
+                                let e =
+                                    explain_prepared(m, &p, method, &spec.params).map_err(at)?;
+                                (e.scores, e.timing_ms, max_abs_delta(&e.convergence_delta))
+                            }
+                        };
+                        computed_ms[mi] += ms;
+                        caches[mi].insert(Cached {
+                            key,
+                            scores: scores.clone(),
+                            ms,
+                            relative_delta: delta,
+                        })?;
+                        Ok(scores)
                     };
-                    if want(MetricChoice::Deletion) {
-                        put("deletion", del);
-                    }
-                    if want(MetricChoice::Insertion) {
-                        put("insertion", ins);
-                    }
+                    let r = measure(
+                        &Measure {
+                            predictor: &predictor,
+                            units: &units,
+                            probs: &probs,
+                            predicted,
+                            gold: ex.label,
+                            want: &want,
+                            rationales: case.is_some(),
+                        },
+                        &mut scores_for,
+                    )
+                    .map_err(at)?;
+                    caches[mi].insert_measured(metric_key, r.clone())?;
+                    r
                 }
+            };
+            for (name, v) in &measured.values {
+                col.value(name, ei, mi, *v);
             }
-            if want(MetricChoice::Perturbation) || case.is_some() {
-                let s = scores_for(ex.label)?;
-                if want(MetricChoice::Perturbation) {
-                    let (pos, neg) =
-                        faithfulness::perturbation(&predictor, &s, ex.label).map_err(at)?;
-                    col.value("perturbation_positive_auc", ei, mi, pos.auc);
-                    col.value("perturbation_negative_auc", ei, mi, neg.auc);
-                    col.curve("perturbation_positive", &FRACTIONS, mi, pos.values);
-                    col.curve("perturbation_negative", &FRACTIONS, mi, neg.values);
-                }
-                if let Some(c) = case.as_mut() {
-                    c.scores.push(units.scores(&s));
-                }
+            for (name, c) in &measured.curves {
+                col.curve(name, &FRACTIONS, mi, c.clone());
             }
-            faith_row.push(row);
+            if let (Some(c), Some(s)) = (case.as_mut(), measured.gold_unit_scores.clone()) {
+                c.scores.push(s);
+            }
+            faith_row.push(measured.faith.map(|e| (probs.clone(), e)));
             bar.inc(1);
         }
         faith.push(faith_row);

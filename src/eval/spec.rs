@@ -70,6 +70,10 @@ impl MethodSpec {
                 "baseline" => params.baseline = value(entry, &k, &v)?,
                 "attention_mode" => params.attention_mode = value(entry, &k, &v)?,
                 "aggregation" => params.aggregation = value(entry, &k, &v)?,
+                "propagation" => params.propagation = value(entry, &k, &v)?,
+                "attention_sign" => params.attention_sign = value(entry, &k, &v)?,
+                "fusion" => params.fusion = value(entry, &k, &v)?,
+                "specials" => params.specials = value(entry, &k, &v)?,
                 // Inside an entry commas separate parameters: layer lists use `+` or `-`.
                 "layers" => params.layers = parse_layers(&v).map_err(|e| bad(entry, e))?,
                 _ => return Err(bad(entry, format!("unknown parameter `{k}`"))),
@@ -181,7 +185,7 @@ mod tests {
         let err = |s: &str| MethodSpec::parse_list(s, true).unwrap_err().to_string();
         assert!(err("calig:lamda=1").contains("unknown parameter `lamda`"));
         assert!(err("calig:lambda=2").contains("outside [0, 1]"));
-        assert!(err("calig:aggregation=max").contains("rollout, sum"));
+        assert!(err("calig:aggregation=max").contains("rollout, sum, backward"));
         assert!(err("magic").contains("method `magic`"));
         assert!(err("ig,ig").contains("listed twice"));
         assert!(err("").contains("no methods"));
