@@ -41,17 +41,22 @@ impl JsonlStore {
                     break;
                 }
                 offset += n as u64;
-                // Only a newline-terminated line that parses is a complete record.
+                // A line without its newline is a torn write: cut it. A complete line that does
+                // not parse is someone else's data: refuse rather than truncate it.
                 if !line.ends_with('\n') {
                     break;
                 }
-                match serde_json::from_str::<T>(line.trim_end()) {
-                    Ok(r) => {
-                        records.push(r);
-                        good_end = offset;
+                let r = serde_json::from_str::<T>(line.trim_end()).map_err(|e| {
+                    CaligError::InvalidFile {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "line {}: not a record of this store: {e}",
+                            records.len() + 1
+                        ),
                     }
-                    Err(_) => break,
-                }
+                })?;
+                records.push(r);
+                good_end = offset;
             }
         }
         if file.metadata().map_err(io)?.len() != good_end {
@@ -102,5 +107,10 @@ mod tests {
         s.append(&vec![6u32]).unwrap();
         drop(s);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "[1]\n[2,3]\n[6]\n");
+        // A complete foreign line is an error, and the file is left as it was.
+        std::fs::write(&p, "[1]\n{\"x\": 1}\n").unwrap();
+        let err = JsonlStore::open::<Vec<u32>>(&p).err().unwrap().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "[1]\n{\"x\": 1}\n");
     }
 }

@@ -114,8 +114,27 @@ impl Predictor for TextPredictor<'_> {
         &self.special
     }
 
-    /// Splits the masks over the attribution workers (one thread per core).
+    /// Runs each distinct mask once (short texts repeat masks across thresholds and curves).
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
+        let mut distinct: Vec<Vec<bool>> = Vec::new();
+        let mut index: std::collections::HashMap<&[bool], usize> = Default::default();
+        let slots: Vec<usize> = keeps
+            .iter()
+            .map(|k| {
+                *index.entry(k.as_slice()).or_insert_with(|| {
+                    distinct.push(k.clone());
+                    distinct.len() - 1
+                })
+            })
+            .collect();
+        let probs = self.parallel(&distinct)?;
+        Ok(slots.into_iter().map(|i| probs[i].clone()).collect())
+    }
+}
+
+impl TextPredictor<'_> {
+    /// Splits the masks over the attribution workers (one thread per core).
+    fn parallel(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
         let workers = crate::attr::batching::workers().min(keeps.len()).max(1);
         if workers == 1 {
             return self.run(keeps);

@@ -1,0 +1,208 @@
+//! `calig eval` end to end on the tiny BERT fixture: every output file, resumption from the
+//! cache with identical numbers, ERASER-shaped data with rationales, and the errors.
+
+mod common;
+use common::{calig, fails_with, fixture, read_json, stderr};
+use std::path::Path;
+
+const SENTENCES: &[(&str, &str)] = &[
+    ("a gorgeous , witty and moving film", "positive"),
+    ("dull , lifeless and far too long", "negative"),
+    ("the plot is thin but the actors are charming", "positive"),
+    ("nothing here is worth the ticket", "negative"),
+    ("it is neither good nor bad , just there", "neutral"),
+    ("an unexpected delight from start to finish", "positive"),
+];
+
+fn table(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("d.tsv");
+    let body: String = SENTENCES
+        .iter()
+        .map(|(s, l)| format!("{s}\t{l}\n"))
+        .collect();
+    std::fs::write(&p, format!("sentence\tlabel\n{body}")).unwrap();
+    p
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let o = calig(args);
+    let err = stderr(&o);
+    assert!(o.status.success(), "calig {args:?} failed: {err}");
+    err
+}
+
+#[test]
+fn tables_plots_and_a_cached_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let out = dir.path().join("out");
+    let model = fixture("bert");
+    let args = [
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        data.to_str().unwrap(),
+        "--methods",
+        "calig:steps=8,calig:steps=8,lambda=1,aggregation=sum,ig:steps=8,gae,random",
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let first = run_ok(&args);
+    assert!(first.contains("6 of 6 examples"), "{first}");
+    for f in [
+        "results.md",
+        "results.csv",
+        "results.json",
+        "per_instance.csv",
+        "curves.csv",
+        "plots/deletion.png",
+        "plots/insertion.png",
+        "plots/perturbation_positive.png",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let json = read_json(&out.join("results.json"));
+    assert_eq!(json["n"], 6);
+    assert_eq!(json["reference"], "calig:steps=8");
+    let tables = json["tables"].as_array().unwrap();
+    let comp = tables
+        .iter()
+        .find(|t| t["metric"] == "comprehensiveness_aopc")
+        .expect("comprehensiveness table");
+    assert_eq!(comp["rows"].as_array().unwrap().len(), 5);
+    assert!(comp["rows"].as_array().unwrap().iter().all(|r| r["n"] == 6));
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("## sufficiency_aopc (lower is better)"), "{md}");
+    assert!(md.contains("removal: delete"));
+    let per_instance = std::fs::read_to_string(out.join("per_instance.csv")).unwrap();
+    // Re-running finds everything in the cache and reproduces every per-instance value.
+    let second = run_ok(&args);
+    assert!(second.contains("0 attributions computed"), "{second}");
+    assert!(
+        per_instance == std::fs::read_to_string(out.join("per_instance.csv")).unwrap(),
+        "a cached re-run changed per-instance values"
+    );
+    // A seeded sample is a subset and is reported as such.
+    let limited = run_ok(&[&args[..], &["--limit", "3", "--seed", "4"]].concat());
+    assert!(limited.contains("3 of 6 examples"), "{limited}");
+}
+
+#[test]
+fn eraser_directories_score_rationales() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("movies");
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    let docs = [
+        (
+            "d1",
+            "POS",
+            "a gorgeous , witty and moving film .\nwe loved it .",
+            (1, 4),
+        ),
+        ("d2", "NEG", "dull , lifeless and far too long .", (0, 3)),
+        (
+            "d3",
+            "POS",
+            "an unexpected delight from start to finish .",
+            (1, 3),
+        ),
+    ];
+    let mut ann = String::new();
+    for (id, class, text, (s, e)) in docs {
+        std::fs::write(root.join("docs").join(id), text).unwrap();
+        ann.push_str(&format!(
+            "{{\"annotation_id\": \"{id}\", \"classification\": \"{class}\", \"evidences\": [[{{\"docid\": \"{id}\", \"start_token\": {s}, \"end_token\": {e}, \"text\": \"\"}}]]}}\n"
+        ));
+    }
+    std::fs::write(root.join("val.jsonl"), ann).unwrap();
+    let out = dir.path().join("out");
+    let model = fixture("bert");
+    run_ok(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        root.to_str().unwrap(),
+        "--methods",
+        "gae,gxi,random",
+        "--preset",
+        "eraser",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let json = read_json(&out.join("results.json"));
+    let metrics: Vec<&str> = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["metric"].as_str().unwrap())
+        .collect();
+    for m in [
+        "token_f1_mean",
+        "token_f1@5",
+        "iou_f1",
+        "auprc",
+        "comprehensiveness_aopc",
+    ] {
+        assert!(metrics.contains(&m), "{m} missing from {metrics:?}");
+    }
+    // Mean gold length (3 + 3 + 2) / 3 rounds to 3.
+    assert_eq!(json["rationale_k"], 3);
+    let lines = std::fs::read_to_string(out.join("eraser/gae.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    let soft = records[0]["rationales"][0]["soft_rationale_predictions"]
+        .as_array()
+        .unwrap();
+    assert_eq!(soft.len(), 12, "one soft score per ERASER token of d1");
+    assert_eq!(
+        records[0]["thresholded_scores"].as_array().unwrap().len(),
+        5
+    );
+    assert!(out.join("plots/token_f1_at_k.png").is_file());
+}
+
+#[test]
+fn bad_requests_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let model = fixture("bert");
+    let base = |methods: &str, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--dataset",
+            data.to_str().unwrap(),
+            "--methods",
+            methods,
+            "--output",
+            dir.path().join("o").to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let check = |args: Vec<String>, needles: &[&str]| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(&a, needles);
+    };
+    check(base("calig:lamda=1", &[]), &["unknown parameter `lamda`"]);
+    check(
+        base("ig", &["--metrics", "token-f1"]),
+        &["human rationales"],
+    );
+    check(
+        base("ig", &["--text-column", "txt"]),
+        &["no column `txt`", "d.tsv"],
+    );
+    check(base("ig", &["--reference", "gae"]), &["--reference `gae`"]);
+    std::fs::write(&data, "sentence\tlabel\nfine\tmaybe\n").unwrap();
+    check(base("ig", &[]), &["line 2", "`maybe`"]);
+}
