@@ -88,6 +88,38 @@ fn calig_with_lambda_one_and_sum_is_summed_lig() {
     }
 }
 
+#[test]
+fn calig_backward_rownorm_conserves_layer_totals_and_variants_share_components() {
+    use calig::attr::calig::{components, fuse};
+    use calig::attr::{Fusion, Propagation, Specials};
+    for name in ["bert", "roberta", "vit"] {
+        let m = load(name, DType::F64);
+        let p = prepare(&m, &input_for(name), None).unwrap();
+        let mut prm = params(name != "vit");
+        prm.aggregation = Aggregation::Backward;
+        prm.propagation = Propagation::Rownorm;
+        let parts = components(&p.subject, &prm).unwrap();
+        let c = fuse(&p.subject, &parts, &prm).unwrap();
+        // Row-stochastic maps carried backwards keep every layer's total.
+        let s_total: f64 = c.layers.as_ref().unwrap()[1..]
+            .iter()
+            .map(|l| l.as_ref().unwrap().iter().sum::<f64>())
+            .sum();
+        let total: f64 = tokens(&c.scores).iter().sum();
+        assert!((total - s_total).abs() < 1e-9 * (1.0 + s_total.abs()), "{name}");
+        // Fusing shared components equals a fresh run, for every variant.
+        for (fusion, specials) in [(Fusion::Mixed, Specials::Keep), (Fusion::Scale, Specials::Drop)] {
+            let mut v = prm.clone();
+            v.fusion = fusion;
+            v.specials = specials;
+            v.lambda = 0.25;
+            let shared = fuse(&p.subject, &parts, &v).unwrap();
+            let fresh = attr::run(Method::Calig, &p.subject, &v).unwrap();
+            assert_eq!(tokens(&shared.scores), tokens(&fresh.scores), "{name}");
+        }
+    }
+}
+
 /// A copy of a 2-class fixture whose last classifier layer gives y_1 = −y_0 exactly.
 fn antisymmetric_copy(name: &str, out_proj: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
