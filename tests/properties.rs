@@ -106,9 +106,15 @@ fn calig_backward_rownorm_conserves_layer_totals_and_variants_share_components()
             .map(|l| l.as_ref().unwrap().iter().sum::<f64>())
             .sum();
         let total: f64 = tokens(&c.scores).iter().sum();
-        assert!((total - s_total).abs() < 1e-9 * (1.0 + s_total.abs()), "{name}");
+        assert!(
+            (total - s_total).abs() < 1e-9 * (1.0 + s_total.abs()),
+            "{name}"
+        );
         // Fusing shared components equals a fresh run, for every variant.
-        for (fusion, specials) in [(Fusion::Mixed, Specials::Keep), (Fusion::Scale, Specials::Drop)] {
+        for (fusion, specials) in [
+            (Fusion::Mixed, Specials::Keep),
+            (Fusion::Scale, Specials::Drop),
+        ] {
             let mut v = prm.clone();
             v.fusion = fusion;
             v.specials = specials;

@@ -2,7 +2,7 @@
 //! A document's whitespace tokens, joined by single spaces, become the example text, so
 //! ERASER's token offsets index `text.split(' ')`; every evidence span is kept.
 
-use super::{bad, read, Example};
+use super::{bad, json_lines, read, Example};
 use crate::error::Result;
 use std::path::Path;
 
@@ -12,14 +12,8 @@ pub fn read_eraser(
     docs: &Path,
     label_of: &dyn Fn(&str) -> Option<usize>,
 ) -> Result<Vec<Example>> {
-    let text = read(jsonl)?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(jsonl, i + 1, e.to_string()))?;
+    for (i, v) in json_lines(jsonl)? {
         let id = v["annotation_id"]
             .as_str()
             .ok_or_else(|| bad(jsonl, i + 1, "no `annotation_id`"))?;

@@ -26,6 +26,20 @@ pub(crate) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| CaligError::io(path, e))
 }
 
+/// The non-empty lines of a JSON-lines file, parsed, with their 0-based line index.
+pub(crate) fn json_lines(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
+    read(path)?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map(|v| (i, v))
+                .map_err(|e| bad(path, i + 1, e.to_string()))
+        })
+        .collect()
+}
+
 pub(crate) fn bad(path: &Path, line: usize, reason: impl Into<String>) -> CaligError {
     CaligError::InvalidFile {
         path: path.to_path_buf(),
@@ -92,14 +106,8 @@ pub fn read_fasttext_tsv(path: &Path, labels: &[String]) -> Result<Vec<Example>>
 
 /// JSON lines with an id, a text and an integer label field (BBC News: `id`, `text`, `label_id`).
 pub fn read_jsonl(path: &Path, text_key: &str, label_key: &str) -> Result<Vec<Example>> {
-    let text = read(path)?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(path, i + 1, e.to_string()))?;
+    for (i, v) in json_lines(path)? {
         let label = v[label_key]
             .as_u64()
             .ok_or_else(|| bad(path, i + 1, format!("no integer `{label_key}`")))?

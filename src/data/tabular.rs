@@ -1,7 +1,7 @@
 //! Text data sets in tables: TSV or CSV with a header, or JSON lines, with the text and label
 //! columns named by the caller. Labels are class indices or names (resolved by `label_of`).
 
-use super::{bad, read, Example};
+use super::{bad, json_lines, Example};
 use crate::error::{CaligError, Result};
 use std::path::Path;
 
@@ -55,14 +55,8 @@ fn read_json_lines(
     table: &Table,
     label_of: &dyn Fn(&str) -> Option<usize>,
 ) -> Result<Vec<Example>> {
-    let text = read(path)?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(path, i + 1, e.to_string()))?;
+    for (i, v) in json_lines(path)? {
         let field = |k: &str| -> Option<String> {
             match &v[k] {
                 serde_json::Value::String(s) => Some(s.clone()),
