@@ -109,6 +109,59 @@ fn signed(i: &Interval) -> String {
     format!("{:+.4} [{:+.4}, {:+.4}]", i.mean, i.low, i.high)
 }
 
+/// The metrics of the headline table, in column order, when present.
+const HEADLINE: [&str; 11] = [
+    "comprehensiveness_aopc",
+    "sufficiency_aopc",
+    "log_odds@0.2",
+    "deletion_auc",
+    "insertion_auc",
+    "perturbation_positive_auc",
+    "perturbation_negative_auc",
+    "token_f1_mean",
+    "token_f1",
+    "iou_f1",
+    "auprc",
+];
+
+/// One row per method, one column per headline metric: the mean and, against the reference,
+/// `+` (better), `−` (worse) or `≈` (no evidence of a difference).
+pub fn headline(tables: &[Table], methods: &[String], reference: &str) -> String {
+    let cols: Vec<&Table> = HEADLINE
+        .iter()
+        .filter_map(|m| tables.iter().find(|t| t.metric == *m))
+        .collect();
+    if cols.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "## Headline (mean; + better, − worse, ≈ no evidence of a difference vs `{reference}`)\n\n| method | n |"
+    );
+    for t in &cols {
+        let arrow = if t.higher_is_better { "↑" } else { "↓" };
+        let _ = write!(s, " {} {arrow} |", t.metric);
+    }
+    s.push_str("\n|---|---|");
+    s.push_str(&"---|".repeat(cols.len()));
+    s.push('\n');
+    for (mi, name) in methods.iter().enumerate() {
+        let _ = write!(s, "| {name} | {} |", cols[0].rows[mi].n);
+        for t in &cols {
+            let r = &t.rows[mi];
+            let mark = match r.verdict {
+                Some("better") => " +",
+                Some("worse") => " −",
+                Some(_) => " ≈",
+                None => "",
+            };
+            let _ = write!(s, " {:.4}{mark} |", r.mean.mean);
+        }
+        s.push('\n');
+    }
+    s.push('\n');
+    s
+}
+
 /// The markdown report: a header of what ran, then one table per metric.
 pub fn markdown(header: &[(String, String)], tables: &[Table], reference: &str) -> String {
     let mut s = String::from("# calig eval\n\n");
@@ -121,6 +174,11 @@ pub fn markdown(header: &[(String, String)], tables: &[Table], reference: &str) 
          two-sided sign-flip permutation test, Holm-corrected across methods. \"no evidence\" \
          means the CI of Δ contains 0 or the corrected p ≥ 0.05.\n"
     );
+    let methods: Vec<String> = tables
+        .first()
+        .map(|t| t.rows.iter().map(|r| r.method.clone()).collect())
+        .unwrap_or_default();
+    s.push_str(&headline(tables, &methods, reference));
     for t in tables {
         let _ = writeln!(
             s,
@@ -262,6 +320,7 @@ mod tests {
         assert!((d.mean - 0.2).abs() < 1e-12 && d.low > 0.19 && d.high < 0.21);
         let md = markdown(&[], &t, "ref");
         assert!(md.contains("| up | 40 |") && md.contains("no evidence"));
+        assert!(md.contains("| up | 40 | 0.4000 + | 0.4000 − |"), "{md}");
         assert!(summary_csv(&t).lines().count() == 7);
     }
 }
