@@ -287,3 +287,23 @@ fn hub_ids_resolve_through_the_local_cache() {
             && stderr(&o).contains(cache.path().to_str().unwrap())
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    // The reader is gone before calig writes (as `| head` leaves it, deterministically):
+    // calig must neither panic nor complain, and exit 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_calig"))
+        .args(["explain", "--method", "gxi", "--format", "json", "--model"])
+        .arg(fixture("bert"))
+        .arg("a gorgeous , witty and moving film")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "stderr: {err}");
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+}

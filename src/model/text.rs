@@ -143,6 +143,11 @@ fn group_words(
         .into_iter()
         .map(|(_, mut w)| {
             let end = w.end.min(chars.len());
+            // SentencePiece pieces ("▁big") carry the preceding space in their offsets: the
+            // word starts at its first non-space character.
+            while w.start < end && chars[w.start].is_whitespace() {
+                w.start += 1;
+            }
             w.text = chars[w.start.min(end)..end]
                 .iter()
                 .collect::<String>()
@@ -225,5 +230,20 @@ mod tests {
         assert_eq!(words[0].token_range, (1, 3));
         assert_eq!(words[1].text, "film");
         assert_eq!((words[1].start, words[1].end), (13, 17));
+    }
+
+    #[test]
+    fn sentencepiece_offsets_skip_the_leading_space() {
+        // XLM-R gives "▁big" the offsets (5, 9) of " big" in "hello big world".
+        let text = "hello big world";
+        let word_ids = [None, Some(0), Some(1), Some(2), None];
+        let offsets = [(0, 0), (0, 5), (5, 9), (9, 15), (0, 0)];
+        let special = [true, false, false, false, true];
+        let words = group_words(text, &word_ids, &offsets, &special);
+        assert_eq!(
+            (words[1].start, words[1].end, words[1].text.as_str()),
+            (6, 9, "big")
+        );
+        assert_eq!((words[2].start, words[2].text.as_str()), (10, "world"));
     }
 }
