@@ -9,8 +9,10 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
 
-const W: u32 = 900;
+const W: u32 = 1200;
 const H: u32 = 560;
+/// Width of the legend column on the right.
+const LEGEND: u32 = 330;
 
 /// Okabe–Ito colour-blind-safe palette, then greys.
 const COLOURS: [(u8, u8, u8); 10] = [
@@ -25,6 +27,11 @@ const COLOURS: [(u8, u8, u8); 10] = [
     (120, 120, 120),
     (180, 180, 180),
 ];
+
+fn colour(i: usize) -> RGBColor {
+    let (r, g, b) = COLOURS[i % COLOURS.len()];
+    RGBColor(r, g, b)
+}
 
 fn fonts() {
     static ONCE: Once = Once::new();
@@ -68,11 +75,14 @@ pub fn line_plot(
     let y_max = finite.clone().fold(0.0f64, |a, &b| a.max(b));
     let y_min = finite.fold(0.0f64, |a, &b| a.min(b));
     let pad = ((y_max - y_min) * 0.05).max(1e-3);
-    let mut buf = vec![255u8; (W * H * 3) as usize];
+    // Tall enough for one legend line per method.
+    let h = H.max(60 + 20 * methods.len() as u32);
+    let mut buf = vec![255u8; (W * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buf, (W, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot_area, legend) = root.split_horizontally(W - LEGEND);
+        let mut chart = ChartBuilder::on(&plot_area)
             .caption(title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(44)
@@ -88,33 +98,45 @@ pub fn line_plot(
             .draw()
             .map_err(err)?;
         for (mi, (ys, name)) in means.iter().zip(methods).enumerate() {
-            let (r, g, b) = COLOURS[mi % COLOURS.len()];
-            let colour = RGBColor(r, g, b);
+            let colour = colour(mi);
+            // Past the palette, lines repeat its colours dashed.
             let style = ShapeStyle::from(&colour).stroke_width(2);
             let points: Vec<(f64, f64)> =
                 curve.xs.iter().copied().zip(ys.iter().copied()).collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), style))
-                .map_err(err)?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            if mi < COLOURS.len() {
+                chart
+                    .draw_series(LineSeries::new(points.clone(), style))
+                    .map_err(err)?;
+            } else {
+                chart
+                    .draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
+                    .map_err(err)?;
+            }
             chart
                 .draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
                 .map_err(err)?;
+            // The legend entry: a short line sample and the method's name.
+            let y = 40 + 20 * mi as i32;
+            {
+                let sample = [(8, y), (34, y)];
+                if mi < COLOURS.len() {
+                    legend.draw(&PathElement::new(sample, style)).map_err(err)?;
+                } else {
+                    legend
+                        .draw(&PathElement::new([(8, y), (16, y)], style))
+                        .and_then(|()| legend.draw(&PathElement::new([(24, y), (34, y)], style)))
+                        .map_err(err)?;
+                }
+                legend
+                    .draw(&Text::new(name.clone(), (42, y - 8), ("sans-serif", 14)))
+                    .map_err(err)?;
+            }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
         root.present().map_err(err)?;
     }
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png)
-        .write_image(&buf, W, H, image::ExtendedColorType::Rgb8)
+        .write_image(&buf, W, h, image::ExtendedColorType::Rgb8)
         .map_err(err)?;
     super::report::write_atomic(path, &png)
 }
