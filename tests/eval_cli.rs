@@ -206,3 +206,84 @@ fn bad_requests_name_the_problem() {
     std::fs::write(&data, "sentence\tlabel\nfine\tmaybe\n").unwrap();
     check(base("ig", &[]), &["line 2", "`maybe`"]);
 }
+
+#[test]
+fn external_attributions_score_like_the_same_method_run_inside() {
+    // gxi's word scores from `calig explain`, handed back as a file, must give the same
+    // removal metrics as `--methods gxi` (the sentences' words are whitespace-separated).
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let model = fixture("bert");
+    let mut lines = String::new();
+    for (i, (s, _)) in SENTENCES.iter().enumerate() {
+        let o = calig(&[
+            "explain",
+            "--model",
+            model.to_str().unwrap(),
+            "--method",
+            "gxi",
+            "--format",
+            "json",
+            s,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(e["words"].as_array().unwrap().len(), s.split(' ').count());
+        lines.push_str(&format!(
+            "{{\"id\": {i}, \"word_scores\": {}}}\n",
+            e["word_scores"]
+        ));
+    }
+    let file = dir.path().join("gxi_words.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let out = dir.path().join("out");
+    run_ok(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        data.to_str().unwrap(),
+        "--methods",
+        "gxi",
+        "--attributions",
+        file.to_str().unwrap(),
+        "--metrics",
+        "comprehensiveness,sufficiency,deletion",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let csv = std::fs::read_to_string(out.join("per_instance.csv")).unwrap();
+    let values = |method: &str| -> Vec<(String, String, f64)> {
+        csv.lines()
+            .skip(1)
+            .filter(|l| l.contains(&format!(",\"{method}\",")))
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0].to_string(), f[2].to_string(), f[3].parse().unwrap())
+            })
+            .collect()
+    };
+    let (inside, outside) = (values("gxi"), values("file:gxi_words"));
+    assert_eq!(inside.len(), outside.len());
+    assert!(!inside.is_empty());
+    for (a, b) in inside.iter().zip(&outside) {
+        assert_eq!((&a.0, &a.1), (&b.0, &b.1));
+        assert!((a.2 - b.2).abs() < 1e-6, "{a:?} vs {b:?}");
+    }
+    // A file that lacks an example names it.
+    std::fs::write(&file, "{\"id\": 0, \"word_scores\": [1.0]}\n").unwrap();
+    fails_with(
+        &[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--dataset",
+            data.to_str().unwrap(),
+            "--attributions",
+            file.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &["word scores"],
+    );
+}

@@ -42,8 +42,13 @@ pub struct EvalArgs {
     dataset: PathBuf,
     /// Comma-separated method entries with optional parameters, e.g.
     /// `calig,calig:lambda=1,aggregation=sum,lig:layers=3,ig,random`.
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     methods: String,
+    /// Attributions made elsewhere (Captum, inseq, ferret, ...): JSON lines
+    /// `{"id": ..., "word_scores": [...]}`, one score per whitespace-separated word of the
+    /// example's text; scored as the method `file:<stem>`. Repeatable.
+    #[arg(long)]
+    attributions: Vec<PathBuf>,
     /// Metrics (comma-separated; default: the preset's, else every metric the data set allows).
     #[arg(long, value_enum, value_delimiter = ',')]
     metrics: Vec<MetricChoice>,
@@ -184,7 +189,25 @@ pub fn run(a: EvalArgs) -> Result<()> {
     if !is_text {
         bail!("calig eval evaluates text models for now; image evaluation is not built yet");
     }
-    let methods = MethodSpec::parse_list(&a.methods, is_text)?;
+    let mut methods = if a.methods.trim().is_empty() {
+        Vec::new()
+    } else {
+        MethodSpec::parse_list(&a.methods, is_text)?
+    };
+    let mut external = Vec::new();
+    for (i, path) in a.attributions.iter().enumerate() {
+        let content =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        external.push(read_attributions(path, &content)?);
+        let spec = MethodSpec::external(i, path, &content, is_text);
+        if methods.iter().any(|m| m.name == spec.name) {
+            bail!("two methods are named `{}`", spec.name);
+        }
+        methods.push(spec);
+    }
+    if methods.is_empty() {
+        bail!("nothing to evaluate: give --methods or --attributions");
+    }
     let (all, rationales) = load_dataset(&a, &m)?;
     let total = all.len();
     let filtered: Vec<Example> = all
@@ -221,6 +244,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         cache_dir: a.cache.clone().unwrap_or_else(|| a.output.join("cache")),
         rationales,
         progress: std::io::stderr().is_terminal(),
+        external,
     };
     eprintln!(
         "calig eval: {} of {} examples, {} methods, metrics {}, removal {}",
@@ -410,6 +434,46 @@ fn write_outputs(
         }
     }
     Ok(())
+}
+
+/// Reads `{"id", "word_scores"}` lines; a bad line is named.
+fn read_attributions(
+    path: &Path,
+    content: &[u8],
+) -> Result<std::collections::HashMap<String, Vec<f64>>> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        id: serde_json::Value,
+        word_scores: Vec<f64>,
+    }
+    let text =
+        std::str::from_utf8(content).with_context(|| format!("{}: not UTF-8", path.display()))?;
+    let mut out = std::collections::HashMap::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let l: Line = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{} line {}: expected {{\"id\": ..., \"word_scores\": [numbers]}}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        let id = match l.id {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        if out.insert(id.clone(), l.word_scores).is_some() {
+            bail!(
+                "{} line {}: example `{id}` appears twice",
+                path.display(),
+                i + 1
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn eraser_path(dir: &Path, s: &MethodSpec) -> PathBuf {

@@ -31,6 +31,28 @@ pub struct EvalOptions {
     pub rationales: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Attributions made elsewhere: per file, example id → one score per whitespace word.
+    pub external: Vec<HashMap<String, Vec<f64>>>,
+}
+
+/// Token scores from external word scores: each whitespace word's score split evenly over its
+/// sub-tokens, so that every unit sum is the word's score.
+fn spread_word_scores(words: &Units, scores: &[f64], tokens: usize, id: &str) -> Result<Vec<f64>> {
+    if scores.len() < words.positions.len() {
+        return Err(CaligError::InvalidInput(format!(
+            "the attributions for example `{id}` give {} word scores; its text has {} \
+             whitespace-separated words (within the model's window)",
+            scores.len(),
+            words.positions.len()
+        )));
+    }
+    let mut out = vec![0.0; tokens];
+    for (p, &s) in words.positions.iter().zip(scores) {
+        for &t in p {
+            out[t] = s / p.len() as f64;
+        }
+    }
+    Ok(out)
 }
 
 /// Per-example facts that tables and exports report.
@@ -331,6 +353,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         } else {
             Units::words(&p.words)
         };
+        let whitespace = Units::whitespace_tokens(&ex.text, &p.words);
         let predictor = TextPredictor {
             model: m.model.as_ref(),
             config: &m.config,
@@ -402,6 +425,16 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                                 0.0,
                                 None,
                             ),
+                            Kind::External { index, .. } => {
+                                let words = opts.external[index].get(&ex.id).ok_or_else(|| {
+                                    CaligError::InvalidInput(format!(
+                                        "the attributions file of `{}` has no line for example `{}`",
+                                        spec.name, ex.id
+                                    ))
+                                })?;
+                                let s = spread_word_scores(&whitespace, words, ids.len(), &ex.id)?;
+                                (s, 0.0, None)
+                            }
                             // CA-LIG variants that share path settings share their
                             // components: the LIG paths and maps run once per example.
                             Kind::Method(Method::Calig) => {
@@ -444,7 +477,12 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                     let r = measure(
                         &Measure {
                             predictor: &predictor,
-                            units: &units,
+                            // External scores are per whitespace word: rank those.
+                            units: if matches!(spec.kind, Kind::External { .. }) {
+                                &whitespace
+                            } else {
+                                &units
+                            },
                             probs: &probs,
                             predicted,
                             gold: ex.label,

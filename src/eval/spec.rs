@@ -13,6 +13,12 @@ pub enum Kind {
     Method(Method),
     /// Seeded uniform scores in [0, 1): the floor of every table.
     Random,
+    /// Word scores read from an attributions file (`--attributions`): the index of the file
+    /// and a hash of its content (so a changed file is not served from the cache).
+    External {
+        index: usize,
+        content: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +126,23 @@ impl MethodSpec {
             }
         }
         Ok(specs)
+    }
+
+    /// An attributions file as a method entry named `file:<stem>`.
+    pub fn external(index: usize, path: &std::path::Path, content: &[u8], is_text: bool) -> Self {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in content {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("attributions");
+        Self {
+            name: format!("file:{stem}"),
+            kind: Kind::External { index, content: h },
+            params: Params::defaults(is_text),
+        }
     }
 
     /// A file-name-safe form of the name.
