@@ -24,6 +24,25 @@ fn table(dir: &Path) -> std::path::PathBuf {
     p
 }
 
+/// `calig eval` on the BERT fixture with `dataset`, `output` and further arguments.
+fn eval_args(dataset: &Path, output: &Path, extra: &[&str]) -> Vec<String> {
+    let model = fixture("bert");
+    let mut v: Vec<String> = ["eval", "--model", model.to_str().unwrap()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (k, p) in [("--dataset", dataset), ("--output", output)] {
+        v.push(k.into());
+        v.push(p.to_str().unwrap().into());
+    }
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 fn run_ok(args: &[&str]) -> String {
     let o = calig(args);
     let err = stderr(&o);
@@ -36,18 +55,15 @@ fn tables_plots_and_a_cached_rerun() {
     let dir = tempfile::tempdir().unwrap();
     let data = table(dir.path());
     let out = dir.path().join("out");
-    let model = fixture("bert");
-    let args = [
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--dataset",
-        data.to_str().unwrap(),
-        "--methods",
-        "calig:steps=8,calig:steps=8,lambda=1,aggregation=sum,ig:steps=8,gae,random",
-        "--output",
-        out.to_str().unwrap(),
-    ];
+    let owned = eval_args(
+        &data,
+        &out,
+        &[
+            "--methods",
+            "calig:steps=8,calig:steps=8,lambda=1,aggregation=sum,ig:steps=8,gae,random",
+        ],
+    );
+    let args = strs(&owned);
     let first = run_ok(&args);
     assert!(first.contains("6 of 6 examples"), "{first}");
     for f in [
@@ -117,20 +133,11 @@ fn eraser_directories_score_rationales() {
     }
     std::fs::write(root.join("val.jsonl"), ann).unwrap();
     let out = dir.path().join("out");
-    let model = fixture("bert");
-    run_ok(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--dataset",
-        root.to_str().unwrap(),
-        "--methods",
-        "gae,gxi,random",
-        "--preset",
-        "eraser",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    run_ok(&strs(&eval_args(
+        &root,
+        &out,
+        &["--methods", "gae,gxi,random", "--preset", "eraser"],
+    )));
     let json = read_json(&out.join("results.json"));
     let metrics: Vec<&str> = json["tables"]
         .as_array()
@@ -170,29 +177,11 @@ fn eraser_directories_score_rationales() {
 fn bad_requests_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let data = table(dir.path());
-    let model = fixture("bert");
-    let base = |methods: &str, extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "eval",
-            "--model",
-            model.to_str().unwrap(),
-            "--dataset",
-            data.to_str().unwrap(),
-            "--methods",
-            methods,
-            "--output",
-            dir.path().join("o").to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
+    let out = dir.path().join("o");
+    let base = |methods: &str, extra: &[&str]| {
+        eval_args(&data, &out, &[&["--methods", methods], extra].concat())
     };
-    let check = |args: Vec<String>, needles: &[&str]| {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        fails_with(&a, needles);
-    };
+    let check = |args: Vec<String>, needles: &[&str]| fails_with(&strs(&args), needles);
     check(base("calig:lamda=1", &[]), &["unknown parameter `lamda`"]);
     check(
         base("ig", &["--metrics", "token-f1"]),
@@ -237,21 +226,19 @@ fn external_attributions_score_like_the_same_method_run_inside() {
     let file = dir.path().join("gxi_words.jsonl");
     std::fs::write(&file, lines).unwrap();
     let out = dir.path().join("out");
-    run_ok(&[
-        "eval",
-        "--model",
-        model.to_str().unwrap(),
-        "--dataset",
-        data.to_str().unwrap(),
+    let with_file = |extra: &[&str]| {
+        eval_args(
+            &data,
+            &out,
+            &[&["--attributions", file.to_str().unwrap()], extra].concat(),
+        )
+    };
+    run_ok(&strs(&with_file(&[
         "--methods",
         "gxi",
-        "--attributions",
-        file.to_str().unwrap(),
         "--metrics",
         "comprehensiveness,sufficiency,deletion",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    ])));
     let csv = std::fs::read_to_string(out.join("per_instance.csv")).unwrap();
     let values = |method: &str| -> Vec<(String, String, f64)> {
         csv.lines()
@@ -270,20 +257,7 @@ fn external_attributions_score_like_the_same_method_run_inside() {
         assert_eq!((&a.0, &a.1), (&b.0, &b.1));
         assert!((a.2 - b.2).abs() < 1e-6, "{a:?} vs {b:?}");
     }
-    // A file that lacks an example names it.
+    // Too few word scores for an example's text: the example is named.
     std::fs::write(&file, "{\"id\": 0, \"word_scores\": [1.0]}\n").unwrap();
-    fails_with(
-        &[
-            "eval",
-            "--model",
-            model.to_str().unwrap(),
-            "--dataset",
-            data.to_str().unwrap(),
-            "--attributions",
-            file.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        &["word scores"],
-    );
+    fails_with(&strs(&with_file(&[])), &["example `0`", "word scores"]);
 }
