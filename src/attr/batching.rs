@@ -26,14 +26,15 @@ pub fn workers() -> usize {
         .max(1)
 }
 
-/// `f` over every chunk on up to [`workers`] threads; results in chunk order.
-pub fn map_parallel<T: Send, E: Send>(
-    chunks: &[Vec<Point>],
-    f: impl Fn(&[Point]) -> Result<T, E> + Sync,
+/// `f` over every item (a chunk of points, of masks, ...) on up to [`workers`] threads;
+/// results in item order.
+pub fn map_parallel<I: Sync, T: Send, E: Send>(
+    chunks: &[I],
+    f: impl Fn(&I) -> Result<T, E> + Sync,
 ) -> Result<Vec<T>, E> {
     let n = workers().min(chunks.len()).max(1);
     if n == 1 {
-        return chunks.iter().map(|c| f(c)).collect();
+        return chunks.iter().map(&f).collect();
     }
     let f = &f;
     let per_worker: Vec<Result<Vec<(usize, T)>, E>> = std::thread::scope(|s| {

@@ -188,7 +188,8 @@ pub fn integrate(
     let rows = opts
         .max_batch
         .min((paths.len() * steps).div_ceil(workers()).max(1));
-    for (chunk_sums, chunk_attention) in map_parallel(&chunks(paths.len(), steps, rows), run_chunk)?
+    for (chunk_sums, chunk_attention) in
+        map_parallel(&chunks(paths.len(), steps, rows), |c| run_chunk(c))?
     {
         accumulate(&mut sums, chunk_sums)?;
         accumulate(&mut attention, chunk_attention)?;

@@ -19,8 +19,9 @@ pub struct Cached {
     pub scores: Vec<f64>,
     /// Attribution time in ms when it was computed.
     pub ms: f64,
-    /// Largest |convergence delta| / max(|y_c(x) − y_c(x′)|, 1e-6) over layers, for path methods.
-    pub relative_delta: Option<f64>,
+    /// Largest |convergence delta| over layers, for path methods.
+    #[serde(alias = "relative_delta")]
+    pub max_abs_delta: Option<f64>,
 }
 
 /// sha256 of the model's config.json, weight files and dtype, in hex (16 characters shown).

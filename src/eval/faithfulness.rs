@@ -40,13 +40,14 @@ pub fn rank(scores: &[f64]) -> Vec<usize> {
     idx
 }
 
+/// t·n rounded to 1e-9, so that 0.1·30 = 3.0000000000000004 counts as 3 under ⌈⌉ and ⌊⌋.
+fn share(t: f64, n: usize) -> f64 {
+    ((t * n as f64) * 1e9).round() / 1e9
+}
+
 /// ⌈t·n⌉, at least 1 when n > 0 (ERASER thresholds), at most n.
 pub fn count_at(t: f64, n: usize) -> usize {
-    // Round before the ceiling so that 0.1·30 = 3.0000000000000004 stays 3.
-    (((t * n as f64) * 1e9).round() / 1e9)
-        .ceil()
-        .max(1.0)
-        .min(n as f64) as usize
+    share(t, n).ceil().max(1.0).min(n as f64) as usize
 }
 
 /// The keep-mask that drops (or, with `keep_only`, keeps alone) the first `k` ranked units.
@@ -185,7 +186,7 @@ pub fn perturbation(
     let clamped: Vec<f64> = free.iter().map(|&i| token_scores[i].max(0.0)).collect();
     let negated: Vec<f64> = clamped.iter().map(|v| -v).collect();
     let n = free.len();
-    let floor = |f: f64| (((f * n as f64) * 1e9).round() / 1e9).floor() as usize;
+    let floor = |f: f64| share(f, n).floor() as usize;
     let mut keeps = Vec::new();
     for scores in [&clamped, &negated] {
         let ranked = rank(scores);

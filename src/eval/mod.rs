@@ -15,3 +15,10 @@ pub mod run;
 pub mod spec;
 pub mod stats;
 pub mod units;
+
+/// FNV-1a over `bytes` from the state `start`: stable seeds and content keys (not for security).
+pub(crate) fn fnv1a(start: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(start, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}

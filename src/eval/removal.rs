@@ -136,24 +136,9 @@ impl TextPredictor<'_> {
     /// Splits the masks over the attribution workers (one thread per core).
     fn parallel(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
         let workers = crate::attr::batching::workers().min(keeps.len()).max(1);
-        if workers == 1 {
-            return self.run(keeps);
-        }
-        let per = keeps.len().div_ceil(workers);
-        let parts: Vec<Result<Vec<Vec<f64>>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = keeps
-                .chunks(per)
-                .map(|c| s.spawn(move || self.run(c)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("evaluation worker panicked"))
-                .collect()
-        });
-        let mut out = Vec::with_capacity(keeps.len());
-        for p in parts {
-            out.extend(p?);
-        }
-        Ok(out)
+        let per = keeps.len().div_ceil(workers).max(1);
+        let parts: Vec<&[Vec<bool>]> = keeps.chunks(per).collect();
+        let parts = crate::attr::batching::map_parallel(&parts, |c| self.run(c))?;
+        Ok(parts.into_iter().flatten().collect())
     }
 }

@@ -33,11 +33,10 @@ pub struct Table {
 
 /// A stable per-metric seed, so tables do not depend on which other metrics ran.
 fn seed_for(seed: u64, metric: &str, method: usize) -> u64 {
-    let mut h = seed ^ 0xcbf2_9ce4_8422_2325;
-    for b in metric.bytes().chain(method.to_le_bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    h
+    super::fnv1a(
+        seed ^ 0xcbf2_9ce4_8422_2325,
+        metric.bytes().chain(method.to_le_bytes()),
+    )
 }
 
 pub fn tables(out: &Outcome, methods: &[String], reference: usize, seed: u64) -> Vec<Table> {

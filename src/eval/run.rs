@@ -151,10 +151,10 @@ impl Collector {
     }
 }
 
-/// What the rationale metrics need from one example, kept until the end of the run.
 /// Full-input probabilities and ERASER removal scores of one example and method.
 type FaithRecord = (Vec<f64>, Eraser);
 
+/// What the rationale metrics need from one example, kept until the end of the run.
 struct RationaleCase {
     example: usize,
     /// Gold units (visible part) and gold spans clipped to the visible part.
@@ -167,10 +167,7 @@ struct RationaleCase {
 }
 
 fn random_scores(seed: u64, key: &str, special: &[bool]) -> Vec<f64> {
-    let mut h: u64 = seed ^ 0x9e37_79b9_7f4a_7c15;
-    for b in key.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
+    let h = super::fnv1a(seed ^ 0x9e37_79b9_7f4a_7c15, key.bytes());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(h);
     special
         .iter()
@@ -348,12 +345,9 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         })?;
         let ids: Vec<u32> = text.input_ids.flatten_all()?.to_vec1()?;
         let type_ids: Vec<u32> = text.token_type_ids.flatten_all()?.to_vec1()?;
-        let units = if opts.rationales {
-            Units::whitespace_tokens(&ex.text, &p.words)
-        } else {
-            Units::words(&p.words)
-        };
         let whitespace = Units::whitespace_tokens(&ex.text, &p.words);
+        let words = (!opts.rationales).then(|| Units::words(&p.words));
+        let units = words.as_ref().unwrap_or(&whitespace);
         let predictor = TextPredictor {
             model: m.model.as_ref(),
             config: &m.config,
@@ -470,7 +464,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                             key,
                             scores: scores.clone(),
                             ms,
-                            relative_delta: delta,
+                            max_abs_delta: delta,
                         })?;
                         Ok(scores)
                     };
@@ -481,7 +475,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                             units: if matches!(spec.kind, Kind::External { .. }) {
                                 &whitespace
                             } else {
-                                &units
+                                units
                             },
                             probs: &probs,
                             predicted,
@@ -506,6 +500,13 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                 c.scores.push(s);
             }
             faith_row.push(measured.faith.map(|e| (probs.clone(), e)));
+            // The largest delta over this run's examples (the cache may hold others).
+            for target in [predicted, ex.label] {
+                let record = caches[mi].records.get(&example_key(&ex.text, target));
+                if let Some(d) = record.and_then(|r| r.max_abs_delta) {
+                    deltas[mi] = deltas[mi].max(d);
+                }
+            }
             bar.inc(1);
         }
         faith.push(faith_row);
@@ -514,13 +515,6 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         }
     }
     bar.finish_and_clear();
-    for (mi, c) in caches.iter().enumerate() {
-        deltas[mi] = c
-            .records
-            .values()
-            .filter_map(|r| r.relative_delta)
-            .fold(0.0, f64::max);
-    }
     let (mut corpus_iou, mut rationale_k, mut eraser_out) = (None, None, Vec::new());
     if opts.rationales {
         let with_gold: Vec<&RationaleCase> = cases.iter().filter(|c| !c.gold.is_empty()).collect();
@@ -535,22 +529,15 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         for c in &with_gold {
             for (mi, s) in c.scores.iter().enumerate() {
                 if want(MetricChoice::TokenF1) {
-                    let mut sum = 0.0;
-                    for kk in TOKEN_F1_KS {
-                        let f = plausibility::token_f1(&plausibility::top_k(s, kk), &c.gold);
-                        col.value(&format!("token_f1@{kk}"), c.example, mi, f);
-                        sum += f;
-                    }
-                    col.value(
-                        "token_f1_mean",
-                        c.example,
-                        mi,
-                        sum / TOKEN_F1_KS.len() as f64,
-                    );
-                    let curve = TOKEN_F1_KS
+                    let curve: Vec<f64> = TOKEN_F1_KS
                         .iter()
                         .map(|&kk| plausibility::token_f1(&plausibility::top_k(s, kk), &c.gold))
                         .collect();
+                    for (kk, f) in TOKEN_F1_KS.iter().zip(&curve) {
+                        col.value(&format!("token_f1@{kk}"), c.example, mi, *f);
+                    }
+                    let mean = curve.iter().sum::<f64>() / TOKEN_F1_KS.len() as f64;
+                    col.value("token_f1_mean", c.example, mi, mean);
                     let xs: Vec<f64> = TOKEN_F1_KS.iter().map(|&k| k as f64).collect();
                     col.curve("token_f1_at_k", &xs, mi, curve);
                     let hard = plausibility::top_k(s, k);

@@ -130,10 +130,7 @@ impl MethodSpec {
 
     /// An attributions file as a method entry named `file:<stem>`.
     pub fn external(index: usize, path: &std::path::Path, content: &[u8], is_text: bool) -> Self {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in content {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
+        let h = super::fnv1a(0xcbf2_9ce4_8422_2325, content.iter().copied());
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
