@@ -254,7 +254,10 @@ fn method_params(method: Method, p: &Params, subject: &Subject) -> serde_json::V
     if path || method == Method::Occlusion {
         v.insert("baseline".into(), p.baseline.name().into());
     }
-    if method == Method::Lig {
+    if method == Method::Chefer2021 {
+        v.insert("start_layer".into(), p.start_layer.into());
+    }
+    if matches!(method, Method::Lig | Method::Attnlrp) {
         v.insert(
             "layers".into(),
             serde_json::to_value(&p.layers).unwrap_or_default(),

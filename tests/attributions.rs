@@ -265,6 +265,84 @@ fn calig_variants(name: &str) {
     });
 }
 
+/// The LRP entry of lrp.json (tools/reference/make_lrp.py) for an attributions.json example.
+fn lrp_entry(name: &str, ex: &Value) -> Value {
+    let lrp = read_json(&fixture(name).join("lrp.json"));
+    lrp["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["example_index"] == ex["example_index"] && e["target"] == ex["target"])
+        .unwrap_or_else(|| panic!("{name}: lrp.json lacks example {}", ex["example_index"]))
+        .clone()
+}
+
+fn lrp_methods(name: &str) {
+    for_each_example(name, |s, ex, dtype| {
+        let what = label(name, ex, dtype);
+        let want = &lrp_entry(name, ex)["attnlrp"];
+        let got = attr::run(Method::Attnlrp, s, &params_for(s)).unwrap();
+        check(
+            &format!("{what} attnlrp"),
+            scores(&got),
+            &nums(&want["scores"]),
+            dtype,
+        );
+        let layers = got.layers.as_ref().unwrap();
+        for (l, w) in want["layers"].as_array().unwrap().iter().enumerate() {
+            check(
+                &format!("{what} attnlrp layer {l}"),
+                layers[l].as_ref().unwrap(),
+                &nums(w),
+                dtype,
+            );
+        }
+        for (key, start) in [("chefer2021", 1), ("chefer2021_last", s.model.num_layers())] {
+            let want = &lrp_entry(name, ex)[key];
+            let mut p = params_for(s);
+            p.start_layer = start;
+            let got = attr::run(Method::Chefer2021, s, &p).unwrap();
+            // ViT: `scores` drops [CLS] later (explain.rs); here they still cover every token.
+            check(
+                &format!("{what} {key}"),
+                scores(&got),
+                &nums(&want["scores"]),
+                dtype,
+            );
+            let layers = got.layers.as_ref().unwrap();
+            assert!(layers[0].is_none());
+            // Per-block maps of the low blocks carry the f32 rounding of every z⁺ division above
+            // them (measured up to 3.5e-3 relative in f32, 4e-13 in f64): 1e-2 in f32.
+            let block_tol = if dtype == DType::F64 {
+                tol(dtype)
+            } else {
+                1e-2
+            };
+            for (l, w) in want["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .skip(1)
+            {
+                let e = rel_l2(layers[l].as_ref().unwrap(), &nums(w));
+                assert!(
+                    e <= block_tol,
+                    "{what} {key} block {l}: relative L2 {e:.3e}"
+                );
+            }
+        }
+        let c = &got.details.as_ref().unwrap()["conservation"];
+        let totals = nums(&c["layer_totals"]);
+        for (l, (g, w)) in totals.iter().zip(nums(&want["layer_totals"])).enumerate() {
+            assert!(
+                (g - w).abs() <= tol(dtype) * w.abs().max(1.0),
+                "{what}: layer {l} total {g} vs {w}"
+            );
+        }
+    });
+}
+
 macro_rules! family_tests {
     ($($family:ident),*) => {$(
         mod $family {
@@ -279,6 +357,10 @@ macro_rules! family_tests {
             #[test]
             fn calig_matches_reference() {
                 super::calig_variants(stringify!($family));
+            }
+            #[test]
+            fn lrp_methods_match_reference() {
+                super::lrp_methods(stringify!($family));
             }
         }
     )*};

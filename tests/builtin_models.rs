@@ -82,6 +82,8 @@ fn default_text_model_explains_with_every_method() {
         "rollout",
         "gae",
         "occlusion",
+        "attnlrp",
+        "chefer2021",
     ] {
         let o = calig(&[
             "explain",
@@ -123,6 +125,38 @@ fn every_builtin_text_model_loads_and_predicts() {
 }
 
 #[test]
+fn lrp_methods_run_on_every_builtin_text_model() {
+    for (name, text) in [
+        ("minilm-movies", "an awful, boring mess of a film ."),
+        ("minilm-bbc", "the election campaign would focus on taxes"),
+        ("xlmr-amharic", "ይህ ጥሩ ነው እናመሰግናለን"),
+    ] {
+        require_installed(name);
+        for method in ["attnlrp", "chefer2021"] {
+            let o = calig(&[
+                "explain", "--model", name, "--method", method, "--format", "json", text,
+            ]);
+            assert!(
+                o.status.success(),
+                "{name} {method}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let scores = v["scores"].as_array().unwrap();
+            assert_eq!(
+                scores.len(),
+                v["tokens"].as_array().unwrap().len(),
+                "{name} {method}"
+            );
+            assert!(
+                scores.iter().all(|x| x.as_f64().unwrap().is_finite()),
+                "{name} {method}"
+            );
+        }
+    }
+}
+
+#[test]
 fn default_image_model_explains_an_example() {
     require_installed("vit-fashion-mae");
     let img = builtin::source_root().join("vit-fashion-mae/examples/test00000_ankle-boot.png");
@@ -137,7 +171,7 @@ fn default_image_model_explains_an_example() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["prediction"]["label"], "Ankle boot");
-    for method in ["calig", "ig", "gae", "occlusion"] {
+    for method in ["calig", "ig", "gae", "occlusion", "attnlrp", "chefer2021"] {
         let o = calig(&[
             "explain",
             "--method",

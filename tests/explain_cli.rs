@@ -32,7 +32,7 @@ fn explain_json(model: &str, method: &str, extra: &[&str]) -> serde_json::Value 
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-const METHODS: [&str; 9] = [
+const METHODS: [&str; 11] = [
     "calig",
     "lig",
     "ig",
@@ -42,6 +42,8 @@ const METHODS: [&str; 9] = [
     "rollout",
     "gae",
     "occlusion",
+    "attnlrp",
+    "chefer2021",
 ];
 
 #[test]
@@ -92,7 +94,7 @@ fn every_method_on_every_family_follows_the_schema() {
                 e["target"], e["predicted"],
                 "{model} {method}: default target is the prediction"
             );
-            let has_layers = matches!(method, "calig" | "lig");
+            let has_layers = matches!(method, "calig" | "lig" | "attnlrp" | "chefer2021");
             assert_eq!(
                 e["layers"].is_array(),
                 has_layers,

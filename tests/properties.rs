@@ -126,8 +126,11 @@ fn calig_backward_rownorm_conserves_layer_totals_and_variants_share_components()
     }
 }
 
-/// A copy of a 2-class fixture whose last classifier layer gives y_1 = −y_0 exactly.
-fn antisymmetric_copy(name: &str, out_proj: &str) -> tempfile::TempDir {
+/// A copy of a fixture directory whose weights `edit` has changed.
+fn edited_copy(
+    name: &str,
+    edit: impl FnOnce(&mut std::collections::HashMap<String, candle_core::Tensor>),
+) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(fixture(name)).unwrap() {
         let e = e.unwrap();
@@ -135,15 +138,22 @@ fn antisymmetric_copy(name: &str, out_proj: &str) -> tempfile::TempDir {
     }
     let path = tmp.path().join("model.safetensors");
     let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
-    for suffix in ["weight", "bias"] {
-        let key = format!("{out_proj}.{suffix}");
-        let t = &tensors[&key];
-        let first = t.narrow(0, 0, 1).unwrap();
-        let flipped = candle_core::Tensor::cat(&[&first, &first.neg().unwrap()], 0).unwrap();
-        tensors.insert(key, flipped);
-    }
+    edit(&mut tensors);
     candle_core::safetensors::save(&tensors, &path).unwrap();
     tmp
+}
+
+/// A copy of a 2-class fixture whose last classifier layer gives y_1 = −y_0 exactly.
+fn antisymmetric_copy(name: &str, out_proj: &str) -> tempfile::TempDir {
+    edited_copy(name, |tensors| {
+        for suffix in ["weight", "bias"] {
+            let key = format!("{out_proj}.{suffix}");
+            let t = &tensors[&key];
+            let first = t.narrow(0, 0, 1).unwrap();
+            let flipped = candle_core::Tensor::cat(&[&first, &first.neg().unwrap()], 0).unwrap();
+            tensors.insert(key, flipped);
+        }
+    })
 }
 
 #[test]
@@ -281,6 +291,64 @@ fn occlusion_matches_direct_recomputation() {
         assert!(
             (tokens(&occ.scores)[patch_index] - want).abs() < 1e-10,
             "patch {patch_index}"
+        );
+    }
+}
+
+const FAMILIES: [&str; 5] = ["bert", "roberta", "xlmr", "distilbert", "vit"];
+
+/// A copy of a fixture with every bias (linear layers, LayerNorms, patch projection) set to 0.
+fn bias_free_copy(name: &str) -> tempfile::TempDir {
+    edited_copy(name, |tensors| {
+        for (key, t) in tensors.iter_mut() {
+            if key.ends_with(".bias") {
+                *t = t.zeros_like().unwrap();
+            }
+        }
+    })
+}
+
+#[test]
+fn chefer_lrp_conserves_one_unit_of_relevance_at_every_layer() {
+    for name in FAMILIES {
+        let m = load(name, DType::F64);
+        let p = prepare(&m, &input_for(name), None).unwrap();
+        let s = &p.subject;
+        let r = s
+            .model
+            .lrp_relevance(&s.input, s.mask_bias.as_ref(), s.target)
+            .unwrap();
+        assert_eq!(r.hidden.len(), s.model.num_layers() + 1);
+        for (l, h) in r.hidden.iter().enumerate() {
+            let total: f64 = common::values(h).iter().sum();
+            eprintln!("{name}: Σ R(h^({l})) = {total:.12}");
+            assert!((total - 1.0).abs() < 1e-6, "{name} layer {l}: {total}");
+        }
+    }
+}
+
+#[test]
+fn attnlrp_conserves_the_logit_through_a_bias_free_head() {
+    for name in FAMILIES {
+        let dir = bias_free_copy(name);
+        let m = load_model(dir.path().to_str().unwrap(), DType::F64, &Device::Cpu).unwrap();
+        let p = prepare(&m, &input_for(name), None).unwrap();
+        let a = attr::run(Method::Attnlrp, &p.subject, &params(p.subject.is_text())).unwrap();
+        let c = &a.details.unwrap()["conservation"];
+        let logit = c["target_logit"].as_f64().unwrap();
+        let totals: Vec<f64> = c["layer_totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        eprintln!("{name} without biases: logit {logit:+.6}, layer totals {totals:+.6?}");
+        // The head (linear layers, the identity rule on tanh/ReLU, LayerNorm with its standard
+        // deviation held constant) conserves exactly once it has no bias.
+        let last = *totals.last().unwrap();
+        assert!(
+            (last - logit).abs() < 1e-9 * logit.abs().max(1.0),
+            "{name}: {last} vs {logit}"
         );
     }
 }

@@ -2,7 +2,7 @@
 //! Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+, R = I, R ← R + Ā^(l)·R for l = 1..L, read at [CLS].
 
 use super::attention::readout;
-use super::grads::{at_input, attention_relevance};
+use super::grads::attention_relevance;
 use super::{Attribution, Scores, Subject};
 use crate::error::Result;
 use candle_core::Tensor;
@@ -14,12 +14,7 @@ pub fn relevance_maps(subject: &Subject) -> Result<Vec<Tensor>> {
 
 /// Ā^(l) = mean_k (∇A ⊙ A)^+ and its signed twin mean_k (∇A ⊙ A), from one backward pass.
 pub fn relevance_maps_with_signed(subject: &Subject) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
-    let g = at_input(
-        subject.model,
-        &subject.input,
-        subject.mask_bias.as_ref(),
-        subject.target,
-    )?;
+    let g = subject.input_gradients()?;
     let mut positive = Vec::new();
     let mut signed = Vec::new();
     for (a, da) in g.attentions.iter().zip(&g.attention_grads) {

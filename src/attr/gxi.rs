@@ -1,17 +1,11 @@
 //! Gradient × input at the word-embedding output (pixels for images), summed over the hidden
 //! dimension (channels, then pooled per patch).
 
-use super::grads::at_input;
 use super::{patch_sums, token_sums, Attribution, Scores, Subject};
 use crate::error::Result;
 
 pub fn run(subject: &Subject) -> Result<Attribution> {
-    let g = at_input(
-        subject.model,
-        &subject.input,
-        subject.mask_bias.as_ref(),
-        subject.target,
-    )?;
+    let g = subject.input_gradients()?;
     let prod = (&g.input_grad * &g.input)?;
     let scores = if subject.is_text() {
         Scores::Tokens(token_sums(&prod)?)

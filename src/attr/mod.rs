@@ -3,9 +3,11 @@
 //! gradients at the input ([`grads`]), quadrature and batching.
 
 pub mod attention;
+pub mod attnlrp;
 pub mod baseline;
 pub mod batching;
 pub mod calig;
+pub mod chefer2021;
 pub mod gae;
 pub mod grads;
 pub mod gxi;
@@ -45,6 +47,10 @@ pub enum Method {
     Gae,
     /// Leave-one-token-out (text) or patch occlusion (images).
     Occlusion,
+    /// AttnLRP (Achtibat et al., ICML 2024): LRP relevance in one backward pass.
+    Attnlrp,
+    /// Chefer, Gur & Wolf (CVPR 2021): LRP attention relevance × gradient, rolled out.
+    Chefer2021,
 }
 
 impl Method {
@@ -59,6 +65,8 @@ impl Method {
             Self::Rollout => "rollout",
             Self::Gae => "gae",
             Self::Occlusion => "occlusion",
+            Self::Attnlrp => "attnlrp",
+            Self::Chefer2021 => "chefer2021",
         }
     }
 }
@@ -203,6 +211,8 @@ pub struct Params {
     pub attention_sign: AttentionSign,
     pub fusion: Fusion,
     pub specials: Specials,
+    /// chefer2021: the first block (1..=L) of the rollout.
+    pub start_layer: usize,
 }
 
 impl Params {
@@ -221,6 +231,7 @@ impl Params {
             attention_sign: AttentionSign::Positive,
             fusion: Fusion::Scale,
             specials: Specials::Keep,
+            start_layer: 1,
         }
     }
 
@@ -319,6 +330,16 @@ impl Subject<'_> {
         }
     }
 
+    /// One forward/backward pass at the real input (grads.rs).
+    pub fn input_gradients(&self) -> Result<grads::InputGradients> {
+        grads::at_input(
+            self.model,
+            &self.input,
+            self.mask_bias.as_ref(),
+            self.target,
+        )
+    }
+
     /// y_c at the real input.
     pub fn logit(&self) -> Result<f64> {
         self.logits.get(self.target).copied().ok_or_else(|| {
@@ -385,6 +406,8 @@ pub fn run(method: Method, subject: &Subject, params: &Params) -> Result<Attribu
         Method::Rollout => rollout::run(subject),
         Method::Gae => gae::run(subject),
         Method::Occlusion => occlusion::run(subject, params),
+        Method::Attnlrp => attnlrp::run(subject, params),
+        Method::Chefer2021 => chefer2021::run(subject, params),
     }
 }
 

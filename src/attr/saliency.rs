@@ -1,17 +1,11 @@
 //! Saliency: the L2 norm of ∂y_c/∂E over the hidden dimension (unsigned). Images: the L2 norm
 //! over channels per pixel, summed per patch.
 
-use super::grads::at_input;
 use super::{patch_sums, to_vec, Attribution, Scores, Subject};
 use crate::error::Result;
 
 pub fn run(subject: &Subject) -> Result<Attribution> {
-    let g = at_input(
-        subject.model,
-        &subject.input,
-        subject.mask_bias.as_ref(),
-        subject.target,
-    )?;
+    let g = subject.input_gradients()?;
     // L2 over dimension 1 of the batch-less gradient: hidden (s, d) or channels (c, h, w).
     let grad = g.input_grad.squeeze(0)?;
     let scores = if subject.is_text() {

@@ -40,7 +40,7 @@ pub struct ExplainArgs {
     /// Reference input (default: pad for text, black for images).
     #[arg(long, value_enum)]
     baseline: Option<Baseline>,
-    /// Layers of `lig`: `all` or a comma-separated list of indices 0..=L.
+    /// Layers of `lig` and `attnlrp`: `all` or a comma-separated list of indices 0..=L.
     #[arg(long, default_value = "all", value_parser = Layers::parse)]
     layers: Layers,
     /// Interpolation points per forward/backward chunk (default: sized by --memory-mib).
@@ -70,6 +70,10 @@ pub struct ExplainArgs {
     /// CA-LIG: whether special tokens take part in normalising â and in propagation.
     #[arg(long, value_enum, default_value = "keep")]
     specials: Specials,
+    /// chefer2021: the first block of the rollout, 1..=L (1: every block; L: the last block
+    /// only, as Chefer et al.'s BERT code).
+    #[arg(long, default_value_t = 1)]
+    start_layer: usize,
     #[arg(long, value_enum, default_value = "text")]
     format: ExplainFormat,
     /// Write here instead of stdout (the file appears whole or not at all).
@@ -120,6 +124,7 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         attention_sign: a.attention_sign,
         fusion: a.fusion,
         specials: a.specials,
+        start_layer: a.start_layer,
     };
     let e = explain(&m, &input, a.target.as_deref(), a.method, &params)?;
     if let Some(n) = e.input.truncated_from {

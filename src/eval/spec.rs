@@ -72,6 +72,7 @@ impl MethodSpec {
                 "steps" => params.steps = number(entry, &k, &v)?,
                 "lambda" => params.lambda = number(entry, &k, &v)?,
                 "max_batch" => params.max_batch = number(entry, &k, &v)?,
+                "start_layer" => params.start_layer = number(entry, &k, &v)?,
                 "quadrature" => params.quadrature = value(entry, &k, &v)?,
                 "baseline" => params.baseline = value(entry, &k, &v)?,
                 "attention_mode" => params.attention_mode = value(entry, &k, &v)?,

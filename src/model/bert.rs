@@ -5,6 +5,7 @@
 use super::block::{load_blocks, BlockNames, Norm};
 use super::classifier::{head_if, Classifier, DenseActivation, DenseHead, Embeddings, Head};
 use super::ops::LayerNorm;
+use super::rules::Rules;
 use super::{ModelConfig, ModelInput, TextInput};
 use crate::error::{CaligError, Result};
 use candle_core::{DType, Device, Module, Tensor};
@@ -71,14 +72,14 @@ impl Embeddings for BertEmbeddings {
         Ok(self.word.forward(&t.input_ids)?)
     }
 
-    fn embed(&self, input: &ModelInput, input_embeds: &Tensor) -> Result<Tensor> {
+    fn embed(&self, input: &ModelInput, input_embeds: &Tensor, rules: Rules) -> Result<Tensor> {
         let t = text_of(input)?;
         check_ids(&t.position_ids, self.max_positions, "position id")?;
         let mut e = input_embeds.broadcast_add(&self.position.forward(&t.position_ids)?)?;
         if let Some(tt) = &self.token_type {
             e = e.broadcast_add(&tt.forward(&t.token_type_ids)?)?;
         }
-        Ok(self.norm.forward(&e)?)
+        Ok(self.norm.forward_with(&e, rules)?)
     }
 }
 

@@ -5,6 +5,7 @@
 use super::fused::softmax_last_dim;
 use super::linear::Linear;
 use super::ops::{Activation, LayerNorm};
+use super::rules::{uniform, Rules};
 use super::ModelConfig;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -22,11 +23,13 @@ impl SelfAttention {
     /// x: (b, s, d). `mask_bias`: (b|1, 1, 1, s) additive. `probe`: a zero tensor (b, h, s, s)
     /// added to the probabilities so that a Var there receives dy/dA (candle keeps gradients
     /// of leaves only). Returns (attention output after the output projection, probabilities).
+    /// `rules`: see rules.rs (AttnLRP splits Q·Kᵀ and A·V uniformly between their operands).
     pub fn forward(
         &self,
         x: &Tensor,
         mask_bias: Option<&Tensor>,
         probe: Option<&Tensor>,
+        rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
         let (b, s, d) = x.dims3()?;
         let hd = d / self.num_heads;
@@ -38,7 +41,7 @@ impl SelfAttention {
         let q = split(self.query.forward(x)?)?;
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
-        let mut scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+        let mut scores = (uniform(&q.matmul(&k.t()?)?, rules)? / (hd as f64).sqrt())?;
         if let Some(bias) = mask_bias {
             scores = scores.broadcast_add(bias)?;
         }
@@ -46,7 +49,9 @@ impl SelfAttention {
         if let Some(p) = probe {
             probs = (probs + p)?;
         }
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, d))?;
+        let ctx = uniform(&probs.matmul(&v)?, rules)?
+            .transpose(1, 2)?
+            .reshape((b, s, d))?;
         Ok((self.output.forward(&ctx)?, probs))
     }
 }
@@ -76,24 +81,30 @@ impl Block {
         x: &Tensor,
         mask_bias: Option<&Tensor>,
         probe: Option<&Tensor>,
+        rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
         let ffn = |t: &Tensor| -> Result<Tensor> {
-            self.ffn_out
-                .forward(&self.activation.forward(&self.ffn_in.forward(t)?)?)
+            self.ffn_out.forward(
+                &self
+                    .activation
+                    .forward_with(&self.ffn_in.forward(t)?, rules)?,
+            )
         };
+        let attention_norm = |t: &Tensor| self.attention_norm.forward_with(t, rules);
+        let ffn_norm = |t: &Tensor| self.ffn_norm.forward_with(t, rules);
         match self.norm {
             Norm::Post => {
-                let (att, probs) = self.attention.forward(x, mask_bias, probe)?;
-                let a = self.attention_norm.forward(&(att + x)?)?;
-                let out = self.ffn_norm.forward(&(ffn(&a)? + &a)?)?;
+                let (att, probs) = self.attention.forward(x, mask_bias, probe, rules)?;
+                let a = attention_norm(&(att + x)?)?;
+                let out = ffn_norm(&(ffn(&a)? + &a)?)?;
                 Ok((out, probs))
             }
             Norm::Pre => {
                 let (att, probs) =
                     self.attention
-                        .forward(&self.attention_norm.forward(x)?, mask_bias, probe)?;
+                        .forward(&attention_norm(x)?, mask_bias, probe, rules)?;
                 let a = (att + x)?;
-                let out = (ffn(&self.ffn_norm.forward(&a)?)? + &a)?;
+                let out = (ffn(&ffn_norm(&a)?)? + &a)?;
                 Ok((out, probs))
             }
         }
@@ -117,6 +128,7 @@ pub fn run_blocks(
     mask_bias: Option<&Tensor>,
     from: usize,
     probes: &[Tensor],
+    rules: Rules,
 ) -> Result<BlocksOutput> {
     let todo = blocks.len().saturating_sub(from);
     if !probes.is_empty() && probes.len() != todo {
@@ -128,7 +140,7 @@ pub fn run_blocks(
         attentions: Vec::with_capacity(todo),
     };
     for (i, block) in blocks.iter().skip(from).enumerate() {
-        let (y, probs) = block.forward(&x, mask_bias, probes.get(i))?;
+        let (y, probs) = block.forward(&x, mask_bias, probes.get(i), rules)?;
         out.hidden.push(y.clone());
         out.attentions.push(probs);
         x = y;

@@ -3,6 +3,8 @@
 
 use super::block::{run_blocks, Block, BlocksOutput};
 use super::linear::Linear;
+use super::relprop;
+use super::rules::{identity_rule, Rules};
 use super::{no_head_error, Encoder, ModelConfig, ModelInput};
 use crate::error::Result;
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
@@ -11,12 +13,14 @@ use candle_nn::VarBuilder;
 /// Input embeddings of a family (see [`Encoder::input_embeddings`] and [`Encoder::embed`]).
 pub trait Embeddings: Send + Sync {
     fn input_embeddings(&self, input: &ModelInput) -> Result<Tensor>;
-    fn embed(&self, input: &ModelInput, input_embeds: &Tensor) -> Result<Tensor>;
+    fn embed(&self, input: &ModelInput, input_embeds: &Tensor, rules: Rules) -> Result<Tensor>;
 }
 
 /// Classification head of a family: h^(L) (b, s, d) to logits (b, classes).
 pub trait Head: Send + Sync {
-    fn forward(&self, h_last: &Tensor) -> Result<Tensor>;
+    fn forward(&self, h_last: &Tensor, rules: Rules) -> Result<Tensor>;
+    /// Relevance at h^(L) from the relevance at the logits, by Chefer's LRP rules (relprop.rs).
+    fn relprop(&self, h_last: &Tensor, r_logits: &Tensor) -> Result<Tensor>;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -50,13 +54,27 @@ impl DenseHead {
 }
 
 impl Head for DenseHead {
-    fn forward(&self, h: &Tensor) -> Result<Tensor> {
+    fn forward(&self, h: &Tensor, rules: Rules) -> Result<Tensor> {
         let x = self.dense.forward(&h.i((.., 0, ..))?)?;
-        let x = match self.activation {
+        let y = match self.activation {
             DenseActivation::Tanh => x.tanh()?,
             DenseActivation::Relu => x.relu()?,
         };
-        Ok(self.classifier.forward(&x)?)
+        let y = identity_rule(&x, &y, rules)?;
+        Ok(self.classifier.forward(&y)?)
+    }
+
+    fn relprop(&self, h: &Tensor, r_logits: &Tensor) -> Result<Tensor> {
+        let first = h.i((.., 0, ..))?;
+        let x = self.dense.forward(&first)?;
+        let y = match self.activation {
+            DenseActivation::Tanh => x.tanh()?,
+            DenseActivation::Relu => x.relu()?,
+        };
+        // The activation passes relevance unchanged.
+        let r_x = relprop::linear_rule(&self.classifier, &y, r_logits)?;
+        let r_first = relprop::linear_rule(&self.dense, &first, &r_x)?;
+        Ok(relprop::first_token_rule(h, &r_first)?)
     }
 }
 
@@ -95,24 +113,31 @@ impl Encoder for Classifier {
     fn input_embeddings(&self, input: &ModelInput) -> Result<Tensor> {
         self.embeddings.input_embeddings(input)
     }
-    fn embed(&self, input: &ModelInput, input_embeds: &Tensor) -> Result<Tensor> {
-        self.embeddings.embed(input, input_embeds)
+    fn embed_with(
+        &self,
+        input: &ModelInput,
+        input_embeds: &Tensor,
+        rules: Rules,
+    ) -> Result<Tensor> {
+        self.embeddings.embed(input, input_embeds, rules)
     }
-    fn blocks(
+    fn blocks_with(
         &self,
         h: &Tensor,
         mask_bias: Option<&Tensor>,
         from: usize,
         probes: &[Tensor],
+        rules: Rules,
     ) -> Result<BlocksOutput> {
-        Ok(run_blocks(&self.blocks, h, mask_bias, from, probes)?)
+        Ok(run_blocks(&self.blocks, h, mask_bias, from, probes, rules)?)
     }
-    fn block(
+    fn block_with(
         &self,
         index: usize,
         h: &Tensor,
         mask_bias: Option<&Tensor>,
         probe: Option<&Tensor>,
+        rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
         let block = self.blocks.get(index).ok_or_else(|| {
             crate::error::CaligError::InvalidInput(format!(
@@ -120,15 +145,49 @@ impl Encoder for Classifier {
                 self.blocks.len()
             ))
         })?;
-        Ok(block.forward(h, mask_bias, probe)?)
+        Ok(block.forward(h, mask_bias, probe, rules)?)
     }
-    fn head(&self, h_last: &Tensor) -> Result<Tensor> {
+    fn head_with(&self, h_last: &Tensor, rules: Rules) -> Result<Tensor> {
         match &self.head {
-            Some(h) => h.forward(h_last),
+            Some(h) => h.forward(h_last, rules),
             None => Err(no_head_error(&self.config)),
         }
     }
     fn has_head(&self) -> bool {
         self.head.is_some()
+    }
+    fn lrp_relevance(
+        &self,
+        input: &ModelInput,
+        mask_bias: Option<&Tensor>,
+        target: usize,
+    ) -> Result<relprop::LrpRelevance> {
+        let head = self
+            .head
+            .as_ref()
+            .ok_or_else(|| no_head_error(&self.config))?;
+        let h0 = self.embed(input, &self.input_embeddings(input)?)?;
+        let out = run_blocks(&self.blocks, &h0, mask_bias, 0, &[], Rules::Gradient)?;
+        let mut block_inputs = vec![h0.clone()];
+        block_inputs.extend(
+            out.hidden
+                .iter()
+                .take(self.blocks.len().saturating_sub(1))
+                .cloned(),
+        );
+        let last = out.hidden.last().unwrap_or(&h0);
+        let logits = head.forward(last, Rules::Gradient)?;
+        let mut r = head.relprop(last, &relprop::target_relevance(&logits, target)?)?;
+        let mut hidden = vec![r.squeeze(0)?];
+        let mut attention = Vec::with_capacity(self.blocks.len());
+        for (block, x) in self.blocks.iter().zip(&block_inputs).rev() {
+            let (r_x, r_probs) = block.relprop(x, mask_bias, &r)?;
+            attention.push(r_probs.squeeze(0)?);
+            hidden.push(r_x.squeeze(0)?);
+            r = r_x;
+        }
+        attention.reverse();
+        hidden.reverse();
+        Ok(relprop::LrpRelevance { hidden, attention })
     }
 }

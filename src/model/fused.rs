@@ -79,9 +79,11 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// Normalisation without the affine part: x̂ = (x − mean) / sqrt(var + eps).
+/// Normalisation without the affine part: x̂ = (x − mean) / sqrt(var + eps). `constant_std`
+/// gives the backward of the standard deviation held constant (AttnLRP's identity rule).
 struct Normalise {
     eps: f64,
+    constant_std: bool,
 }
 
 fn normalise_rows<T: num_traits::Float>(x: &[T], n: usize, eps: f64) -> Vec<T> {
@@ -125,31 +127,39 @@ impl CustomOp1 for Normalise {
         Ok((out, layout.shape().clone()))
     }
 
-    /// dx = (g − mean(g) − x̂ · mean(g ⊙ x̂)) / σ, with σ recovered from x and x̂.
+    /// dx = (g − mean(g) − x̂ · mean(g ⊙ x̂)) / σ, with σ recovered from x; without the x̂
+    /// term when σ is held constant.
     fn bwd(&self, x: &Tensor, xhat: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
         let n = x.dim(D::Minus1)? as f64;
         let centred = x.broadcast_sub(&(x.sum_keepdim(D::Minus1)? / n)?)?;
         let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / n)?;
         let inv_std = (var + self.eps)?.sqrt()?.recip()?;
         let g_mean = (g.sum_keepdim(D::Minus1)? / n)?;
-        let gx_mean = ((g * xhat)?.sum_keepdim(D::Minus1)? / n)?;
-        let dx = g
-            .broadcast_sub(&g_mean)?
-            .sub(&xhat.broadcast_mul(&gx_mean)?)?;
+        let mut dx = g.broadcast_sub(&g_mean)?;
+        if !self.constant_std {
+            let gx_mean = ((g * xhat)?.sum_keepdim(D::Minus1)? / n)?;
+            dx = dx.sub(&xhat.broadcast_mul(&gx_mean)?)?;
+        }
         Ok(Some(dx.broadcast_mul(&inv_std)?))
     }
 }
 
 /// LayerNorm over the last dimension: the fused normalisation, then the affine part with
 /// ordinary ops.
-pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+pub fn layer_norm(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+    constant_std: bool,
+) -> Result<Tensor> {
     if matches!(x.device(), Device::Cpu) && matches!(x.dtype(), DType::F32 | DType::F64) {
         x.contiguous()?
-            .apply_op1(Normalise { eps })?
+            .apply_op1(Normalise { eps, constant_std })?
             .broadcast_mul(weight)?
             .broadcast_add(bias)
     } else {
-        super::ops::layer_norm_primitive(x, weight, bias, eps)
+        super::ops::layer_norm_primitive(x, weight, bias, eps, constant_std)
     }
 }
 
@@ -186,8 +196,13 @@ mod tests {
             ),
             (
                 "layer norm",
-                layer_norm(x.as_tensor(), &w, &b, 1e-12)?,
-                super::super::ops::layer_norm_primitive(x.as_tensor(), &w, &b, 1e-12)?,
+                layer_norm(x.as_tensor(), &w, &b, 1e-12, false)?,
+                super::super::ops::layer_norm_primitive(x.as_tensor(), &w, &b, 1e-12, false)?,
+            ),
+            (
+                "layer norm, constant std",
+                layer_norm(x.as_tensor(), &w, &b, 1e-12, true)?,
+                super::super::ops::layer_norm_primitive(x.as_tensor(), &w, &b, 1e-12, true)?,
             ),
         ] {
             assert!(max_diff(&fused, &plain) < 1e-12, "{name} forward");

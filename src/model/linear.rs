@@ -23,6 +23,15 @@ pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
 }
 
 impl Linear {
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, bias }
+    }
+
+    /// The (out, in) weight matrix.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
     /// x·Wᵀ + b with ordinary candle ops (differentiable in both operands), as one 2-D matmul.
     fn plain(&self, x: &Tensor) -> Result<Tensor> {
         let y = matmul_2d(x, &self.weight.t()?)?;
@@ -34,7 +43,7 @@ impl Linear {
 }
 
 /// (..., k) · (k, n) → (..., n) through a single 2-D matrix product.
-fn matmul_2d(x: &Tensor, m: &Tensor) -> Result<Tensor> {
+pub(crate) fn matmul_2d(x: &Tensor, m: &Tensor) -> Result<Tensor> {
     let dims = x.dims();
     let k = dims[dims.len() - 1];
     let rows = x.elem_count() / k.max(1);

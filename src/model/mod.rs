@@ -16,7 +16,9 @@ pub mod image;
 pub mod linear;
 pub mod load;
 pub mod ops;
+pub mod relprop;
 pub mod roberta;
+pub mod rules;
 pub mod text;
 pub mod vit;
 pub mod weights;
@@ -24,6 +26,7 @@ pub mod weights;
 pub use block::BlocksOutput;
 pub use config::{Family, ModelConfig, Pooling};
 pub use load::{load_model, LoadedModel, ModelSource};
+pub use rules::Rules;
 
 use crate::error::Result;
 use candle_core::{DType, Device, Tensor};
@@ -94,32 +97,76 @@ pub trait Encoder: Send + Sync {
     fn input_embeddings(&self, input: &ModelInput) -> Result<Tensor>;
 
     /// h^(0) from `input_embeds` (which may be an interpolated batch of one input's E, while
-    /// positions and token types come from `input`).
-    fn embed(&self, input: &ModelInput, input_embeds: &Tensor) -> Result<Tensor>;
+    /// positions and token types come from `input`), with the given backward rules.
+    fn embed_with(&self, input: &ModelInput, input_embeds: &Tensor, rules: Rules)
+        -> Result<Tensor>;
 
     /// Runs blocks from+1..L on `h` = h^(from) (0-based block indices `from..L`). `probes` is empty
     /// or holds one zero tensor per block run, of the attention probabilities' shape.
+    fn blocks_with(
+        &self,
+        h: &Tensor,
+        mask_bias: Option<&Tensor>,
+        from: usize,
+        probes: &[Tensor],
+        rules: Rules,
+    ) -> Result<BlocksOutput>;
+
+    /// Runs the single block `index` (0-based) on `h`; returns (output, attention probabilities).
+    fn block_with(
+        &self,
+        index: usize,
+        h: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+        rules: Rules,
+    ) -> Result<(Tensor, Tensor)>;
+
+    /// Logits (b, classes) from h^(L).
+    fn head_with(&self, h_last: &Tensor, rules: Rules) -> Result<Tensor>;
+
+    /// [`Encoder::embed_with`] with true gradients.
+    fn embed(&self, input: &ModelInput, input_embeds: &Tensor) -> Result<Tensor> {
+        self.embed_with(input, input_embeds, Rules::Gradient)
+    }
+
+    /// [`Encoder::blocks_with`] with true gradients.
     fn blocks(
         &self,
         h: &Tensor,
         mask_bias: Option<&Tensor>,
         from: usize,
         probes: &[Tensor],
-    ) -> Result<BlocksOutput>;
+    ) -> Result<BlocksOutput> {
+        self.blocks_with(h, mask_bias, from, probes, Rules::Gradient)
+    }
 
-    /// Runs the single block `index` (0-based) on `h`; returns (output, attention probabilities).
+    /// [`Encoder::block_with`] with true gradients.
     fn block(
         &self,
         index: usize,
         h: &Tensor,
         mask_bias: Option<&Tensor>,
         probe: Option<&Tensor>,
-    ) -> Result<(Tensor, Tensor)>;
+    ) -> Result<(Tensor, Tensor)> {
+        self.block_with(index, h, mask_bias, probe, Rules::Gradient)
+    }
 
-    /// Logits (b, classes) from h^(L).
-    fn head(&self, h_last: &Tensor) -> Result<Tensor>;
+    /// [`Encoder::head_with`] with true gradients.
+    fn head(&self, h_last: &Tensor) -> Result<Tensor> {
+        self.head_with(h_last, Rules::Gradient)
+    }
 
     fn has_head(&self) -> bool;
+
+    /// Chefer et al.'s (CVPR 2021) LRP relevance of every hidden state and of every block's
+    /// attention probabilities, for one input and the target class (relprop.rs).
+    fn lrp_relevance(
+        &self,
+        input: &ModelInput,
+        mask_bias: Option<&Tensor>,
+        target: usize,
+    ) -> Result<relprop::LrpRelevance>;
 
     fn num_layers(&self) -> usize {
         self.config().num_layers

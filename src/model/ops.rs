@@ -4,6 +4,7 @@
 //! the autograd graph silently (see docs/performance.md), so every op on a gradient path is built
 //! here from primitives that do have one.
 
+use super::rules::{identity_rule, Rules};
 use candle_core::{DType, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
@@ -26,22 +27,32 @@ impl LayerNorm {
 
     /// The fused kernel (fused.rs) on CPU; the primitive version elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        super::fused::layer_norm(x, &self.weight, &self.bias, self.eps)
+        self.forward_with(x, Rules::Gradient)
+    }
+
+    /// Under AttnLRP the standard deviation is held constant in the backward pass.
+    pub fn forward_with(&self, x: &Tensor, rules: Rules) -> Result<Tensor> {
+        let constant_std = rules == Rules::AttnLrp;
+        super::fused::layer_norm(x, &self.weight, &self.bias, self.eps, constant_std)
     }
 }
 
 /// LayerNorm from primitive ops: the reference the fused kernel is tested against.
+/// `constant_std` detaches the standard deviation (AttnLRP's identity rule).
 pub fn layer_norm_primitive(
     x: &Tensor,
     weight: &Tensor,
     bias: &Tensor,
     eps: f64,
+    constant_std: bool,
 ) -> Result<Tensor> {
     let n = x.dim(D::Minus1)? as f64;
     let centred = x.broadcast_sub(&(x.sum_keepdim(D::Minus1)? / n)?)?;
     let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / n)?;
+    let std = (var + eps)?.sqrt()?;
+    let std = if constant_std { std.detach() } else { std };
     centred
-        .broadcast_div(&(var + eps)?.sqrt()?)?
+        .broadcast_div(&std)?
         .broadcast_mul(weight)?
         .broadcast_add(bias)
 }
@@ -72,6 +83,16 @@ impl Activation {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, Rules::Gradient)
+    }
+
+    /// Under AttnLRP the identity rule: relevance passes through unchanged.
+    pub fn forward_with(&self, x: &Tensor, rules: Rules) -> Result<Tensor> {
+        let y = self.plain(x)?;
+        identity_rule(x, &y, rules)
+    }
+
+    fn plain(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             // candle's fused gelu_erf backward uses a truncated 1/sqrt(2*pi); fine in f32, but
             // visible in f64 finite-difference checks, so f64 composes it from erf.

@@ -6,6 +6,8 @@ use super::block::{load_blocks, BlockNames, Norm};
 use super::classifier::{head_if, Classifier, Embeddings, Head};
 use super::linear::Linear;
 use super::ops::LayerNorm;
+use super::relprop;
+use super::rules::Rules;
 use super::{ImageInput, ModelConfig, ModelInput, Pooling};
 use crate::error::{CaligError, Result};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
@@ -43,7 +45,8 @@ impl Embeddings for VitEmbeddings {
         Ok(px.clone())
     }
 
-    fn embed(&self, _input: &ModelInput, pixels: &Tensor) -> Result<Tensor> {
+    /// Linear in the pixels: the same under every rule set.
+    fn embed(&self, _input: &ModelInput, pixels: &Tensor, _rules: Rules) -> Result<Tensor> {
         // Non-overlapping patches: the stride-p convolution is a matmul over flattened patches
         // (candle's f64 conv2d loses precision, and this form is exact in both dtypes).
         let (b, c, h, w) = pixels.dims4()?;
@@ -71,8 +74,8 @@ struct VitHead {
 }
 
 impl Head for VitHead {
-    fn forward(&self, h: &Tensor) -> Result<Tensor> {
-        let h = self.norm.forward(h)?;
+    fn forward(&self, h: &Tensor, rules: Rules) -> Result<Tensor> {
+        let h = self.norm.forward_with(h, rules)?;
         let pooled = match self.pooling {
             Pooling::Cls => h.i((.., 0, ..))?,
             Pooling::Mean => {
@@ -81,6 +84,24 @@ impl Head for VitHead {
             }
         };
         Ok(self.classifier.forward(&pooled)?)
+    }
+
+    fn relprop(&self, h: &Tensor, r_logits: &Tensor) -> Result<Tensor> {
+        // The final LayerNorm passes relevance unchanged.
+        let hn = self.norm.forward(h)?;
+        Ok(match self.pooling {
+            Pooling::Cls => {
+                let pooled = hn.i((.., 0, ..))?;
+                let r = relprop::linear_rule(&self.classifier, &pooled, r_logits)?;
+                relprop::first_token_rule(&hn, &r)?
+            }
+            Pooling::Mean => {
+                let n = hn.dim(1)?;
+                let pooled = hn.narrow(1, 1, n - 1)?.mean(1)?;
+                let r = relprop::linear_rule(&self.classifier, &pooled, r_logits)?;
+                relprop::patch_mean_rule(&hn, &r)?
+            }
+        })
     }
 }
 

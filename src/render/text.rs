@@ -36,7 +36,12 @@ pub fn render(e: &Explanation, ansi: bool) -> String {
         crate::attr::Delta::Scalar(d) => {
             let _ = writeln!(
                 s,
-                "delta     {d:+.3e} (sum of attributions minus logit difference)"
+                "delta     {d:+.3e} (sum of attributions minus {})",
+                if e.method == "attnlrp" {
+                    "the target logit"
+                } else {
+                    "logit difference"
+                }
             );
         }
         crate::attr::Delta::PerLayer(v) => {
