@@ -307,3 +307,71 @@ fn a_closed_pipe_ends_quietly() {
     assert_eq!(o.status.code(), Some(0), "stderr: {err}");
     assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
 }
+
+fn calig_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_calig"));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args).output().expect("run calig")
+}
+
+#[test]
+fn models_install_into_calig_models_and_load_from_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("CALIG_MODELS", dir.path())];
+    let o = calig_env(&["models", "install", "minilm-sst2"], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("minilm-sst2/model.safetensors").is_file());
+    assert!(!dir.path().join(".minilm-sst2.installing").exists());
+    let o = calig_env(
+        &[
+            "predict",
+            "minilm-sst2",
+            "a gorgeous movie",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["prediction"]["label"], "positive");
+}
+
+#[test]
+fn a_failed_install_names_the_missing_base_and_leaves_nothing() {
+    let src = tempfile::tempdir().unwrap();
+    let models = tempfile::tempdir().unwrap();
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models-src/minilm-sst2");
+    let to = src.path().join("minilm-sst2");
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(&from).unwrap().flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    std::fs::write(
+        to.join("assembly.json"),
+        r#"{"base": "no-such-base", "tensors": {}}"#,
+    )
+    .unwrap();
+    let o = calig_env(
+        &["models", "install", "minilm-sst2"],
+        &[
+            ("CALIG_MODELS_SRC", src.path()),
+            ("CALIG_MODELS", models.path()),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no-such-base") && err.contains("fetch-assets.sh"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(models.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

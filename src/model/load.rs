@@ -45,9 +45,16 @@ pub const DEFAULT_TEXT_MODEL: &str = "minilm-sst2";
 pub const DEFAULT_IMAGE_MODEL: &str = "vit-fashion-mae";
 
 /// Directories searched for built-in models: the install root (`$CALIG_MODELS`, else `models/`
-/// of the source tree the binary was built from), then `./models`.
+/// of the source tree the binary was built from, else of the user data directory), the user
+/// data directory's `models/`, then `./models`.
 pub fn builtin_dirs() -> Vec<PathBuf> {
-    vec![super::builtin::install_root(), PathBuf::from("models")]
+    let mut dirs = vec![
+        super::builtin::install_root(),
+        super::builtin::user_data_dir().join("models"),
+        PathBuf::from("models"),
+    ];
+    dirs.dedup();
+    dirs
 }
 
 /// The hub cache root: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
@@ -112,9 +119,14 @@ pub fn resolve(spec: &str) -> Result<ModelSource> {
         )));
     }
     Err(CaligError::ModelNotFound(format!(
-        "`{spec}` is not a directory, a built-in model (see `calig models`), or a hub id in the \
-         local Hugging Face cache ({}); calig never downloads: fetch it first, e.g. with \
-         `huggingface-cli download {spec}`",
+        "`{spec}` is not a directory, an installed built-in model (looked in {}; see `calig \
+         models`), or a hub id in the local Hugging Face cache ({}); calig never downloads: \
+         fetch it first, e.g. with `huggingface-cli download {spec}`",
+        builtin_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         hub_cache().map_or("unset".into(), |p| p.display().to_string())
     )))
 }
