@@ -69,6 +69,9 @@ pub struct Explanation {
     pub convergence_delta: Delta,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+    /// What the user should know about this result (e.g. an inaccurate integral).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub timing_ms: f64,
 }
 
@@ -237,6 +240,7 @@ pub fn explain_prepared(
         layers: a.layers,
         convergence_delta: a.delta,
         details: a.details,
+        warnings: a.warnings,
         timing_ms,
     })
 }

@@ -282,3 +282,51 @@ fn baselines_change_ig_but_keep_completeness() {
         assert!(d.abs() < 0.05, "baseline {b}: delta {d}");
     }
 }
+
+#[test]
+fn an_inaccurate_integral_is_reported_and_an_accurate_one_is_not() {
+    let coarse = explain_json(
+        "bert",
+        "ig",
+        &["--quadrature", "riemann_trapezoid", "--steps", "20"],
+    );
+    let w = coarse["warnings"].as_array().expect("a warning");
+    assert!(
+        w[0].as_str().unwrap().contains("convergence delta"),
+        "{w:?}"
+    );
+    let fine = explain_json("bert", "ig", &["--steps", "50"]);
+    assert!(fine.get("warnings").is_none(), "{}", fine["warnings"]);
+    let lig = explain_json(
+        "bert",
+        "lig",
+        &["--quadrature", "riemann_trapezoid", "--steps", "20"],
+    );
+    assert!(
+        lig["warnings"].is_array(),
+        "lig: per-layer deltas are checked too"
+    );
+}
+
+#[test]
+fn steps_outside_the_accepted_range_are_refused() {
+    let dir = fixture("bert");
+    for (steps, needle) in [
+        ("0", "needs more than 0 steps"),
+        ("20000", "limit of 10000"),
+    ] {
+        common::fails_with(
+            &[
+                "explain",
+                "--model",
+                dir.to_str().unwrap(),
+                "--method",
+                "ig",
+                "--steps",
+                steps,
+                "a movie",
+            ],
+            &[needle],
+        );
+    }
+}

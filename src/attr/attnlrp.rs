@@ -101,5 +101,6 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
                 "layer_totals": totals,
             }
         })),
+        warnings: Vec::new(),
     })
 }

@@ -122,6 +122,7 @@ pub struct Components {
     layers: Vec<usize>,
     r: Vec<Vec<f64>>,
     deltas: Vec<f64>,
+    warning: Option<String>,
     /// a^(l) read off the maps (index l − 1): positive (input or path) and signed (input).
     a_positive: Vec<Vec<f64>>,
     a_signed: Vec<Vec<f64>>,
@@ -161,6 +162,7 @@ pub fn components(subject: &Subject, params: &Params) -> Result<Components> {
     Ok(Components {
         r: lig.scores,
         deltas: lig.deltas,
+        warning: lig.warning,
         layers,
         a_positive: a_maps
             .iter()
@@ -259,6 +261,7 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
         layers: Some(by_layer(num_layers, &fused_layers, &s_parts)),
         delta: Delta::PerLayer(by_layer(num_layers, &c.layers, &c.deltas)),
         details: Some(details),
+        warnings: c.warning.iter().cloned().collect(),
     })
 }
 

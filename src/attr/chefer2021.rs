@@ -70,5 +70,6 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         layers: Some(by_layer(num_layers, &blocks, &per_block)),
         delta: super::Delta::None,
         details: None,
+        warnings: Vec::new(),
     })
 }

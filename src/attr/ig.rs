@@ -41,7 +41,8 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         Space::Input,
         &baseline,
     )?;
-    let delta = total - (subject.logit()? - y_base);
+    let difference = subject.logit()? - y_base;
+    let delta = total - difference;
     let scores = if subject.is_text() {
         Scores::Tokens(token_sums(attr)?)
     } else {
@@ -52,5 +53,8 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         layers: None,
         delta: Delta::Scalar(delta),
         details: None,
+        warnings: super::delta_warning(&[(delta, difference)], params)
+            .into_iter()
+            .collect(),
     })
 }

@@ -13,6 +13,8 @@ pub struct LayerPaths {
     pub layers: Vec<usize>,
     pub scores: Vec<Vec<f64>>,
     pub deltas: Vec<f64>,
+    /// A warning when some layer's delta is large (see `delta_warning`).
+    pub warning: Option<String>,
     pub path_attention: Vec<Option<Tensor>>,
 }
 
@@ -59,6 +61,7 @@ pub fn layer_paths(
     let y = subject.logit()?;
     let mut scores = Vec::with_capacity(layers.len());
     let mut deltas = Vec::with_capacity(layers.len());
+    let mut pairs = Vec::with_capacity(layers.len());
     for (path, attr) in paths.iter().zip(&out.attributions) {
         let total: f64 = to_vec(attr)?.iter().sum();
         let y_base = logit_at(
@@ -70,12 +73,14 @@ pub fn layer_paths(
             &path.baseline,
         )?;
         deltas.push(total - (y - y_base));
+        pairs.push((total - (y - y_base), y - y_base));
         scores.push(token_sums(attr)?);
     }
     Ok(LayerPaths {
         layers: layers.to_vec(),
         scores,
         deltas,
+        warning: super::delta_warning(&pairs, params),
         path_attention: out.path_attention,
     })
 }
@@ -103,5 +108,6 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         delta: Delta::PerLayer(by_layer(num_layers, &layers, &r.deltas)),
         layers: Some(by_layer(num_layers, &layers, &r.scores)),
         details: None,
+        warnings: r.warning.into_iter().collect(),
     })
 }

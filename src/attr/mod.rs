@@ -250,6 +250,15 @@ impl Params {
                     .into(),
             ));
         }
+        if self.steps > quadrature::MAX_STEPS {
+            return Err(CaligError::InvalidInput(format!(
+                "steps {} is above calig's limit of {}: every step is a forward and backward \
+                 pass per path; 50 Gauss–Legendre steps usually keep the convergence delta \
+                 under 1 % of the logit difference",
+                self.steps,
+                quadrature::MAX_STEPS
+            )));
+        }
         self.quadrature
             .rule(self.steps)
             .map_err(CaligError::InvalidInput)?;
@@ -371,6 +380,27 @@ pub enum Delta {
     PerLayer(Vec<Option<f64>>),
 }
 
+/// Share of |y_c(input) − y_c(baseline)| above which a convergence delta is reported.
+pub const DELTA_WARNING_SHARE: f64 = 0.05;
+
+/// A warning when the worst (delta, logit difference) pair misses completeness by more than
+/// [`DELTA_WARNING_SHARE`] of the difference (and by more than 1e-3 in absolute terms).
+pub(crate) fn delta_warning(pairs: &[(f64, f64)], params: &Params) -> Option<String> {
+    let (delta, diff) = pairs.iter().copied().max_by(|a, b| {
+        let share = |(d, y): (f64, f64)| d.abs() / y.abs().max(1e-12);
+        share(*a).total_cmp(&share(*b))
+    })?;
+    if delta.abs() <= 1e-3 || delta.abs() <= DELTA_WARNING_SHARE * diff.abs() {
+        return None;
+    }
+    Some(format!(
+        "convergence delta {delta:+.3e} is {:.0} % of the logit difference {diff:+.3e}: the \
+         integral is inaccurate; use more steps (now {}) or the gausslegendre quadrature",
+        100.0 * delta.abs() / diff.abs().max(1e-12),
+        params.steps
+    ))
+}
+
 /// A method's result before it is dressed as an [`crate::explanation::Explanation`].
 #[derive(Debug, Clone)]
 pub struct Attribution {
@@ -380,6 +410,8 @@ pub struct Attribution {
     pub delta: Delta,
     /// Method-specific extras (CA-LIG's r, a, s parts).
     pub details: Option<serde_json::Value>,
+    /// What the user should know about this result (an inaccurate integral).
+    pub warnings: Vec<String>,
 }
 
 impl Attribution {
@@ -390,6 +422,7 @@ impl Attribution {
             layers: None,
             delta: Delta::None,
             details: None,
+            warnings: Vec::new(),
         }
     }
 }

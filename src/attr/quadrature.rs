@@ -21,6 +21,9 @@ pub enum Quadrature {
 
 /// Interpolation coefficients α_k in [0, 1] and their weights. The weights sum to 1, except
 /// Captum's trapezoid rule: step 1/n with halved ends sums to (n − 1)/n (kept for parity).
+/// The largest number of interpolation steps calig accepts.
+pub const MAX_STEPS: usize = 10_000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub alphas: Vec<f64>,

@@ -127,6 +127,9 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         start_layer: a.start_layer,
     };
     let e = explain(&m, &input, a.target.as_deref(), a.method, &params)?;
+    for w in &e.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(n) = e.input.truncated_from {
         eprintln!(
             "note: input truncated from {n} to {} tokens (the model's maximum)",
