@@ -211,8 +211,14 @@ pub struct Params {
     pub attention_sign: AttentionSign,
     pub fusion: Fusion,
     pub specials: Specials,
-    /// chefer2021: the first block (1..=L) of the rollout.
+    /// chefer2021: the first block (1..=L) of the rollout. Left out of the serialised form at
+    /// its default, so that `calig eval` caches keyed by the parameters stay valid.
+    #[serde(skip_serializing_if = "is_first_block")]
     pub start_layer: usize,
+}
+
+fn is_first_block(start_layer: &usize) -> bool {
+    *start_layer == 1
 }
 
 impl Params {
