@@ -59,7 +59,7 @@ fn main() -> Result<()> {
             examples.push((file.to_string(), label.trim().parse::<usize>()?));
         }
         for (file, _) in &examples {
-            let input = m.prepare_image(&dir.join(file))?;
+            let (input, _) = m.prepare_image(&dir.join(file))?;
             let l = m.logits(&input)?;
             preds.push(argmax(&l));
             logits_all.push(l);

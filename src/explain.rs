@@ -39,6 +39,9 @@ pub struct InputInfo {
     pub patch_grid: Option<[usize; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_size: Option<[usize; 2]>,
+    /// Images: the file's (height, width) when it differs from `image_size` (it was resized).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resized_from: Option<[usize; 2]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,11 +143,12 @@ pub fn prepare<'a>(
                 truncated_from: enc.truncated_from,
                 patch_grid: None,
                 image_size: None,
+                resized_from: None,
             };
             (mi, info, enc.tokens, enc.words, enc.special, ids)
         }
         ExplainInput::Image(path) => {
-            let mi = m.prepare_image(path)?;
+            let (mi, size) = m.prepare_image(path)?;
             let ic = cfg.image.as_ref().expect("image model");
             let g = ic.grid();
             let tokens = std::iter::once("[CLS]".to_string())
@@ -157,6 +161,7 @@ pub fn prepare<'a>(
                 truncated_from: None,
                 patch_grid: Some([g, g]),
                 image_size: Some([ic.image_size, ic.image_size]),
+                resized_from: (size != [ic.image_size, ic.image_size]).then_some(size),
             };
             (mi, info, tokens, vec![], vec![], None)
         }

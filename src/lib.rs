@@ -1,6 +1,7 @@
 //! calig: Context-Aware Layer-wise Integrated Gradients (CA-LIG) and baseline explainers for
 //! Transformer classifiers, on Hugging Face checkpoints, in Rust.
 
+pub mod atomic;
 pub mod attr;
 pub mod data;
 pub mod error;

@@ -375,3 +375,68 @@ fn a_failed_install_names_the_missing_base_and_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// The header JSON and the data of a safetensors file.
+fn split_safetensors(bytes: &[u8]) -> (serde_json::Value, Vec<u8>) {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    (
+        serde_json::from_slice(&bytes[8..8 + n]).unwrap(),
+        bytes[8 + n..].to_vec(),
+    )
+}
+
+fn join_safetensors(header: &serde_json::Value, data: &[u8]) -> Vec<u8> {
+    let h = serde_json::to_vec(header).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    out
+}
+
+#[test]
+fn malformed_safetensors_are_named() {
+    let original = std::fs::read(fixture("bert").join("model.safetensors")).unwrap();
+    let (header, data) = split_safetensors(&original);
+    let key = "bert.encoder.layer.0.attention.self.query.weight";
+    let mut bad_length = original.clone();
+    bad_length[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let mut out_of_range = header.clone();
+    out_of_range[key]["data_offsets"] = serde_json::json!([0, data.len() + 4096]);
+    let mut unknown_dtype = header.clone();
+    unknown_dtype[key]["dtype"] = "Q7".into();
+    let cases = [
+        ("header length", bad_length),
+        ("offsets", join_safetensors(&out_of_range, &data)),
+        ("dtype", join_safetensors(&unknown_dtype, &data)),
+        ("truncated", original[..original.len() / 2].to_vec()),
+    ];
+    for (what, bytes) in cases {
+        let (_t, dir) = copy_fixture("bert");
+        std::fs::write(dir.join("model.safetensors"), bytes).unwrap();
+        let o = calig(&["predict", s(&dir), "hello"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(err.contains("model.safetensors"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn nan_weights_are_named() {
+    let (_t, dir) = copy_fixture("bert");
+    let path = dir.join("model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&path, &candle_core::Device::Cpu).unwrap();
+    let key = "bert.encoder.layer.1.output.dense.weight";
+    let t = &tensors[key];
+    let poisoned = (t.ones_like().unwrap() * f64::NAN).unwrap();
+    tensors.insert(key.into(), poisoned);
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    for cmd in ["predict", "explain"] {
+        let args: Vec<&str> = if cmd == "predict" {
+            vec!["predict", s(&dir), "hello"]
+        } else {
+            vec!["explain", "--model", s(&dir), "hello"]
+        };
+        fails_with(&args, &[key, "NaN or Inf"]);
+    }
+}

@@ -194,6 +194,19 @@ fn bad_requests_name_the_problem() {
     check(base("ig", &["--reference", "gae"]), &["--reference `gae`"]);
     std::fs::write(&data, "sentence\tlabel\nfine\tmaybe\n").unwrap();
     check(base("ig", &[]), &["line 2", "`maybe`"]);
+    std::fs::write(&data, b"sentence\tlabel\ngood\t1\nbad \xff\xfe bytes\t0\n").unwrap();
+    check(base("ig", &[]), &["line 3", "invalid utf-8"]);
+    let jsonl = dir.path().join("d.jsonl");
+    std::fs::write(
+        &jsonl,
+        b"{\"text\": \"good\", \"label\": 1}\n{\"text\": \"\xff\", \"label\": 0}\n",
+    )
+    .unwrap();
+    check(
+        eval_args(&jsonl, &out, &["--methods", "ig"]),
+        &["line 2", "not valid UTF-8"],
+    );
+    assert!(!out.exists(), "no output directory for a failed run");
 }
 
 #[test]

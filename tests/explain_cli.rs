@@ -330,3 +330,80 @@ fn steps_outside_the_accepted_range_are_refused() {
         );
     }
 }
+
+#[test]
+fn no_truncate_refuses_long_text() {
+    let d = fixture("bert");
+    let long = "good ".repeat(100);
+    for cmd in [
+        vec![
+            "explain",
+            "--model",
+            d.to_str().unwrap(),
+            "--no-truncate",
+            &long,
+        ],
+        vec!["predict", d.to_str().unwrap(), "--no-truncate", &long],
+    ] {
+        fails_with(&cmd, "202 tokens, more than the model's maximum of 64");
+    }
+}
+
+#[test]
+fn unwritable_outputs_fail_and_keep_earlier_files() {
+    let d = fixture("bert");
+    let m = d.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let earlier = tmp.path().join("earlier.json");
+    std::fs::write(&earlier, "keep me").unwrap();
+    // A path through a regular file cannot be created.
+    let through = earlier.join("out.json");
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            m,
+            "--output",
+            through.to_str().unwrap(),
+            "nice",
+        ],
+        "earlier.json",
+    );
+    assert_eq!(std::fs::read_to_string(&earlier).unwrap(), "keep me");
+    if std::path::Path::new("/dev/full").exists() {
+        fails_with(
+            &[
+                "explain",
+                "--model",
+                m,
+                "--format",
+                "json",
+                "--output",
+                "/dev/full",
+                "nice",
+            ],
+            "No space left",
+        );
+        assert!(!std::fs::metadata("/dev/full").unwrap().is_file());
+    }
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert_eq!(names.len(), 1, "no temporary files: {names:?}");
+}
+
+#[test]
+fn start_layer_out_of_range_is_refused() {
+    let d = fixture("bert");
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            d.to_str().unwrap(),
+            "--method",
+            "chefer2021",
+            "--start-layer",
+            "4",
+            "nice",
+        ],
+        "start_layer 4 does not exist: the model has blocks 1..=3",
+    );
+}

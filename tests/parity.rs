@@ -150,7 +150,11 @@ fn vit_matches_pytorch() {
 fn vit_image_preprocessing_matches_hf_processor() {
     let r = read_json(&fixture("vit").join("reference.json"));
     let m = load_model(fixture("vit").to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
-    let got = match m.prepare_image(&fixture("vit").join("image.png")).unwrap() {
+    let got = match m
+        .prepare_image(&fixture("vit").join("image.png"))
+        .unwrap()
+        .0
+    {
         ModelInput::Image(i) => values(&i.pixel_values),
         ModelInput::Text(_) => unreachable!(),
     };

@@ -119,12 +119,10 @@ fn load_dataset(a: &EvalArgs, m: &LoadedModel) -> Result<(Vec<Example>, bool)> {
         return Ok((data::read_eraser(&jsonl, &p.join("docs"), &labels)?, true));
     }
     let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let first = std::fs::read_to_string(p)
-        .with_context(|| format!("cannot read {}", p.display()))?
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    // Only the start of the first line decides the format; the readers check the encoding.
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let first = String::from_utf8_lossy(bytes.split(|&b| b == b'\n').next().unwrap_or_default())
+        .into_owned();
     if ext == "tsv" && first.starts_with("__label__") {
         return Ok((data::read_fasttext_tsv(p, &m.config.labels)?, false));
     }
@@ -234,8 +232,6 @@ pub fn run(a: EvalArgs) -> Result<()> {
             .position(|s| s.kind == Kind::Method(calig::attr::Method::Calig))
             .unwrap_or(0),
     };
-    std::fs::create_dir_all(&a.output)
-        .with_context(|| format!("cannot create {}", a.output.display()))?;
     let opts = EvalOptions {
         methods: methods.clone(),
         metrics: metrics.clone(),
@@ -258,7 +254,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
             .join(","),
         removal.name()
     );
+    // Created only now: a request refused above (or by `evaluate`'s own checks) leaves nothing.
     let out = evaluate(&m, &examples, &opts)?;
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("cannot create {}", a.output.display()))?;
     let wall = start.elapsed().as_secs_f64();
     write_outputs(
         &a,

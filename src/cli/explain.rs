@@ -82,6 +82,9 @@ pub struct ExplainArgs {
     /// Explain this image instead of text.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// Refuse a text longer than the model's maximum instead of truncating it.
+    #[arg(long)]
+    no_truncate: bool,
     /// The text to explain (several words are joined with spaces).
     text: Vec<String>,
     #[command(flatten)]
@@ -106,6 +109,9 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         .to_string()
     });
     let m = a.runtime.load(&model)?;
+    if let (true, ExplainInput::Text(t)) = (a.no_truncate, &input) {
+        super::refuse_truncation(&m, t)?;
+    }
     let params = Params {
         steps: a.steps,
         quadrature: a.quadrature,
@@ -129,6 +135,9 @@ pub fn run(a: ExplainArgs) -> Result<()> {
     let e = explain(&m, &input, a.target.as_deref(), a.method, &params)?;
     for w in &e.warnings {
         eprintln!("warning: {w}");
+    }
+    if let (Some([h, w]), Some([mh, mw])) = (e.input.resized_from, e.input.image_size) {
+        eprintln!("note: image resized from {h}x{w} to {mh}x{mw} (the model's input size)");
     }
     if let Some(n) = e.input.truncated_from {
         eprintln!(

@@ -1,6 +1,6 @@
 //! Writing results: to stdout, or to a file that appears whole or not at all.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
 
@@ -10,8 +10,7 @@ pub enum Format {
     Json,
 }
 
-/// Writes `content` to `path` through a temporary file in the same directory and a rename, so
-/// that a failure never leaves a partial file; `None` prints to stdout.
+/// Writes `content` to `path` whole or not at all (calig::atomic); `None` prints to stdout.
 pub fn emit(path: Option<&Path>, content: &str) -> Result<()> {
     match path {
         None => {
@@ -22,16 +21,6 @@ pub fn emit(path: Option<&Path>, content: &str) -> Result<()> {
             }
             Ok(())
         }
-        Some(p) => {
-            let dir = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let name = p.file_name().context("output path has no file name")?;
-            let tmp = dir.join(format!(".{}.calig-tmp", name.to_string_lossy()));
-            std::fs::write(&tmp, content)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, p).with_context(|| format!("cannot write {}", p.display()))
-        }
+        Some(p) => Ok(calig::atomic::write_file(p, content.as_bytes())?),
     }
 }

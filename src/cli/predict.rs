@@ -15,6 +15,9 @@ pub struct PredictArgs {
     /// Classify this image instead of text.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// Refuse a text longer than the model's maximum instead of truncating it.
+    #[arg(long)]
+    no_truncate: bool,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     #[command(flatten)]
@@ -28,12 +31,25 @@ pub fn run(a: PredictArgs) -> Result<()> {
         match (&a.image, text.is_empty()) {
             (Some(_), false) => bail!("give either text or --image, not both"),
             (None, true) => bail!("nothing to classify: give a text or --image PATH"),
-            (Some(p), true) => (
-                m.prepare_image(p)?,
-                serde_json::json!({"kind": "image", "path": p}),
-                None,
-            ),
+            (Some(p), true) => {
+                let (input, size) = m.prepare_image(p)?;
+                let model_size = m.config.image.as_ref().map(|i| [i.image_size; 2]);
+                let resized = (Some(size) != model_size).then_some(size);
+                if let (Some([h, w]), Some([mh, mw])) = (resized, model_size) {
+                    eprintln!(
+                        "note: image resized from {h}x{w} to {mh}x{mw} (the model's input size)"
+                    );
+                }
+                (
+                    input,
+                    serde_json::json!({"kind": "image", "path": p, "resized_from": resized}),
+                    None,
+                )
+            }
             (None, false) => {
+                if a.no_truncate {
+                    super::refuse_truncation(&m, &text)?;
+                }
                 let (enc, input) = m.prepare_text(&text)?;
                 if let Some(n) = enc.truncated_from {
                     eprintln!(

@@ -22,8 +22,19 @@ pub struct Example {
     pub evidence: Vec<(usize, usize)>,
 }
 
+/// The file as text; invalid UTF-8 is an error that names its line and byte column.
 pub(crate) fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| CaligError::io(path, e))
+    let bytes = std::fs::read(path).map_err(|e| CaligError::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        bad(
+            path,
+            line,
+            format!("not valid UTF-8 (byte {column} of the line)"),
+        )
+    })
 }
 
 /// The non-empty lines of a JSON-lines file, parsed, with their 0-based line index.

@@ -6,7 +6,7 @@
 use super::metrics::higher_is_better;
 use super::run::Outcome;
 use super::stats::{self, Interval};
-use crate::error::{CaligError, Result};
+use crate::error::Result;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -269,17 +269,9 @@ pub fn curves_csv(out: &Outcome, methods: &[String]) -> String {
     s
 }
 
-/// Writes `text` to `path` whole or not at all (a temporary file renamed into place).
+/// Writes `bytes` to `path` whole or not at all (see atomic.rs).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e| CaligError::io(path, e);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(
-        ".{}.partial",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| CaligError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::atomic::write_file(path, bytes)
 }
 
 #[cfg(test)]

@@ -85,18 +85,32 @@ impl ImageProcessor {
         Ok(p)
     }
 
-    /// Decodes and preprocesses an image file into (1, c, h, w).
-    pub fn load(&self, path: &Path, dtype: DType, device: &Device) -> Result<Tensor> {
-        let img = image::ImageReader::open(path)
+    /// Decodes an image file (any colour type the decoders know: grey, RGBA, 16-bit, palette)
+    /// with its EXIF orientation applied, as transformers' `load_image` does, and preprocesses
+    /// it into (1, c, h, w). Also returns the decoded (height, width), before any resizing.
+    pub fn load(&self, path: &Path, dtype: DType, device: &Device) -> Result<(Tensor, [usize; 2])> {
+        use image::ImageDecoder;
+        let bad = |e: image::ImageError| CaligError::Image {
+            path: path.to_path_buf(),
+            reason: format!("cannot decode: {e}"),
+        };
+        let mut decoder = image::ImageReader::open(path)
             .map_err(|e| CaligError::io(path, e))?
             .with_guessed_format()
             .map_err(|e| CaligError::io(path, e))?
-            .decode()
-            .map_err(|e| CaligError::Image {
+            .into_decoder()
+            .map_err(bad)?;
+        let orientation = decoder.orientation().map_err(bad)?;
+        let mut img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
+        img.apply_orientation(orientation);
+        if img.width() == 0 || img.height() == 0 {
+            return Err(CaligError::Image {
                 path: path.to_path_buf(),
-                reason: format!("cannot decode: {e}"),
-            })?;
-        self.preprocess(&img, dtype, device)
+                reason: "the image has no pixels".into(),
+            });
+        }
+        let size = [img.height() as usize, img.width() as usize];
+        Ok((self.preprocess(&img, dtype, device)?, size))
     }
 
     pub fn preprocess(

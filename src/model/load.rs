@@ -241,10 +241,57 @@ impl LoadedModel {
         self.model.device()
     }
 
-    /// The logits of the first (usually only) row of `input`, as f64.
+    /// The logits of the first (usually only) row of `input`, as f64. Non-finite logits are an
+    /// error that names the first weight tensor holding NaN or Inf.
     pub fn logits(&self, input: &super::ModelInput) -> Result<Vec<f64>> {
         let logits = self.model.forward(input)?.logits;
-        Ok(logits.get(0)?.to_dtype(DType::F64)?.to_vec1()?)
+        let v: Vec<f64> = logits.get(0)?.to_dtype(DType::F64)?.to_vec1()?;
+        if v.iter().all(|x| x.is_finite()) {
+            return Ok(v);
+        }
+        let culprit = self.first_non_finite_weight();
+        Err(CaligError::InvalidFile {
+            path: culprit
+                .as_ref()
+                .map_or_else(|| self.source.dir().to_path_buf(), |(f, _)| f.clone()),
+            reason: match culprit {
+                Some((_, name)) => format!(
+                    "the model's logits are not finite: tensor `{name}` holds NaN or Inf values"
+                ),
+                None => "the model's logits are not finite (NaN or Inf) although every \
+                         safetensors weight is finite: the activations overflow"
+                    .into(),
+            },
+        })
+    }
+
+    /// The first safetensors weight (file, tensor name) with a NaN or Inf value.
+    fn first_non_finite_weight(&self) -> Option<(PathBuf, String)> {
+        for file in self
+            .weight_files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "safetensors"))
+        {
+            let Ok(tensors) = candle_core::safetensors::load(file, &Device::Cpu) else {
+                continue;
+            };
+            let mut names: Vec<&String> = tensors.keys().collect();
+            names.sort();
+            for name in names {
+                let t = &tensors[name];
+                if !t.dtype().is_float() {
+                    continue;
+                }
+                let finite = t
+                    .to_dtype(DType::F64)
+                    .and_then(|t| t.flatten_all()?.to_vec1::<f64>())
+                    .map(|v| v.iter().all(|x| x.is_finite()));
+                if matches!(finite, Ok(false)) {
+                    return Some((file.clone(), name.clone()));
+                }
+            }
+        }
+        None
     }
 
     /// Tokenises one text into a batch of one.
@@ -268,15 +315,19 @@ impl LoadedModel {
         Ok((enc, super::ModelInput::Text(input)))
     }
 
-    /// Decodes and preprocesses one image file into a batch of one.
-    pub fn prepare_image(&self, path: &Path) -> Result<super::ModelInput> {
+    /// Decodes and preprocesses one image file into a batch of one; also returns the decoded
+    /// (height, width) before resizing.
+    pub fn prepare_image(&self, path: &Path) -> Result<(super::ModelInput, [usize; 2])> {
         let proc = self.image_processor.as_ref().ok_or_else(|| {
             CaligError::InvalidInput(format!(
                 "{} is a text model: give text instead of --image",
                 self.source.name()
             ))
         })?;
-        let pixel_values = proc.load(path, self.dtype(), self.device())?;
-        Ok(super::ModelInput::Image(super::ImageInput { pixel_values }))
+        let (pixel_values, size) = proc.load(path, self.dtype(), self.device())?;
+        Ok((
+            super::ModelInput::Image(super::ImageInput { pixel_values }),
+            size,
+        ))
     }
 }
