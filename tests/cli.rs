@@ -440,3 +440,53 @@ fn nan_weights_are_named() {
         fails_with(&args, &[key, "NaN or Inf"]);
     }
 }
+
+#[test]
+fn unknown_methods_and_contradictory_options_are_refused() {
+    let o = calig(&["explain", "--method", "shapley", "hi"]);
+    assert_eq!(o.status.code(), Some(2), "clap's usage error");
+    assert!(
+        stderr(&o).contains("invalid value 'shapley'"),
+        "{}",
+        stderr(&o)
+    );
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            s(&fixture("bert")),
+            "--attention-mode",
+            "path",
+            "--attention-sign",
+            "signed",
+            "hi",
+        ],
+        &["attention_sign=signed", "attention_mode=input"],
+    );
+}
+
+#[test]
+fn a_missing_preprocessor_config_is_reported_and_defaults_are_used() {
+    let (_t, dir) = copy_fixture("vit");
+    std::fs::remove_file(dir.join("preprocessor_config.json")).unwrap();
+    let o = calig(&[
+        "predict",
+        s(&dir),
+        "--image",
+        s(&fixture("vit").join("image.png")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("preprocessor_config.json is missing") && err.contains("defaults"),
+        "{err}"
+    );
+}
+
+#[test]
+fn whitespace_only_text_is_refused_by_explain_too() {
+    fails_with(
+        &["explain", "--model", s(&fixture("bert")), " \t "],
+        &["the text is empty"],
+    );
+}

@@ -72,7 +72,11 @@ impl RuntimeArgs {
                 anyhow::anyhow!("cannot use CUDA (is calig built with --features cuda?): {e}")
             })?,
         };
-        Ok(load_model(model, dtype, &device)?)
+        let m = load_model(model, dtype, &device)?;
+        for n in &m.notes {
+            eprintln!("note: {n}");
+        }
+        Ok(m)
     }
 }
 

@@ -140,6 +140,8 @@ pub struct LoadedModel {
     pub image_processor: Option<ImageProcessor>,
     pub num_parameters: usize,
     pub weight_files: Vec<PathBuf>,
+    /// What loading had to assume (a missing optional file), for the user to see.
+    pub notes: Vec<String>,
 }
 
 /// Builds the encoder of `cfg` from checkpoint tensors.
@@ -198,7 +200,7 @@ pub fn load_model(spec: &str, dtype: DType, device: &Device) -> Result<LoadedMod
     let config = ModelConfig::from_file(&dir.join("config.json"))?;
     let ckpt = read_checkpoint(&dir)?;
     let model = build_encoder(&ckpt, &config, &dir, dtype, device)?;
-    let (mut tokenizer, mut image_processor) = (None, None);
+    let (mut tokenizer, mut image_processor, mut notes) = (None, None, Vec::new());
     if config.family.is_text() {
         let path = dir.join("tokenizer.json");
         if !path.is_file() {
@@ -218,10 +220,18 @@ pub fn load_model(spec: &str, dtype: DType, device: &Device) -> Result<LoadedMod
         image_processor = Some(if path.is_file() {
             ImageProcessor::from_file(&path, ic.image_size, ic.num_channels)?
         } else {
+            notes.push(format!(
+                "{} is missing: using ViTImageProcessor's defaults (resize to {}x{}, \
+                 rescale 1/255, mean 0.5, std 0.5)",
+                path.display(),
+                ic.image_size,
+                ic.image_size
+            ));
             ImageProcessor::default_for(ic.image_size, ic.num_channels)
         });
     }
     Ok(LoadedModel {
+        notes,
         source,
         num_parameters: ckpt.num_parameters(),
         weight_files: ckpt.files.clone(),
