@@ -16,6 +16,21 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum ExplainInput {
     Text(String),
     Image(PathBuf),
+    /// An image already decoded (e.g. a row of an idx file), with a name for the output.
+    Decoded {
+        name: String,
+        image: std::sync::Arc<image::DynamicImage>,
+    },
+}
+
+/// The headline scores of an attribution and what they cover: text tokens, or image patches
+/// (ViT token vectors start with [CLS], which the headline drops).
+pub fn headline_scores(scores: Scores, is_text: bool) -> (Vec<f64>, &'static str) {
+    match scores {
+        Scores::Tokens(v) if is_text => (v, "tokens"),
+        Scores::Tokens(v) => (v[1..].to_vec(), "patches"),
+        Scores::Patches(v) => (v, "patches"),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,8 +162,18 @@ pub fn prepare<'a>(
             };
             (mi, info, enc.tokens, enc.words, enc.special, ids)
         }
-        ExplainInput::Image(path) => {
-            let (mi, size) = m.prepare_image(path)?;
+        ExplainInput::Image(_) | ExplainInput::Decoded { .. } => {
+            let (mi, size, path) = match input {
+                ExplainInput::Image(path) => {
+                    let (mi, size) = m.prepare_image(path)?;
+                    (mi, size, path.clone())
+                }
+                ExplainInput::Decoded { name, image } => {
+                    let (mi, size) = m.prepare_decoded_image(image)?;
+                    (mi, size, PathBuf::from(name))
+                }
+                ExplainInput::Text(_) => unreachable!("matched above"),
+            };
             let ic = cfg.image.as_ref().expect("image model");
             let g = ic.grid();
             let tokens = std::iter::once("[CLS]".to_string())
@@ -157,7 +182,7 @@ pub fn prepare<'a>(
             let info = InputInfo {
                 kind: "image",
                 text: None,
-                path: Some(path.clone()),
+                path: Some(path),
                 truncated_from: None,
                 patch_grid: Some([g, g]),
                 image_size: Some([ic.image_size, ic.image_size]),
@@ -203,12 +228,7 @@ pub fn explain_prepared(
     let a: Attribution = attr::run(method, &p.subject, params)?;
     let timing_ms = start.elapsed().as_secs_f64() * 1e3;
     let is_text = p.subject.is_text();
-    let (scores, scores_cover) = match a.scores {
-        Scores::Tokens(v) if is_text => (v, "tokens"),
-        // ViT token vectors start with [CLS]: the headline scores cover the patches.
-        Scores::Tokens(v) => (v[1..].to_vec(), "patches"),
-        Scores::Patches(v) => (v, "patches"),
-    };
+    let (scores, scores_cover) = headline_scores(a.scores, is_text);
     let word_scores = p
         .words
         .iter()

@@ -274,3 +274,100 @@ fn external_attributions_score_like_the_same_method_run_inside() {
     std::fs::write(&file, "{\"id\": 0, \"word_scores\": [1.0]}\n").unwrap();
     fails_with(&strs(&with_file(&[])), &["example `0`", "word scores"]);
 }
+
+fn idx_file(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut v = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    std::fs::write(path, v).unwrap();
+}
+
+#[test]
+fn image_data_sets_evaluate_by_patches() {
+    // An idx directory of six 32x32 grey images (the ViT fixture converts them to RGB).
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    std::fs::create_dir(&idx).unwrap();
+    let pixels: Vec<u8> = (0..6 * 32 * 32)
+        .map(|i| ((i * 37 + i / 97) % 251) as u8)
+        .collect();
+    idx_file(&idx.join("t10k-images-idx3-ubyte"), &[6, 32, 32], &pixels);
+    idx_file(
+        &idx.join("t10k-labels-idx1-ubyte"),
+        &[6],
+        &[0, 1, 2, 3, 0, 1],
+    );
+    let out = dir.path().join("o");
+    let vit = fixture("vit");
+    let args = [
+        "eval",
+        "--model",
+        vit.to_str().unwrap(),
+        "--dataset",
+        idx.to_str().unwrap(),
+        "--methods",
+        "calig,gxi,random",
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let err = run_ok(&args);
+    assert!(err.contains("6 of 6 examples"), "{err}");
+    let v = read_json(&out.join("results.json"));
+    assert_eq!(v["removal"], "patch set to 0 (normalised pixels)");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for metric in [
+        "perturbation_positive_auc",
+        "deletion_auc",
+        "comprehensiveness_aopc",
+    ] {
+        assert!(md.contains(metric), "{metric} missing");
+    }
+    let per = std::fs::read_to_string(out.join("per_instance.csv")).unwrap();
+    assert!(
+        per.contains("test:5"),
+        "examples are named by split and index"
+    );
+    // An image folder with one sub-folder per class.
+    let folder = dir.path().join("folder");
+    for (class, n) in [("cat", 2), ("plane", 1)] {
+        std::fs::create_dir_all(folder.join(class)).unwrap();
+        for i in 0..n {
+            std::fs::copy(
+                vit.join("image.png"),
+                folder.join(class).join(format!("{i}.png")),
+            )
+            .unwrap();
+        }
+    }
+    let out2 = dir.path().join("o2");
+    let err = run_ok(&[
+        "eval",
+        "--model",
+        vit.to_str().unwrap(),
+        "--dataset",
+        folder.to_str().unwrap(),
+        "--methods",
+        "gxi",
+        "--output",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(err.contains("3 of 3 examples"), "{err}");
+    fails_with(
+        &[
+            "eval",
+            "--model",
+            vit.to_str().unwrap(),
+            "--dataset",
+            idx.to_str().unwrap(),
+            "--methods",
+            "gxi",
+            "--removal",
+            "pad",
+            "--output",
+            out2.to_str().unwrap(),
+        ],
+        &["--removal applies to text"],
+    );
+}

@@ -36,8 +36,10 @@ pub struct EvalArgs {
     /// Built-in model, checkpoint directory or cached hub id.
     #[arg(long)]
     model: String,
-    /// An ERASER directory (<split>.jsonl + docs/), or a .tsv/.csv/.jsonl file of labelled texts
-    /// (fastText-style `__label__NAME<TAB>text` TSV is recognised too).
+    /// An ERASER directory (<split>.jsonl + docs/), a .tsv/.csv/.jsonl file of labelled texts
+    /// (fastText-style `__label__NAME<TAB>text` TSV is recognised too), an idx directory
+    /// (MNIST / Fashion-MNIST `*-images-idx3-ubyte[.gz]`), or an image folder with one
+    /// sub-folder per class.
     #[arg(long)]
     dataset: PathBuf,
     /// Comma-separated method entries with optional parameters, e.g.
@@ -72,9 +74,9 @@ pub struct EvalArgs {
     /// The method the others are compared with (default: the first calig entry, else the first).
     #[arg(long)]
     reference: Option<String>,
-    /// ERASER split to read.
-    #[arg(long, default_value = "val")]
-    split: String,
+    /// Split to read: ERASER `val` (default) or `test`; idx `test` (default) or `train`.
+    #[arg(long)]
+    split: Option<String>,
     /// Text column of a table (default: `sentence` for .tsv, `text` otherwise).
     #[arg(long)]
     text_column: Option<String>,
@@ -108,15 +110,28 @@ fn load_dataset(a: &EvalArgs, m: &LoadedModel) -> Result<(Vec<Example>, bool)> {
     let labels = |s: &str| label_of(m, s);
     let p = &a.dataset;
     if p.is_dir() {
-        let jsonl = p.join(format!("{}.jsonl", a.split));
-        if !jsonl.is_file() || !p.join("docs").is_dir() {
-            bail!(
-                "{}: a data-set directory must be ERASER-shaped ({}.jsonl and docs/)",
-                p.display(),
-                a.split
-            );
+        let has = |name: &str| p.join(name).is_file() || p.join(format!("{name}.gz")).is_file();
+        if has("t10k-images-idx3-ubyte") || has("train-images-idx3-ubyte") {
+            let split = a.split.as_deref().unwrap_or("test");
+            return Ok((data::read_idx(p, split)?, false));
         }
-        return Ok((data::read_eraser(&jsonl, &p.join("docs"), &labels)?, true));
+        let split = a.split.as_deref().unwrap_or("val");
+        let jsonl = p.join(format!("{split}.jsonl"));
+        if jsonl.is_file() && p.join("docs").is_dir() {
+            return Ok((data::read_eraser(&jsonl, &p.join("docs"), &labels)?, true));
+        }
+        let folders = std::fs::read_dir(p)
+            .with_context(|| format!("cannot read {}", p.display()))?
+            .flatten()
+            .any(|e| e.path().is_dir());
+        if folders && !p.join("docs").is_dir() {
+            return Ok((data::read_image_folder(p, &labels)?, false));
+        }
+        bail!(
+            "{}: a data-set directory must be ERASER-shaped ({split}.jsonl and docs/), hold idx \
+             files (t10k-images-idx3-ubyte[.gz] ...), or have one image sub-folder per class",
+            p.display()
+        );
     }
     let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
     // Only the start of the first line decides the format; the readers check the encoding.
@@ -184,8 +199,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let start = Instant::now();
     let m = a.runtime.load(&a.model)?;
     let is_text = m.config.family.is_text();
-    if !is_text {
-        bail!("calig eval evaluates text models for now; image evaluation is not built yet");
+    if !is_text && a.removal.is_some() {
+        bail!(
+            "--removal applies to text; removed image patches are set to 0 in the normalised space"
+        );
     }
     let mut methods = if a.methods.trim().is_empty() {
         Vec::new()
@@ -252,7 +269,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             .map(|m| format!("{m:?}"))
             .collect::<Vec<_>>()
             .join(","),
-        removal.name()
+        removal_name(&m, removal)
     );
     // Created only now: a request refused above (or by `evaluate`'s own checks) leaves nothing.
     let out = evaluate(&m, &examples, &opts)?;
@@ -279,6 +296,15 @@ pub fn run(a: EvalArgs) -> Result<()> {
         a.output.join("results.md").display()
     );
     Ok(())
+}
+
+/// How removal works for this model: the text option, or the image rule.
+fn removal_name(m: &LoadedModel, removal: Removal) -> &'static str {
+    if m.config.family.is_text() {
+        removal.name()
+    } else {
+        "patch set to 0 (normalised pixels)"
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -316,7 +342,7 @@ fn write_outputs(
         ("model accuracy on these examples".into(), format!("{:.4}", accuracy)),
         ("truncated to the model maximum".into(), truncated.to_string()),
         ("preset".into(), a.preset.map_or("none".into(), |p| format!("{p:?}"))),
-        ("removal".into(), removal.name().into()),
+        ("removal".into(), removal_name(m, removal).into()),
         ("explained class".into(), "predicted class for comprehensiveness/sufficiency/log-odds/deletion/insertion; gold class for the perturbation test and rationales".into()),
         ("rationale k (hard token F1, IOU-F1)".into(), out.rationale_k.map_or("—".into(), |k| k.to_string())),
         ("seed".into(), a.seed.to_string()),
@@ -362,7 +388,7 @@ fn write_outputs(
         "dataset": a.dataset,
         "n": n,
         "seed": a.seed,
-        "removal": removal.name(),
+        "removal": removal_name(m, removal),
         "preset": a.preset,
         "metrics_requested": metrics,
         "reference": names[reference],

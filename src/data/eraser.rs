@@ -54,6 +54,7 @@ pub fn read_eraser(
             label,
             line: i + 1,
             evidence,
+            image: None,
         });
     }
     Ok(out)

@@ -2,9 +2,11 @@
 //! files shaped like them).
 
 mod eraser;
+mod images;
 mod tabular;
 
 pub use eraser::read_eraser;
+pub use images::{read_idx, read_image_folder};
 pub use tabular::{read_table, Table};
 
 use crate::error::{CaligError, Result};
@@ -20,6 +22,30 @@ pub struct Example {
     pub line: usize,
     /// Human rationale spans, half-open, in whitespace tokens of `text` (ERASER only).
     pub evidence: Vec<(usize, usize)>,
+    /// Image data sets: the image (then `text` is its name, which keys the caches).
+    pub image: Option<ImageData>,
+}
+
+/// Where an example's image is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageData {
+    File(std::path::PathBuf),
+    Decoded(std::sync::Arc<image::DynamicImage>),
+}
+
+impl Example {
+    /// What `calig explain` would be given for this example.
+    pub fn input(&self) -> crate::explain::ExplainInput {
+        use crate::explain::ExplainInput;
+        match &self.image {
+            None => ExplainInput::Text(self.text.clone()),
+            Some(ImageData::File(p)) => ExplainInput::Image(p.clone()),
+            Some(ImageData::Decoded(img)) => ExplainInput::Decoded {
+                name: self.text.clone(),
+                image: img.clone(),
+            },
+        }
+    }
 }
 
 /// The file as text; invalid UTF-8 is an error that names its line and byte column.
@@ -79,6 +105,7 @@ pub fn read_sentence_tsv(path: &Path) -> Result<Vec<Example>> {
             label,
             line: i + 1,
             evidence: vec![],
+            image: None,
         });
     }
     Ok(out)
@@ -110,6 +137,7 @@ pub fn read_fasttext_tsv(path: &Path, labels: &[String]) -> Result<Vec<Example>>
             label,
             line: i + 1,
             evidence: vec![],
+            image: None,
         });
     }
     Ok(out)
@@ -134,6 +162,7 @@ pub fn read_jsonl(path: &Path, text_key: &str, label_key: &str) -> Result<Vec<Ex
             label,
             line: i + 1,
             evidence: vec![],
+            image: None,
         });
     }
     Ok(out)

@@ -89,6 +89,7 @@ fn read_json_lines(
             label: label(path, i + 1, &y, label_of)?,
             line: i + 1,
             evidence: vec![],
+            image: None,
         });
     }
     Ok(out)
@@ -146,6 +147,7 @@ fn read_delimited(
             text,
             line,
             evidence: vec![],
+            image: None,
         });
     }
     Ok(out)

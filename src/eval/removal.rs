@@ -114,31 +114,34 @@ impl Predictor for TextPredictor<'_> {
         &self.special
     }
 
-    /// Runs each distinct mask once (short texts repeat masks across thresholds and curves).
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        let mut distinct: Vec<Vec<bool>> = Vec::new();
-        let mut index: std::collections::HashMap<&[bool], usize> = Default::default();
-        let slots: Vec<usize> = keeps
-            .iter()
-            .map(|k| {
-                *index.entry(k.as_slice()).or_insert_with(|| {
-                    distinct.push(k.clone());
-                    distinct.len() - 1
-                })
-            })
-            .collect();
-        let probs = self.parallel(&distinct)?;
-        Ok(slots.into_iter().map(|i| probs[i].clone()).collect())
+        distinct_in_parallel(keeps, |chunk| self.run(chunk))
     }
 }
 
-impl TextPredictor<'_> {
-    /// Splits the masks over the attribution workers (one thread per core).
-    fn parallel(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        let workers = crate::attr::batching::workers().min(keeps.len()).max(1);
-        let per = keeps.len().div_ceil(workers).max(1);
-        let parts: Vec<&[Vec<bool>]> = keeps.chunks(per).collect();
-        let parts = crate::attr::batching::map_parallel(&parts, |c| self.run(c))?;
-        Ok(parts.into_iter().flatten().collect())
-    }
+/// Runs `run` once per distinct mask (short inputs repeat masks across thresholds and curves),
+/// split over the attribution workers (one thread per core); results in `keeps` order.
+pub(crate) fn distinct_in_parallel(
+    keeps: &[Vec<bool>],
+    run: impl Fn(&[Vec<bool>]) -> Result<Vec<Vec<f64>>> + Sync,
+) -> Result<Vec<Vec<f64>>> {
+    let mut distinct: Vec<Vec<bool>> = Vec::new();
+    let mut index: std::collections::HashMap<&[bool], usize> = Default::default();
+    let slots: Vec<usize> = keeps
+        .iter()
+        .map(|k| {
+            *index.entry(k.as_slice()).or_insert_with(|| {
+                distinct.push(k.clone());
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let workers = crate::attr::batching::workers().min(distinct.len()).max(1);
+    let per = distinct.len().div_ceil(workers).max(1);
+    let parts: Vec<&[Vec<bool>]> = distinct.chunks(per).collect();
+    let probs: Vec<Vec<f64>> = crate::attr::batching::map_parallel(&parts, |c| run(c))?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(slots.into_iter().map(|i| probs[i].clone()).collect())
 }

@@ -4,17 +4,18 @@
 //! data set's mean rationale length (the hard-rationale k) is known.
 
 use super::cache::{example_key, model_hash, Cached, Measured, MethodCache};
-use super::faithfulness::{self, Eraser, FRACTIONS, THRESHOLDS};
+use super::faithfulness::{self, Eraser, Predictor, FRACTIONS, THRESHOLDS};
+use super::image_removal::ImagePredictor;
 use super::metrics::MetricChoice;
 use super::plausibility::{self, TOKEN_F1_KS};
 use super::removal::{Removal, TextPredictor};
 use super::spec::{Kind, MethodSpec};
 use super::units::Units;
-use crate::attr::{calig, Method, Params, Scores};
+use crate::attr::{calig, Method, Params};
 use crate::data::Example;
 use crate::error::{CaligError, Result};
-use crate::explain::{argmax, explain_prepared, prepare, softmax, ExplainInput};
-use crate::model::LoadedModel;
+use crate::explain::{argmax, explain_prepared, headline_scores, prepare, softmax};
+use crate::model::{LoadedModel, ModelInput};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -203,7 +204,7 @@ fn label_names(m: &LoadedModel, p: &[f64]) -> serde_json::Value {
 
 /// What one method's metrics on one example need.
 struct Measure<'a> {
-    predictor: &'a TextPredictor<'a>,
+    predictor: &'a dyn Predictor,
     units: &'a Units,
     probs: &'a [f64],
     predicted: usize,
@@ -330,7 +331,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         let at = |e: CaligError| {
             CaligError::InvalidInput(format!("example `{}` (line {}): {e}", ex.id, ex.line))
         };
-        let mut p = prepare(m, &ExplainInput::Text(ex.text.clone()), None).map_err(at)?;
+        let mut p = prepare(m, &ex.input(), None).map_err(at)?;
         let probs = softmax(&p.subject.logits);
         let predicted = argmax(&p.subject.logits);
         if ex.label >= probs.len() {
@@ -340,28 +341,40 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                 probs.len()
             ))));
         }
-        let text = p.subject.input.as_text().ok_or_else(|| {
-            CaligError::Unsupported("calig eval evaluates text models for now".into())
-        })?;
-        let ids: Vec<u32> = text.input_ids.flatten_all()?.to_vec1()?;
-        let type_ids: Vec<u32> = text.token_type_ids.flatten_all()?.to_vec1()?;
-        let whitespace = Units::whitespace_tokens(&ex.text, &p.words);
-        let words = (!opts.rationales).then(|| Units::words(&p.words));
+        let is_text = p.subject.is_text();
+        // Text: words (or ERASER's whitespace tokens) over sub-tokens; images: patches.
+        let (predictor, whitespace, words): (Box<dyn Predictor + '_>, Units, Option<Units>) =
+            match &p.subject.input {
+                ModelInput::Text(text) => (
+                    Box::new(TextPredictor {
+                        model: m.model.as_ref(),
+                        config: &m.config,
+                        ids: text.input_ids.flatten_all()?.to_vec1()?,
+                        type_ids: text.token_type_ids.flatten_all()?.to_vec1()?,
+                        special: p.subject.special.clone(),
+                        removal: opts.removal,
+                    }),
+                    Units::whitespace_tokens(&ex.text, &p.words),
+                    (!opts.rationales).then(|| Units::words(&p.words)),
+                ),
+                ModelInput::Image(image) => {
+                    let predictor = ImagePredictor::new(
+                        m.model.as_ref(),
+                        image.pixel_values.clone(),
+                        p.subject.patch_size,
+                    )?;
+                    let n = predictor.len();
+                    (Box::new(predictor), Units::patches(n), None)
+                }
+            };
         let units = words.as_ref().unwrap_or(&whitespace);
-        let predictor = TextPredictor {
-            model: m.model.as_ref(),
-            config: &m.config,
-            ids: ids.clone(),
-            type_ids,
-            special: p.subject.special.clone(),
-            removal: opts.removal,
-        };
+        let positions = predictor.len();
         infos.push(ExampleInfo {
             id: ex.id.clone(),
             line: ex.line,
             label: ex.label,
             predicted,
-            tokens: ids.len(),
+            tokens: positions,
             truncated_from: p.info.truncated_from,
         });
         let mut case = opts.rationales.then(|| {
@@ -414,11 +427,9 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                             computed[mi] += 1;
                         }
                         let (scores, ms, delta) = match spec.kind {
-                            Kind::Random => (
-                                random_scores(opts.seed, &key, &p.subject.special),
-                                0.0,
-                                None,
-                            ),
+                            Kind::Random => {
+                                (random_scores(opts.seed, &key, predictor.fixed()), 0.0, None)
+                            }
                             Kind::External { index, .. } => {
                                 let words = opts.external[index].get(&ex.id).ok_or_else(|| {
                                     CaligError::InvalidInput(format!(
@@ -426,7 +437,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                                         spec.name, ex.id
                                     ))
                                 })?;
-                                let s = spread_word_scores(&whitespace, words, ids.len(), &ex.id)?;
+                                let s = spread_word_scores(&whitespace, words, positions, &ex.id)?;
                                 (s, 0.0, None)
                             }
                             // CA-LIG variants that share path settings share their
@@ -441,11 +452,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                                     memo.insert(ck.clone(), c);
                                 }
                                 let a = calig::fuse(&p.subject, &memo[&ck], &spec.params)?;
-                                let Scores::Tokens(scores) = a.scores else {
-                                    return Err(CaligError::Unsupported(
-                                        "CA-LIG gave patch scores for text".into(),
-                                    ));
-                                };
+                                let (scores, _) = headline_scores(a.scores, is_text);
                                 (
                                     scores,
                                     start.elapsed().as_secs_f64() * 1e3,
@@ -470,7 +477,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                     };
                     let r = measure(
                         &Measure {
-                            predictor: &predictor,
+                            predictor: predictor.as_ref(),
                             // External scores are per whitespace word: rank those.
                             units: if matches!(spec.kind, Kind::External { .. }) {
                                 &whitespace

@@ -13,6 +13,14 @@ pub struct Units {
 }
 
 impl Units {
+    /// Image patches as units: patch i covers position i.
+    pub fn patches(n: usize) -> Self {
+        Self {
+            positions: (0..n).map(|i| vec![i]).collect(),
+            visible: n,
+        }
+    }
+
     /// calig's words as units.
     pub fn words(words: &[Word]) -> Self {
         let positions: Vec<Vec<usize>> = words

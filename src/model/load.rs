@@ -325,16 +325,33 @@ impl LoadedModel {
         Ok((enc, super::ModelInput::Text(input)))
     }
 
-    /// Decodes and preprocesses one image file into a batch of one; also returns the decoded
-    /// (height, width) before resizing.
-    pub fn prepare_image(&self, path: &Path) -> Result<(super::ModelInput, [usize; 2])> {
-        let proc = self.image_processor.as_ref().ok_or_else(|| {
+    fn processor(&self) -> Result<&ImageProcessor> {
+        self.image_processor.as_ref().ok_or_else(|| {
             CaligError::InvalidInput(format!(
                 "{} is a text model: give text instead of --image",
                 self.source.name()
             ))
-        })?;
-        let (pixel_values, size) = proc.load(path, self.dtype(), self.device())?;
+        })
+    }
+
+    /// Preprocesses a decoded image into a batch of one; also returns its (height, width).
+    pub fn prepare_decoded_image(
+        &self,
+        img: &image::DynamicImage,
+    ) -> Result<(super::ModelInput, [usize; 2])> {
+        let pixel_values = self
+            .processor()?
+            .preprocess(img, self.dtype(), self.device())?;
+        Ok((
+            super::ModelInput::Image(super::ImageInput { pixel_values }),
+            [img.height() as usize, img.width() as usize],
+        ))
+    }
+
+    /// Decodes and preprocesses one image file into a batch of one; also returns the decoded
+    /// (height, width) before resizing.
+    pub fn prepare_image(&self, path: &Path) -> Result<(super::ModelInput, [usize; 2])> {
+        let (pixel_values, size) = self.processor()?.load(path, self.dtype(), self.device())?;
         Ok((
             super::ModelInput::Image(super::ImageInput { pixel_values }),
             size,
