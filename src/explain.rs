@@ -304,6 +304,8 @@ fn method_params(method: Method, p: &Params, subject: &Subject) -> serde_json::V
             ("attention_sign", serde_json::to_value(p.attention_sign)),
             ("fusion", serde_json::to_value(p.fusion)),
             ("specials", serde_json::to_value(p.specials)),
+            ("layer_relevance", serde_json::to_value(p.layer_relevance)),
+            ("heads", serde_json::to_value(p.heads)),
         ] {
             v.insert(k.into(), val.unwrap_or_default());
         }

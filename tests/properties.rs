@@ -4,7 +4,7 @@
 
 mod common;
 
-use calig::attr::{self, Aggregation, Delta, Layers, Method, Params, Scores};
+use calig::attr::{self, Aggregation, Delta, LayerRelevance, Layers, Method, Params, Scores};
 use calig::explain::{prepare, ExplainInput};
 use calig::model::{load_model, LoadedModel};
 use candle_core::{DType, Device};
@@ -67,15 +67,25 @@ fn path_methods_are_complete_on_every_family() {
 }
 
 #[test]
-fn calig_with_lambda_one_and_sum_is_summed_lig() {
-    for name in ["bert", "vit"] {
+fn calig_with_lambda_one_and_sum_is_summed_layer_relevance() {
+    for (name, relevance) in [
+        ("bert", LayerRelevance::Lig),
+        ("vit", LayerRelevance::Lig),
+        ("bert", LayerRelevance::Attnlrp),
+        ("vit", LayerRelevance::Attnlrp),
+    ] {
         let m = load(name, DType::F64);
         let p = prepare(&m, &input_for(name), None).unwrap();
         let mut prm = params(name != "vit");
         prm.lambda = 1.0;
         prm.aggregation = Aggregation::Sum;
+        prm.layer_relevance = relevance;
         let c = attr::run(Method::Calig, &p.subject, &prm).unwrap();
-        let lig = attr::run(Method::Lig, &p.subject, &prm).unwrap();
+        let per_layer = match relevance {
+            LayerRelevance::Lig => Method::Lig,
+            LayerRelevance::Attnlrp => Method::Attnlrp,
+        };
+        let lig = attr::run(per_layer, &p.subject, &prm).unwrap();
         let layers = lig.layers.unwrap();
         let n = tokens(&c.scores).len();
         for t in 0..n {
@@ -351,4 +361,28 @@ fn attnlrp_conserves_the_logit_through_a_bias_free_head() {
             "{name}: {last} vs {logit}"
         );
     }
+}
+
+#[test]
+fn head_weighted_attention_relevance_favours_the_heads_that_carry_the_class() {
+    // Σ_k w_k R_k with w_k = t_k / Σ t (t_k = head k's total) has total Σ t_k² / Σ t, at least
+    // the head mean's Σ t / H (Cauchy–Schwarz), with equality only when the heads carry the
+    // same total.
+    let m = load("bert", DType::F64);
+    let p = prepare(&m, &text_input(), None).unwrap();
+    let maps = calig::attr::gae::relevance_maps_with_signed(&p.subject).unwrap();
+    for (l, (w, mean)) in maps.head_weighted.iter().zip(&maps.positive).enumerate() {
+        let (tw, tm): (f64, f64) = (
+            common::values(w).iter().sum(),
+            common::values(mean).iter().sum(),
+        );
+        assert!(tw >= tm - 1e-12, "block {l}: weighted {tw} < mean {tm}");
+    }
+    let mut prm = params(true);
+    prm.heads = calig::attr::Heads::Weighted;
+    let weighted = attr::run(Method::Calig, &p.subject, &prm).unwrap();
+    let plain = attr::run(Method::Calig, &p.subject, &params(true)).unwrap();
+    assert_ne!(tokens(&weighted.scores), tokens(&plain.scores));
+    prm.attention_sign = calig::attr::AttentionSign::Signed;
+    assert!(attr::run(Method::Calig, &p.subject, &prm).is_err());
 }

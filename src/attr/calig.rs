@@ -13,10 +13,10 @@
 
 use super::attention::readout;
 use super::gae::relevance_maps_with_signed;
-use super::layer_ig::{by_layer, layer_paths};
+use super::layer_ig::{by_layer, layer_paths, LayerPaths};
 use super::{
-    Aggregation, AttentionMode, AttentionSign, Attribution, Delta, Fusion, Params, Propagation,
-    Scores, Specials, Subject,
+    Aggregation, AttentionMode, AttentionSign, Attribution, Delta, Fusion, Heads, LayerRelevance,
+    Params, Propagation, Scores, Specials, Subject,
 };
 use crate::error::{CaligError, Result};
 use candle_core::Tensor;
@@ -126,6 +126,8 @@ pub struct Components {
     /// a^(l) read off the maps (index l − 1): positive (input or path) and signed (input).
     a_positive: Vec<Vec<f64>>,
     a_signed: Vec<Vec<f64>>,
+    /// a^(l) from the head-weighted maps (input mode).
+    a_head_weighted: Vec<Vec<f64>>,
     /// Ā^(l) at the input (index l − 1), for propagation.
     maps: Vec<Matrix>,
 }
@@ -140,10 +142,14 @@ pub fn components(subject: &Subject, params: &Params) -> Result<Components> {
     } else {
         (1..=num_layers).collect()
     };
-    let lig = layer_paths(subject, params, &layers, path_mode)?;
+    let lig = match params.layer_relevance {
+        LayerRelevance::Lig => layer_paths(subject, params, &layers, path_mode)?,
+        LayerRelevance::Attnlrp => attnlrp_layers(subject, &layers)?,
+    };
     // Ā^(l) at the input drives the propagation (DESIGN §3 step 4, as in GAE); the path mode
     // only changes where a^(l) is read.
-    let (positive, signed) = relevance_maps_with_signed(subject)?;
+    let rm = relevance_maps_with_signed(subject)?;
+    let (positive, signed) = (rm.positive, rm.signed);
     let maps: Vec<Matrix> = positive.iter().map(to_matrix).collect::<Result<_>>()?;
     let a_maps: Vec<Tensor> = if path_mode {
         lig.path_attention
@@ -168,11 +174,37 @@ pub fn components(subject: &Subject, params: &Params) -> Result<Components> {
             .iter()
             .map(|m| readout(subject, m))
             .collect::<Result<_>>()?,
+        a_head_weighted: rm
+            .head_weighted
+            .iter()
+            .map(|m| readout(subject, m))
+            .collect::<Result<_>>()?,
         a_signed: signed
             .iter()
             .map(|m| readout(subject, m))
             .collect::<Result<_>>()?,
         maps,
+    })
+}
+
+/// r^(l) as AttnLRP relevance at h^(l) (one backward pass); the "delta" of each layer is
+/// Σ r^(l) − y_c, AttnLRP's conservation gap.
+fn attnlrp_layers(subject: &Subject, layers: &[usize]) -> Result<LayerPaths> {
+    let r = super::attnlrp::relevance(subject)?;
+    let scores = layers
+        .iter()
+        .map(|&l| super::token_sums(&r.hidden[l]))
+        .collect::<Result<Vec<_>>>()?;
+    let deltas = scores
+        .iter()
+        .map(|s| s.iter().sum::<f64>() - r.logit)
+        .collect();
+    Ok(LayerPaths {
+        layers: layers.to_vec(),
+        scores,
+        deltas,
+        warning: None,
+        path_attention: vec![None; layers.len()],
     })
 }
 
@@ -217,6 +249,7 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
     for l in 1..=num_layers {
         let r = &c.r[l - offset];
         let a: Vec<f64> = match params.attention_sign {
+            AttentionSign::Positive if params.heads == Heads::Weighted => &c.a_head_weighted[l - 1],
             AttentionSign::Positive => &c.a_positive[l - 1],
             AttentionSign::Signed => &c.a_signed[l - 1],
         }

@@ -9,19 +9,43 @@ use candle_core::Tensor;
 
 /// Ā^(l) for every block at the real input, (s, s) each.
 pub fn relevance_maps(subject: &Subject) -> Result<Vec<Tensor>> {
-    Ok(relevance_maps_with_signed(subject)?.0)
+    Ok(relevance_maps_with_signed(subject)?.positive)
 }
 
-/// Ā^(l) = mean_k (∇A ⊙ A)^+ and its signed twin mean_k (∇A ⊙ A), from one backward pass.
-pub fn relevance_maps_with_signed(subject: &Subject) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+/// The per-block maps that CA-LIG reads, from one backward pass at the input.
+pub struct RelevanceMaps {
+    /// Ā^(l) = mean_k (∇A ⊙ A)^+.
+    pub positive: Vec<Tensor>,
+    /// mean_k (∇A ⊙ A), without the ReLU.
+    pub signed: Vec<Tensor>,
+    /// Σ_k w_k (∇A_k ⊙ A_k)^+ with w_k each head's share of the block's total positive
+    /// relevance (uniform when the block has none): heads that carry the class weigh more.
+    pub head_weighted: Vec<Tensor>,
+}
+
+pub fn relevance_maps_with_signed(subject: &Subject) -> Result<RelevanceMaps> {
     let g = subject.input_gradients()?;
-    let mut positive = Vec::new();
-    let mut signed = Vec::new();
+    let mut out = RelevanceMaps {
+        positive: Vec::new(),
+        signed: Vec::new(),
+        head_weighted: Vec::new(),
+    };
     for (a, da) in g.attentions.iter().zip(&g.attention_grads) {
-        positive.push(attention_relevance(a, da)?);
-        signed.push((da * a)?.mean(0)?);
+        let per_head = (da * a)?.relu()?; // (heads, s, s)
+        out.positive.push(attention_relevance(a, da)?);
+        out.signed.push((da * a)?.mean(0)?);
+        let heads = per_head.dim(0)?;
+        let totals: Vec<f64> = super::to_vec(&per_head.sum((1, 2))?)?;
+        let sum: f64 = totals.iter().sum();
+        let w: Vec<f64> = if sum > 0.0 {
+            totals.iter().map(|t| t / sum).collect()
+        } else {
+            vec![1.0 / heads as f64; heads]
+        };
+        let w = Tensor::from_vec(w, (heads, 1, 1), a.device())?.to_dtype(a.dtype())?;
+        out.head_weighted.push(per_head.broadcast_mul(&w)?.sum(0)?);
     }
-    Ok((positive, signed))
+    Ok(out)
 }
 
 /// GAE's rule-6 accumulation over the given maps.

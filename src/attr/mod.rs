@@ -125,6 +125,26 @@ pub enum Fusion {
     Mixed,
 }
 
+/// How CA-LIG's attention relevance a^(l) combines the heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Heads {
+    /// The mean over heads, as GAE.
+    Mean,
+    /// Each head weighted by its share of the block's positive gradient relevance.
+    Weighted,
+}
+
+/// What CA-LIG's per-layer relevance r^(l) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerRelevance {
+    /// Layer Integrated Gradients at h^(l) (the paper's definition).
+    Lig,
+    /// AttnLRP relevance at h^(l), from one backward pass under AttnLRP's rules.
+    Attnlrp,
+}
+
 /// Whether special tokens ([CLS], [SEP]) take part in normalising â and in propagation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -211,10 +231,24 @@ pub struct Params {
     pub attention_sign: AttentionSign,
     pub fusion: Fusion,
     pub specials: Specials,
+    /// CA-LIG's head combination in a^(l). Left out of the serialised form at its default.
+    #[serde(skip_serializing_if = "is_mean")]
+    pub heads: Heads,
+    /// CA-LIG's r^(l). Left out of the serialised form at its default (cache keys).
+    #[serde(skip_serializing_if = "is_lig")]
+    pub layer_relevance: LayerRelevance,
     /// chefer2021: the first block (1..=L) of the rollout. Left out of the serialised form at
     /// its default, so that `calig eval` caches keyed by the parameters stay valid.
     #[serde(skip_serializing_if = "is_first_block")]
     pub start_layer: usize,
+}
+
+fn is_mean(h: &Heads) -> bool {
+    *h == Heads::Mean
+}
+
+fn is_lig(r: &LayerRelevance) -> bool {
+    *r == LayerRelevance::Lig
 }
 
 fn is_first_block(start_layer: &usize) -> bool {
@@ -237,6 +271,8 @@ impl Params {
             attention_sign: AttentionSign::Positive,
             fusion: Fusion::Scale,
             specials: Specials::Keep,
+            heads: Heads::Mean,
+            layer_relevance: LayerRelevance::Lig,
             start_layer: 1,
         }
     }
@@ -247,6 +283,23 @@ impl Params {
                 "lambda {} is outside [0, 1]",
                 self.lambda
             )));
+        }
+        if self.heads == Heads::Weighted
+            && (self.attention_mode == AttentionMode::Path
+                || self.attention_sign == AttentionSign::Signed)
+        {
+            return Err(CaligError::InvalidInput(
+                "heads=weighted weighs the positive attention relevance at the input: use \
+                 attention_mode=input and attention_sign=positive"
+                    .into(),
+            ));
+        }
+        if self.attention_mode == AttentionMode::Path
+            && self.layer_relevance == LayerRelevance::Attnlrp
+        {
+            return Err(CaligError::InvalidInput(
+                "layer_relevance=attnlrp has no integration path: use attention_mode=input".into(),
+            ));
         }
         if self.attention_mode == AttentionMode::Path
             && self.attention_sign == AttentionSign::Signed

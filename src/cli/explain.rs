@@ -6,8 +6,8 @@ use anyhow::{bail, Result};
 use calig::attr::baseline::Baseline;
 use calig::attr::quadrature::Quadrature;
 use calig::attr::{
-    Aggregation, AttentionMode, AttentionSign, Fusion, Layers, Method, Params, Propagation,
-    Specials,
+    Aggregation, AttentionMode, AttentionSign, Fusion, Heads, LayerRelevance, Layers, Method,
+    Params, Propagation, Specials,
 };
 use calig::explain::{explain, ExplainInput};
 use calig::model::load::{DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL};
@@ -70,6 +70,12 @@ pub struct ExplainArgs {
     /// CA-LIG: whether special tokens take part in normalising â and in propagation.
     #[arg(long, value_enum, default_value = "keep")]
     specials: Specials,
+    /// CA-LIG: a^(l) as the mean over heads or weighted by each head's gradient relevance.
+    #[arg(long, value_enum, default_value = "mean")]
+    heads: Heads,
+    /// CA-LIG: r^(l) by layer IG (the paper) or by AttnLRP relevance at h^(l).
+    #[arg(long, value_enum, default_value = "lig")]
+    layer_relevance: LayerRelevance,
     /// chefer2021: the first block of the rollout, 1..=L (1: every block; L: the last block
     /// only, as Chefer et al.'s BERT code).
     #[arg(long, default_value_t = 1)]
@@ -130,6 +136,8 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         attention_sign: a.attention_sign,
         fusion: a.fusion,
         specials: a.specials,
+        heads: a.heads,
+        layer_relevance: a.layer_relevance,
         start_layer: a.start_layer,
     };
     let e = explain(&m, &input, a.target.as_deref(), a.method, &params)?;

@@ -179,8 +179,14 @@ fn random_scores(seed: u64, key: &str, special: &[bool]) -> Vec<f64> {
 /// The parameters that CA-LIG's shared components depend on.
 fn components_key(p: &Params) -> String {
     format!(
-        "{}|{:?}|{:?}|{}|{}|{:?}",
-        p.steps, p.quadrature, p.baseline, p.max_batch, p.memory_mib, p.attention_mode
+        "{}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+        p.steps,
+        p.quadrature,
+        p.baseline,
+        p.max_batch,
+        p.memory_mib,
+        p.attention_mode,
+        p.layer_relevance
     )
 }
 
