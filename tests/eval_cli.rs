@@ -371,3 +371,46 @@ fn image_data_sets_evaluate_by_patches() {
         &["--removal applies to text"],
     );
 }
+
+#[test]
+fn the_randomisation_test_reports_every_stage_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let runs: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|tag| {
+            let out = dir.path().join(tag);
+            let args = eval_args(
+                &data,
+                &out,
+                &["--sanity", "--methods", "ig,gae,random", "--limit", "4"],
+            );
+            run_ok(&strs(&args));
+            let md = std::fs::read_to_string(out.join("sanity.md")).unwrap();
+            assert!(
+                md.contains("| method | head | block 3 | block 2 | block 1 | embeddings |"),
+                "{md}"
+            );
+            assert!(out.join("plots/sanity.png").is_file());
+            std::fs::read_to_string(out.join("sanity.csv")).unwrap()
+        })
+        .collect();
+    assert_eq!(runs[0], runs[1], "same seed, same numbers");
+    let rows: Vec<Vec<&str>> = runs[0]
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 3 * 5 * 4, "methods × stages × examples");
+    for r in &rows {
+        let rho: f64 = r[3].parse().unwrap();
+        assert!((-1.0..=1.0).contains(&rho), "{r:?}");
+    }
+    // With everything re-initialised, IG's maps are not the trained model's.
+    let ig_last: Vec<f64> = rows
+        .iter()
+        .filter(|r| r[0] == "ig" && r[1] == "embeddings")
+        .map(|r| r[3].parse().unwrap())
+        .collect();
+    assert!(ig_last.iter().all(|&r| r < 0.99), "{ig_last:?}");
+}

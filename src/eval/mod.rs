@@ -13,6 +13,7 @@ pub mod plot;
 pub mod removal;
 pub mod report;
 pub mod run;
+pub mod sanity;
 pub mod spec;
 pub mod stats;
 pub mod units;
