@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod attr;
+pub mod batch;
 pub mod data;
 pub mod error;
 pub mod eval;

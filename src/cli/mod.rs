@@ -1,8 +1,10 @@
 //! Sub-commands of the `calig` binary; each lives in its own file.
 
+mod batch;
 mod eval;
 mod explain;
 mod info;
+mod method_args;
 mod models;
 mod output;
 mod predict;
@@ -35,6 +37,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Faithfulness and plausibility of attribution methods on a data set, with paired CIs.
     Eval(eval::EvalArgs),
+    /// Explain every row of a jsonl/tsv/csv file into a resumable JSON-lines output.
+    Batch(batch::BatchArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,5 +104,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Explain(a) => explain::run(a),
         Command::Models(a) => models::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Batch(a) => batch::run(a),
     }
 }

@@ -1,0 +1,90 @@
+//! The method and its parameters, as `calig explain` and `calig batch` take them.
+
+use anyhow::{bail, Result};
+use calig::attr::baseline::Baseline;
+use calig::attr::quadrature::Quadrature;
+use calig::attr::{
+    Aggregation, AttentionMode, AttentionSign, Fusion, Heads, LayerRelevance, Layers, Method,
+    Params, Propagation, Specials,
+};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MethodArgs {
+    #[arg(long, value_enum, default_value = "calig")]
+    pub method: Method,
+    /// Interpolation steps of the path methods.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    #[arg(long, value_enum, default_value = "gausslegendre")]
+    quadrature: Quadrature,
+    /// Reference input (default: pad for text, black for images).
+    #[arg(long, value_enum)]
+    baseline: Option<Baseline>,
+    /// Layers of `lig` and `attnlrp`: `all` or a comma-separated list of indices 0..=L.
+    #[arg(long, default_value = "all", value_parser = Layers::parse)]
+    layers: Layers,
+    /// Interpolation points per forward/backward chunk (default: sized by --memory-mib).
+    #[arg(long)]
+    max_batch: Option<usize>,
+    /// Activation-memory budget in MiB that sizes the chunks when --max-batch is not given.
+    #[arg(long, default_value_t = 2048)]
+    memory_mib: usize,
+    /// CA-LIG fusion weight λ in [0, 1].
+    #[arg(long, default_value_t = 0.5)]
+    lambda: f64,
+    /// CA-LIG attention gradients: at the input or integrated along the path.
+    #[arg(long, value_enum, default_value = "input")]
+    attention_mode: AttentionMode,
+    /// CA-LIG aggregation across layers.
+    #[arg(long, value_enum, default_value = "rollout")]
+    aggregation: Aggregation,
+    /// CA-LIG: the map that rollout/backward aggregation propagates through.
+    #[arg(long, value_enum, default_value = "gae")]
+    propagation: Propagation,
+    /// CA-LIG: keep GAE's ReLU in the attention relevance (positive) or not (signed).
+    #[arg(long, value_enum, default_value = "positive")]
+    attention_sign: AttentionSign,
+    /// CA-LIG: how r and â are fused.
+    #[arg(long, value_enum, default_value = "scale")]
+    fusion: Fusion,
+    /// CA-LIG: whether special tokens take part in normalising â and in propagation.
+    #[arg(long, value_enum, default_value = "keep")]
+    specials: Specials,
+    /// CA-LIG: a^(l) as the mean over heads or weighted by each head's gradient relevance.
+    #[arg(long, value_enum, default_value = "mean")]
+    heads: Heads,
+    /// CA-LIG: r^(l) by layer IG (the paper) or by AttnLRP relevance at h^(l).
+    #[arg(long, value_enum, default_value = "lig")]
+    layer_relevance: LayerRelevance,
+    /// chefer2021: the first block of the rollout, 1..=L (1: every block; L: the last block
+    /// only, as Chefer et al.'s BERT code).
+    #[arg(long, default_value_t = 1)]
+    start_layer: usize,
+}
+
+impl MethodArgs {
+    pub fn params(&self, is_text: bool) -> Result<Params> {
+        Ok(Params {
+            steps: self.steps,
+            quadrature: self.quadrature,
+            baseline: self.baseline.unwrap_or(Baseline::default_for(is_text)),
+            layers: self.layers.clone(),
+            max_batch: match self.max_batch {
+                Some(0) => bail!("--max-batch must be at least 1"),
+                Some(n) => n,
+                None => 0,
+            },
+            memory_mib: self.memory_mib,
+            lambda: self.lambda,
+            attention_mode: self.attention_mode,
+            aggregation: self.aggregation,
+            propagation: self.propagation,
+            attention_sign: self.attention_sign,
+            fusion: self.fusion,
+            specials: self.specials,
+            heads: self.heads,
+            layer_relevance: self.layer_relevance,
+            start_layer: self.start_layer,
+        })
+    }
+}
