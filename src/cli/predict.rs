@@ -1,4 +1,5 @@
-//! `calig predict M (TEXT... | --image PATH)`.
+//! `calig predict --model M (TEXT... | --image PATH)`, or with the model first: `calig predict M
+//! TEXT...`.
 
 use super::output::{emit, Format};
 use super::RuntimeArgs;
@@ -8,10 +9,12 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
-    /// Built-in model name, checkpoint directory, or hub id in the local cache.
-    model: String,
-    /// The text to classify (several words are joined with spaces).
-    text: Vec<String>,
+    /// Built-in model name, checkpoint directory, or hub id in the local cache (as `explain`);
+    /// without it the first positional argument is the model.
+    #[arg(long = "model", id = "model_flag")]
+    model: Option<String>,
+    /// [MODEL] then the text to classify (several words are joined with spaces).
+    words: Vec<String>,
     /// Classify this image instead of text.
     #[arg(long)]
     image: Option<PathBuf>,
@@ -25,8 +28,13 @@ pub struct PredictArgs {
 }
 
 pub fn run(a: PredictArgs) -> Result<()> {
-    let m = a.runtime.load(&a.model)?;
-    let text = a.text.join(" ");
+    let (model, words) = match (&a.model, a.words.split_first()) {
+        (Some(m), _) => (m.clone(), a.words.as_slice()),
+        (None, Some((m, rest))) => (m.clone(), rest),
+        (None, None) => bail!("no model: give --model M (or the model as the first argument)"),
+    };
+    let m = a.runtime.load(&model)?;
+    let text = words.join(" ");
     let (input, described, truncated_from): (ModelInput, serde_json::Value, Option<usize>) =
         match (&a.image, text.is_empty()) {
             (Some(_), false) => bail!("give either text or --image, not both"),
