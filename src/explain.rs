@@ -62,6 +62,10 @@ pub struct InputInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
     pub schema: u32,
+    /// The calig version, the dtype and the device that computed this.
+    pub calig_version: &'static str,
+    pub dtype: &'static str,
+    pub device: &'static str,
     pub model: String,
     pub method: &'static str,
     pub params: serde_json::Value,
@@ -79,6 +83,12 @@ pub struct Explanation {
     pub scores_cover: &'static str,
     /// Sum of each word's sub-token scores (text only).
     pub word_scores: Vec<f64>,
+    /// Σ scores (the headline map).
+    pub sum_of_scores: f64,
+    /// y_c at the reference input x′ of the methods that have one (ig, lig, calig, occlusion):
+    /// completeness reads Σ attributions ≈ y_c(x) − y_c(x′).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_logit: Option<f64>,
     /// Per-layer token scores (index = layer, layers[0] = h^(0)); null where a layer has none.
     pub layers: Option<Vec<Option<Vec<f64>>>>,
     /// "tokens" (text) or "tokens_cls_first" (images: [CLS] then the patches).
@@ -240,8 +250,34 @@ pub fn explain_prepared(
         index: i,
         label: labels[i].clone(),
     };
+    let uses_baseline = matches!(
+        method,
+        Method::Ig | Method::Lig | Method::Calig | Method::Occlusion
+    );
+    let baseline_logit = if uses_baseline {
+        let b = p.subject.baseline(params.baseline)?;
+        Some(crate::attr::path::logit_at(
+            p.subject.model,
+            &p.subject.input,
+            p.subject.mask_bias.as_ref(),
+            p.subject.target,
+            crate::attr::path::Space::Input,
+            &b.input_embeddings,
+        )?)
+    } else {
+        None
+    };
     Ok(Explanation {
         schema: SCHEMA_VERSION,
+        calig_version: env!("CARGO_PKG_VERSION"),
+        dtype: if m.dtype() == candle_core::DType::F64 {
+            "f64"
+        } else {
+            "f32"
+        },
+        device: if m.device().is_cpu() { "cpu" } else { "cuda" },
+        sum_of_scores: scores.iter().sum(),
+        baseline_logit,
         model: m.source.name(),
         method: method.name(),
         params: method_params(method, params, &p.subject),

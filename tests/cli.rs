@@ -494,7 +494,9 @@ fn whitespace_only_text_is_refused_by_explain_too() {
 #[test]
 fn predict_takes_the_model_as_a_flag_or_first() {
     let m = s(&fixture("bert")).to_string();
-    let flag = calig(&["predict", "--model", &m, "a", "gorgeous", "movie", "--format", "json"]);
+    let flag = calig(&[
+        "predict", "--model", &m, "a", "gorgeous", "movie", "--format", "json",
+    ]);
     let first = calig(&["predict", &m, "a", "gorgeous", "movie", "--format", "json"]);
     assert!(flag.status.success(), "{}", stderr(&flag));
     assert_eq!(flag.stdout, first.stdout);

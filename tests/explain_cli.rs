@@ -53,6 +53,10 @@ fn every_method_on_every_family_follows_the_schema() {
             let e = explain_json(model, method, &["--steps", "8"]);
             for key in [
                 "schema",
+                "calig_version",
+                "dtype",
+                "device",
+                "sum_of_scores",
                 "model",
                 "method",
                 "params",
@@ -74,6 +78,25 @@ fn every_method_on_every_family_follows_the_schema() {
             }
             assert_eq!(e["schema"], 1);
             assert_eq!(e["method"], method);
+            let sum: f64 = e["scores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .sum();
+            assert!((sum - e["sum_of_scores"].as_f64().unwrap()).abs() < 1e-9);
+            // Completeness in the output's own numbers: Σ − (y_c(x) − y_c(x′)) = delta.
+            if method == "ig" {
+                let y = e["logits"][e["target"]["index"].as_u64().unwrap() as usize]
+                    .as_f64()
+                    .unwrap();
+                let y0 = e["baseline_logit"].as_f64().unwrap();
+                let d = e["convergence_delta"].as_f64().unwrap();
+                assert!(
+                    (sum - (y - y0) - d).abs() < 1e-4 * y.abs().max(1.0),
+                    "{model}: {sum} {y} {y0} {d}"
+                );
+            }
             let n_scores = e["scores"].as_array().unwrap().len();
             let n_tokens = e["tokens"].as_array().unwrap().len();
             if model == "vit" {

@@ -32,6 +32,16 @@ pub fn render(e: &Explanation, ansi: bool) -> String {
         e.predicted.label,
         e.probs[e.predicted.index]
     );
+    let y = e.logits[e.target.index];
+    let _ = match e.baseline_logit {
+        Some(y0) => writeln!(
+            s,
+            "logits    y_c(x) = {y:+.4}, y_c(x') = {y0:+.4} (reference), difference {:+.4}; sum of scores {:+.4}",
+            y - y0,
+            e.sum_of_scores
+        ),
+        None => writeln!(s, "logits    y_c(x) = {y:+.4}; sum of scores {:+.4}", e.sum_of_scores),
+    };
     match &e.convergence_delta {
         crate::attr::Delta::Scalar(d) => {
             let _ = writeln!(
