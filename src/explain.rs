@@ -75,6 +75,8 @@ pub struct Explanation {
     pub words: Vec<Word>,
     pub target: ClassRef,
     pub predicted: ClassRef,
+    /// The class labels, in logit order.
+    pub labels: Vec<String>,
     pub logits: Vec<f64>,
     pub probs: Vec<f64>,
     /// Text: one score per token. Images: one score per patch (row-major, [CLS] excluded).
@@ -286,6 +288,7 @@ pub fn explain_prepared(
         words: p.words.clone(),
         target: class(p.subject.target),
         predicted: class(predicted),
+        labels: labels.clone(),
         probs: softmax(&p.subject.logits),
         logits: p.subject.logits.clone(),
         scores,

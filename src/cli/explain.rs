@@ -110,7 +110,8 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         ExplainFormat::Text => {
             let ansi = a.output.is_none()
                 && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
+                && std::env::var_os("NO_COLOR").is_none()
+                && std::env::var("TERM").map_or(true, |t| t != "dumb");
             calig::render::text::render(&e, ansi)
         }
     };

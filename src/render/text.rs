@@ -9,13 +9,15 @@ fn colour(score: f64, max: f64, text: &str, ansi: bool) -> String {
     if !ansi {
         return text.to_string();
     }
-    let t = (score.abs() / max).clamp(0.0, 1.0);
-    let fade = (255.0 - 175.0 * t) as u8;
-    let (r, g, b) = if score >= 0.0 {
-        (fade, 255, fade)
+    // The HTML report's colour-blind-safe ends (orange for, purple against), blended with white.
+    let t = (score.abs() / max).clamp(0.0, 1.0) * 0.8;
+    let (er, eg, eb) = if score >= 0.0 {
+        (230.0, 97.0, 1.0)
     } else {
-        (255, fade, fade)
+        (94.0, 60.0, 153.0)
     };
+    let mix = |end: f64| (255.0 + (end - 255.0) * t) as u8;
+    let (r, g, b) = (mix(er), mix(eg), mix(eb));
     format!("\x1b[48;2;{r};{g};{b}m\x1b[38;2;0;0;0m{text}\x1b[0m")
 }
 
@@ -76,19 +78,27 @@ pub fn render(e: &Explanation, ansi: bool) -> String {
         .max()
         .unwrap_or(5)
         .clamp(5, 24);
+    // Unsigned methods (relevance, not evidence for or against) get a neutral bar.
+    let signed = super::is_signed(e.method);
     for (t, v) in &units {
         let bar_len = ((v.abs() / max) * 20.0).round() as usize;
-        let bar = if *v >= 0.0 {
+        let bar = if !signed {
+            "#".repeat(bar_len)
+        } else if *v >= 0.0 {
             "+".repeat(bar_len)
         } else {
             "-".repeat(bar_len)
         };
         let label: String = t.chars().take(24).collect();
+        let number = if signed {
+            format!("{v:>+10.4}")
+        } else {
+            format!("{v:>10.4}")
+        };
         let _ = writeln!(
             s,
-            "{}  {:>+10.4}  {}",
+            "{}  {number}  {}",
             colour(*v, max, &format!("{label:<width$}"), ansi),
-            v,
             bar
         );
     }
