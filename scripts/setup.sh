@@ -8,3 +8,5 @@ cargo build --release
 ./target/release/calig models install
 ./target/release/calig models
 ./target/release/calig explain "a gorgeous, witty and moving film"
+# The Python package, into .venv (then: .venv/bin/python -c "import calig; ...").
+MATURIN_RELEASE=1 bash scripts/python.sh .venv

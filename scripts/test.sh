@@ -11,3 +11,7 @@ cargo build
 command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1 \
     || echo "note: chromium not installed; the HTML report test checks the HTML only"
 cargo test --all-targets
+# The Python package: built into a venv under target/, then its pytest suite (parity with the
+# CLI's JSON uses the debug binary built above).
+bash scripts/python.sh target/py-venv
+target/py-venv/bin/python -m pytest -q bindings/python/tests

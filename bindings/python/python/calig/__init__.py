@@ -1,0 +1,222 @@
+"""calig: explain Transformer classifiers (CA-LIG, IG, AttnLRP, GAE, ...) from Python.
+
+The engine is calig's Rust library (no PyTorch needed); results are the same numbers as the
+``calig`` command line, as NumPy arrays.
+
+    >>> import calig
+    >>> m = calig.load("minilm-sst2")
+    >>> e = m.explain("a gorgeous, witty movie")
+    >>> e.word_scores          # one float per word, signed: + supports the target class
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _calig
+
+__all__ = ["load", "Model", "Explanation", "Prediction", "__version__"]
+__version__ = _calig.version()
+
+
+def _entry(method: str, steps: Optional[int], params: dict) -> str:
+    """The method entry calig's parser takes: ``method:key=value,...``."""
+    items = dict(params)
+    if steps is not None:
+        items["steps"] = steps
+    parts = []
+    for key, value in items.items():
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, (list, tuple)):
+            if len(value) == 0:
+                raise ValueError(f"{key}: an empty list")
+            if list(value) != list(range(value[0], value[0] + len(value))):
+                raise ValueError(f"{key}: give a contiguous range of layers, e.g. [1, 2, 3]")
+            value = f"{value[0]}-{value[-1]}"
+        text = str(value)
+        if "," in text or ":" in text:
+            raise ValueError(f"{key}: `{text}` cannot contain ',' or ':'")
+        parts.append(f"{key}={text}")
+    return method + (":" + ",".join(parts) if parts else "")
+
+
+def _layers(value) -> Optional[np.ndarray]:
+    if value is None:
+        return None
+    width = max((len(v) for v in value if v is not None), default=0)
+    out = np.full((len(value), width), np.nan, dtype=np.float64)
+    for i, v in enumerate(value):
+        if v is not None:
+            out[i, : len(v)] = v
+    return out
+
+
+class Explanation:
+    """One explanation, as ``calig explain --format json`` writes it (docs/json-schema.md).
+
+    Arrays (float64): ``scores`` (tokens, or patches for images), ``word_scores`` (words, the
+    sum of their sub-tokens; ``words(agg=...)`` for other aggregations),
+    ``layers`` (L + 1, tokens) with NaN rows for layers without a value, ``logits`` and
+    ``probs`` (classes). ``r``, ``a``, ``s`` hold CA-LIG's parts per layer (L + 1, tokens).
+    """
+
+    def __init__(self, data: dict, html: str):
+        self._data = data
+        self._html = html
+        self.method: str = data["method"]
+        self.tokens: list[str] = data["tokens"]
+        #: the words: {"text", "start", "end", "token_range"} each (text models)
+        self.word_spans: list[dict] = data["words"]
+        self.word_texts: list[str] = [w["text"] for w in self.word_spans]
+        self.scores = np.asarray(data["scores"], dtype=np.float64)
+        self.word_scores = np.asarray(data["word_scores"], dtype=np.float64)
+        self.layers = _layers(data.get("layers"))
+        self.logits = np.asarray(data["logits"], dtype=np.float64)
+        self.probs = np.asarray(data["probs"], dtype=np.float64)
+        self.labels: list[str] = data["labels"]
+        self.target: int = data["target"]["index"]
+        self.predicted: int = data["predicted"]["index"]
+        self.convergence_delta = data["convergence_delta"]
+        self.baseline_logit: Optional[float] = data.get("baseline_logit")
+        self.params: dict = data["params"]
+        details = data.get("details") or {}
+        self.r = _layers(details.get("r"))
+        self.a = _layers(details.get("a"))
+        self.s = _layers(details.get("s"))
+
+    def __repr__(self) -> str:
+        return (f"Explanation(method={self.method!r}, target={self.labels[self.target]!r}, "
+                f"{len(self.scores)} scores)")
+
+    def to_dict(self) -> dict:
+        """The explanation as the CLI's JSON object."""
+        return json.loads(json.dumps(self._data))
+
+    def to_json(self, indent: Optional[int] = None) -> str:
+        return json.dumps(self._data, indent=indent)
+
+    def save(self, path: Union[str, Path]) -> None:
+        """Writes the JSON (``.json``) or the HTML report (``.html``)."""
+        path = Path(path)
+        text = self._html if path.suffix.lower() in (".html", ".htm") else self.to_json(indent=1)
+        path.write_text(text, encoding="utf-8")
+
+    def html(self) -> str:
+        """The self-contained HTML report (the same page as ``--format html``)."""
+        return self._html
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def words(self, agg: str = "sum") -> np.ndarray:
+        """Word scores from the sub-token scores: ``sum`` (as ``word_scores``), ``mean`` or
+        ``absmax`` (the signed score of largest magnitude); words in ``word_texts``."""
+        out = []
+        for w in self.word_spans:
+            a, b = w["token_range"]
+            part = self.scores[a:b]
+            if agg == "sum":
+                out.append(part.sum())
+            elif agg == "mean":
+                out.append(part.mean())
+            elif agg == "absmax":
+                out.append(part[np.argmax(np.abs(part))])
+            else:
+                raise ValueError(f"agg `{agg}`: use sum, mean or absmax")
+        return np.asarray(out, dtype=np.float64)
+
+    def to_torch(self, name: str = "scores"):
+        """An array attribute as a torch tensor sharing its memory (needs torch)."""
+        import torch  # optional dependency
+
+        return torch.from_numpy(getattr(self, name))
+
+
+class Prediction:
+    """Class probabilities and logits of one input."""
+
+    def __init__(self, data: dict, labels: list[str]):
+        self.logits = np.asarray(data["logits"], dtype=np.float64)
+        self.probs = np.asarray(data["probs"], dtype=np.float64)
+        self.labels = labels
+        self.index = int(np.argmax(self.probs))
+        self.label = labels[self.index]
+
+    def __repr__(self) -> str:
+        return f"Prediction({self.label!r}, p={self.probs[self.index]:.4f})"
+
+
+def _is_image(x: Any) -> bool:
+    return isinstance(x, Path)
+
+
+class Model:
+    """A classifier loaded with :func:`load`. Texts are ``str``; images are ``pathlib.Path``."""
+
+    def __init__(self, inner: "_calig.Model"):
+        self._m = inner
+
+    @property
+    def labels(self) -> list[str]:
+        return self._m.labels
+
+    @property
+    def name(self) -> str:
+        return self._m.name
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, labels={self.labels})"
+
+    def predict(self, inputs: Union[str, Path, Sequence[Union[str, Path]]]):
+        """One :class:`Prediction` per input (a single input gives a single one)."""
+        single = isinstance(inputs, (str, Path))
+        items = [inputs] if single else list(inputs)
+        image = bool(items) and _is_image(items[0])
+        out = json.loads(self._m.predict([str(x) for x in items], image))
+        preds = [Prediction(d, self.labels) for d in out]
+        return preds[0] if single else preds
+
+    def explain(self, input: Union[str, Path], method: str = "calig", target=None,
+                steps: Optional[int] = None, **params) -> Explanation:
+        """Explains one text (``str``) or image (``pathlib.Path``).
+
+        ``method``: calig, lig, ig, gxi, saliency, attention, rollout, gae, occlusion, attnlrp,
+        chefer2021. ``target``: a label or class index (default: the predicted class).
+        ``params``: the method's parameters as in ``calig explain`` (``lambda_`` for λ),
+        e.g. ``aggregation="sum"``, ``baseline="mask"``, ``layers=[1, 2]``.
+        """
+        entry = _entry(method, steps, _param_names(params))
+        data, html = self._m.explain(str(input), entry, _target(target), _is_image(input))
+        return Explanation(json.loads(data), html)
+
+    def explain_batch(self, inputs: Iterable[Union[str, Path]], method: str = "calig",
+                      targets=None, steps: Optional[int] = None, progress: bool = True,
+                      **params) -> list[Explanation]:
+        """Explains many inputs with the GIL released (other Python threads keep running) and
+        a progress bar on stderr."""
+        items = list(inputs)
+        image = bool(items) and _is_image(items[0])
+        entry = _entry(method, steps, _param_names(params))
+        ts = None if targets is None else [_target(t) for t in targets]
+        pairs = self._m.explain_batch([str(x) for x in items], entry, ts, image, progress)
+        return [Explanation(json.loads(d), h) for d, h in pairs]
+
+
+def _param_names(params: dict) -> dict:
+    # `lambda` is a Python keyword: accept `lambda_`.
+    return {("lambda" if k == "lambda_" else k): v for k, v in params.items()}
+
+
+def _target(t) -> Optional[str]:
+    return None if t is None else str(t)
+
+
+def load(model: str, dtype: str = "f32", device: str = "cpu") -> Model:
+    """Loads a built-in model (``calig models``), a checkpoint directory or a hub id in the local
+    Hugging Face cache, as the CLI does. ``dtype``: ``"f32"`` or ``"f64"``."""
+    return Model(_calig.load(str(model), dtype, device))

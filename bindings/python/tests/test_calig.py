@@ -1,0 +1,150 @@
+"""The Python package against the CLI on the fixture models (tests/fixtures/), run by
+scripts/test.sh: the same numbers, NumPy shapes and dtypes, exceptions, the notebook HTML, and
+the GIL released during long calls."""
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import calig
+
+REPO = Path(__file__).resolve().parents[3]
+FIXTURES = REPO / "tests" / "fixtures"
+CLI = Path(os.environ.get("CALIG_BIN", REPO / "target" / "debug" / "calig"))
+TEXT = "a gorgeous , witty movie ."
+
+
+def cli_json(model: Path, method: str, *args: str) -> dict:
+    out = subprocess.run([str(CLI), "explain", "--model", str(model), "--method", method,
+                          "--format", "json", *args], check=True, capture_output=True)
+    return json.loads(out.stdout)
+
+
+def without_timing(d: dict) -> dict:
+    d = dict(d)
+    d.pop("timing_ms", None)
+    return d
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "xlmr", "distilbert"])
+@pytest.mark.parametrize("method", ["calig", "ig", "gae", "attnlrp"])
+def test_text_results_equal_the_cli_json(family, method):
+    text = "ይህ ጥሩ ነው" if family == "xlmr" else TEXT
+    m = calig.load(str(FIXTURES / family))
+    e = m.explain(text, method=method, steps=8)
+    want = cli_json(FIXTURES / family, method, "--steps", "8", text)
+    assert without_timing(e.to_dict()) == without_timing(want)
+
+
+def test_image_results_equal_the_cli_json():
+    m = calig.load(str(FIXTURES / "vit"))
+    image = FIXTURES / "vit" / "image.png"
+    e = m.explain(image, method="ig", steps=8)
+    want = cli_json(FIXTURES / "vit", "ig", "--steps", "8", "--image", str(image))
+    assert without_timing(e.to_dict()) == without_timing(want)
+    assert e.scores.shape == (16,)  # the 4 x 4 patch grid
+
+
+def test_parameters_pass_through():
+    m = calig.load(str(FIXTURES / "bert"))
+    e = m.explain(TEXT, method="calig", steps=8, lambda_=1.0, aggregation="sum")
+    want = cli_json(FIXTURES / "bert", "calig", "--steps", "8", "--lambda", "1",
+                    "--aggregation", "sum", TEXT)
+    assert e.params == want["params"]
+    np.testing.assert_array_equal(e.scores, want["scores"])
+    lig = m.explain(TEXT, method="lig", steps=8, layers=[1, 2])
+    assert np.isnan(lig.layers[0]).all() and not np.isnan(lig.layers[1]).any()
+
+
+def test_arrays_have_documented_shapes_and_dtypes():
+    m = calig.load(str(FIXTURES / "bert"))
+    e = m.explain(TEXT, method="calig", steps=8)
+    n_tokens, n_words, n_layers = len(e.tokens), len(e.word_texts), 3
+    for name, shape in [("scores", (n_tokens,)), ("word_scores", (n_words,)),
+                        ("layers", (n_layers + 1, n_tokens)), ("logits", (3,)),
+                        ("probs", (3,)), ("r", (n_layers + 1, n_tokens)),
+                        ("a", (n_layers + 1, n_tokens)), ("s", (n_layers + 1, n_tokens))]:
+        arr = getattr(e, name)
+        assert isinstance(arr, np.ndarray) and arr.dtype == np.float64, name
+        assert arr.shape == shape, (name, arr.shape)
+    np.testing.assert_allclose(e.words("sum"), e.word_scores)
+    assert e.words("absmax").shape == (n_words,)
+    assert abs(e.probs.sum() - 1) < 1e-9
+    with pytest.raises(ValueError):
+        e.words("median")
+
+
+def test_predictions_match_the_cli():
+    m = calig.load(str(FIXTURES / "bert"))
+    p = m.predict(TEXT)
+    out = subprocess.run([str(CLI), "predict", "--model", str(FIXTURES / "bert"), TEXT,
+                          "--format", "json"], check=True, capture_output=True)
+    want = json.loads(out.stdout)
+    assert p.label == want["prediction"]["label"]
+    np.testing.assert_array_equal(p.logits, [l["logit"] for l in want["labels"]])
+    assert len(m.predict([TEXT, "dull"])) == 2
+
+
+def test_errors_are_python_exceptions_with_calig_messages():
+    with pytest.raises(FileNotFoundError, match="no/such"):
+        calig.load("/no/such/model-dir")
+    m = calig.load(str(FIXTURES / "bert"))
+    with pytest.raises(ValueError, match="target `joy`"):
+        m.explain(TEXT, target="joy")
+    with pytest.raises(ValueError, match="method"):
+        m.explain(TEXT, method="shapley")
+    with pytest.raises(ValueError, match="unknown parameter `lamda`"):
+        m.explain(TEXT, lamda=1)
+    with pytest.raises(ValueError, match="image"):
+        m.explain(FIXTURES / "vit" / "image.png")
+    with pytest.raises(ValueError, match="empty"):
+        m.explain("   ")
+    with pytest.raises(ValueError, match="dtype"):
+        calig.load(str(FIXTURES / "bert"), dtype="f16")
+
+
+def test_notebook_html_and_files(tmp_path):
+    m = calig.load(str(FIXTURES / "bert"))
+    e = m.explain(TEXT, method="gxi")
+    html = e._repr_html_()
+    assert html.startswith("<!DOCTYPE html>") and "gxi explanation" in html
+    e.save(tmp_path / "e.json")
+    e.save(tmp_path / "e.html")
+    assert json.loads((tmp_path / "e.json").read_text())["method"] == "gxi"
+    assert (tmp_path / "e.html").read_text() == html
+
+
+def test_to_torch_shares_memory():
+    torch = pytest.importorskip("torch")
+    e = calig.load(str(FIXTURES / "bert")).explain(TEXT, method="gxi")
+    t = e.to_torch("scores")
+    assert isinstance(t, torch.Tensor) and t.data_ptr() == e.scores.ctypes.data
+
+
+def test_the_gil_is_released_during_batches():
+    m = calig.load(str(FIXTURES / "bert"))
+    ticks = []
+    stop = threading.Event()
+
+    def tick():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=tick)
+    t.start()
+    start = time.perf_counter()
+    out = m.explain_batch([TEXT] * 40, method="calig", steps=20, progress=False)
+    end = time.perf_counter()
+    stop.set()
+    t.join()
+    assert len(out) == 40
+    during = [x for x in ticks if start < x < end]
+    # With the GIL held for the whole call the other thread could not tick at all.
+    assert len(during) > 0.2 * (end - start) / 0.001 * 0.1, (len(during), end - start)
