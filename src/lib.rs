@@ -8,6 +8,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod explain;
+pub mod fuzz_targets;
 pub mod model;
 pub mod render;
 pub mod store;

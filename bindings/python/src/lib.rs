@@ -175,14 +175,22 @@ fn load(py: Python<'_>, model: &str, dtype: &str, device: &str) -> PyResult<PyMo
     let dtype = match dtype {
         "f32" | "float32" => DType::F32,
         "f64" | "float64" => DType::F64,
-        other => return Err(PyValueError::new_err(format!("dtype `{other}`: use f32 or f64"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "dtype `{other}`: use f32 or f64"
+            )))
+        }
     };
     let device = match device {
         "cpu" => Device::Cpu,
         "cuda" => Device::new_cuda(0).map_err(|e| {
             PyRuntimeError::new_err(format!("cannot use CUDA (is calig built with it?): {e}"))
         })?,
-        other => return Err(PyValueError::new_err(format!("device `{other}`: use cpu or cuda"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "device `{other}`: use cpu or cuda"
+            )))
+        }
     };
     let model = model.to_string();
     let inner = py
