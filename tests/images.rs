@@ -151,3 +151,21 @@ fn empty_and_truncated_images_are_named() {
         );
     }
 }
+
+#[test]
+fn an_image_header_announcing_a_huge_size_is_refused_before_decoding() {
+    // Found by fuzzing (fuzz/corpus/image/huge-dimensions.png): a valid PNG header of
+    // 207 x 2,130,706,460 pixels made the decoder ask for 1.3 TB and abort the process.
+    let png = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/image/huge-dimensions.png");
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            fixture("vit").to_str().unwrap(),
+            "--image",
+            png.to_str().unwrap(),
+        ],
+        &["huge-dimensions.png", "beyond calig's limit"],
+    );
+}

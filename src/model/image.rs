@@ -7,6 +7,10 @@ use image::imageops::FilterType;
 use serde_json::Value;
 use std::path::Path;
 
+/// The largest image side and decoded size calig accepts.
+const MAX_SIDE: u32 = 16384;
+const MAX_DECODED_BYTES: u64 = 1 << 30;
+
 #[derive(Debug, Clone)]
 pub struct ImageProcessor {
     pub do_resize: bool,
@@ -100,6 +104,25 @@ impl ImageProcessor {
             .map_err(|e| CaligError::io(path, e))?
             .into_decoder()
             .map_err(bad)?;
+        // A header may announce any size: refuse what cannot be a real image before the decoder
+        // allocates for it (found by fuzzing: a 207 × 2,130,706,460 PNG aborted the process).
+        let (w, h) = decoder.dimensions();
+        let bytes = decoder.total_bytes();
+        if w > MAX_SIDE || h > MAX_SIDE || bytes > MAX_DECODED_BYTES {
+            return Err(CaligError::Image {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "{w}x{h} pixels ({bytes} bytes decoded) is beyond calig's limit of \
+                     {MAX_SIDE} pixels a side and {} MiB",
+                    MAX_DECODED_BYTES >> 20
+                ),
+            });
+        }
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        limits.max_alloc = Some(MAX_DECODED_BYTES);
+        decoder.set_limits(limits).map_err(bad)?;
         let orientation = decoder.orientation().map_err(bad)?;
         let mut img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
         img.apply_orientation(orientation);
