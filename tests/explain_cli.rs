@@ -430,3 +430,35 @@ fn start_layer_out_of_range_is_refused() {
         "start_layer 4 does not exist: the model has blocks 1..=3",
     );
 }
+
+#[test]
+fn options_the_method_ignores_are_warned_about() {
+    let d = fixture("bert");
+    let o = calig(&[
+        "explain",
+        "--model",
+        d.to_str().unwrap(),
+        "--method",
+        "gae",
+        "--lambda",
+        "0.7",
+        "--steps",
+        "8",
+        "nice",
+    ]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--lambda is ignored by --method gae"), "{err}");
+    assert!(err.contains("--steps is ignored by --method gae"), "{err}");
+    let used = calig(&[
+        "explain",
+        "--model",
+        d.to_str().unwrap(),
+        "--lambda",
+        "0.7",
+        "--steps",
+        "8",
+        "nice",
+    ]);
+    assert!(!String::from_utf8_lossy(&used.stderr).contains("ignored"));
+}

@@ -63,6 +63,75 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
+    /// The options given away from their defaults that the chosen method does not read.
+    pub fn ignored(&self) -> Vec<&'static str> {
+        use Method::*;
+        let m = self.method;
+        let path = matches!(m, Calig | Lig | Ig);
+        let calig = m == Calig;
+        let checks: [(&str, bool, bool); 16] = [
+            ("--steps", self.steps != 50, path),
+            (
+                "--quadrature",
+                self.quadrature != Quadrature::GaussLegendre,
+                path,
+            ),
+            (
+                "--baseline",
+                self.baseline.is_some(),
+                path || m == Occlusion,
+            ),
+            (
+                "--layers",
+                self.layers != Layers::All,
+                matches!(m, Lig | Attnlrp),
+            ),
+            ("--max-batch", self.max_batch.is_some(), path),
+            ("--memory-mib", self.memory_mib != 2048, path),
+            ("--lambda", self.lambda != 0.5, calig),
+            (
+                "--attention-mode",
+                self.attention_mode != AttentionMode::Input,
+                calig,
+            ),
+            (
+                "--aggregation",
+                self.aggregation != Aggregation::Rollout,
+                calig,
+            ),
+            ("--propagation", self.propagation != Propagation::Gae, calig),
+            (
+                "--attention-sign",
+                self.attention_sign != AttentionSign::Positive,
+                calig,
+            ),
+            ("--fusion", self.fusion != Fusion::Scale, calig),
+            ("--specials", self.specials != Specials::Keep, calig),
+            ("--heads", self.heads != Heads::Mean, calig),
+            (
+                "--layer-relevance",
+                self.layer_relevance != LayerRelevance::Lig,
+                calig,
+            ),
+            ("--start-layer", self.start_layer != 1, m == Chefer2021),
+        ];
+        checks
+            .iter()
+            .filter(|(_, changed, used)| *changed && !*used)
+            .map(|(name, _, _)| *name)
+            .collect()
+    }
+
+    /// Says on stderr which given options the method ignores.
+    pub fn warn_ignored(&self) {
+        for flag in self.ignored() {
+            eprintln!(
+                "warning: {flag} is ignored by --method {}",
+                self.method.name()
+            );
+        }
+    }
+
     pub fn params(&self, is_text: bool) -> Result<Params> {
         Ok(Params {
             steps: self.steps,
