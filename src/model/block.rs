@@ -7,7 +7,7 @@ use super::linear::Linear;
 use super::ops::{Activation, LayerNorm};
 use super::rules::{uniform, Rules};
 use super::ModelConfig;
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 #[derive(Debug, Clone)]
@@ -31,16 +31,10 @@ impl SelfAttention {
         probe: Option<&Tensor>,
         rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
-        let (b, s, d) = x.dims3()?;
-        let hd = d / self.num_heads;
-        let split = |t: Tensor| -> Result<Tensor> {
-            t.reshape((b, s, self.num_heads, hd))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(self.query.forward(x)?)?;
-        let k = split(self.key.forward(x)?)?;
-        let v = split(self.value.forward(x)?)?;
+        let hd = x.dim(D::Minus1)? / self.num_heads;
+        let q = self.split_heads(&self.query.forward(x)?)?;
+        let k = self.split_heads(&self.key.forward(x)?)?;
+        let v = self.split_heads(&self.value.forward(x)?)?;
         let mut scores = (uniform(&q.matmul(&k.t()?)?, rules)? / (hd as f64).sqrt())?;
         if let Some(bias) = mask_bias {
             scores = scores.broadcast_add(bias)?;
@@ -49,11 +43,23 @@ impl SelfAttention {
         if let Some(p) = probe {
             probs = (probs + p)?;
         }
-        let ctx = uniform(&probs.matmul(&v)?, rules)?
-            .transpose(1, 2)?
-            .reshape((b, s, d))?;
+        let ctx = merge_heads(&uniform(&probs.matmul(&v)?, rules)?)?;
         Ok((self.output.forward(&ctx)?, probs))
     }
+
+    /// (b, s, d) → (b, heads, s, d / heads), contiguous.
+    pub fn split_heads(&self, t: &Tensor) -> Result<Tensor> {
+        let (b, s, d) = t.dims3()?;
+        t.reshape((b, s, self.num_heads, d / self.num_heads))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+}
+
+/// (b, heads, s, hd) → (b, s, heads · hd).
+pub fn merge_heads(t: &Tensor) -> Result<Tensor> {
+    let (b, h, s, hd) = t.dims4()?;
+    t.transpose(1, 2)?.reshape((b, s, h * hd))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

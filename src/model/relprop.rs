@@ -11,7 +11,7 @@
 //! - the products Q·Kᵀ and A·V: each operand x ⊙ ∂(Z·S)/∂x with S = R / Z, then halved;
 //! - a tensor used several times (the block input feeding Q, K, V and the residual): the sum.
 
-use super::block::{Block, Norm, SelfAttention};
+use super::block::{merge_heads, Block, Norm, SelfAttention};
 use super::linear::{matmul_2d, Linear};
 use candle_core::{IndexOp, Module, Result, Tensor, D};
 
@@ -102,46 +102,68 @@ pub fn patch_mean_rule(h: &Tensor, r: &Tensor) -> Result<Tensor> {
     Tensor::cat(&[&cls, &rp], 1)
 }
 
+/// The forward values of one attention layer that its relevance rules read.
+pub struct AttentionPass {
+    /// Heads split: (b, heads, s, hd); `kt` is Kᵀ (b, heads, hd, s).
+    q: Tensor,
+    kt: Tensor,
+    v: Tensor,
+    /// Q·Kᵀ / √d before the mask, and the probabilities.
+    scaled: Tensor,
+    probs: Tensor,
+    /// Heads merged, (b, s, d); `out` is the output projection's output.
+    ctx: Tensor,
+    pub out: Tensor,
+}
+
 impl SelfAttention {
+    /// The forward pass on x (b, s, d), keeping what `relprop` needs.
+    pub fn pass(&self, x: &Tensor, mask_bias: Option<&Tensor>) -> Result<AttentionPass> {
+        let hd = x.dim(D::Minus1)? / self.num_heads;
+        let q = self.split_heads(&self.query.forward(x)?)?;
+        let kt = self.split_heads(&self.key.forward(x)?)?.t()?.contiguous()?;
+        let v = self.split_heads(&self.value.forward(x)?)?;
+        let scaled = (q.matmul(&kt)? / (hd as f64).sqrt())?;
+        let scores = match mask_bias {
+            Some(bias) => scaled.broadcast_add(bias)?,
+            None => scaled.clone(),
+        };
+        let probs = super::fused::softmax_last_dim(&scores)?;
+        let ctx = merge_heads(&probs.matmul(&v)?)?;
+        let out = self.output.forward(&ctx)?;
+        Ok(AttentionPass {
+            q,
+            kt,
+            v,
+            scaled,
+            probs,
+            ctx,
+            out,
+        })
+    }
+
     /// Relevance at the attention input x (b, s, d) and at the attention probabilities
-    /// (b, heads, s, s), from the relevance at the output projection's output.
+    /// (b, heads, s, s), from the relevance at the output projection's output; `pass` is
+    /// [`SelfAttention::pass`] on x.
     pub fn relprop(
         &self,
         x: &Tensor,
+        pass: &AttentionPass,
         mask_bias: Option<&Tensor>,
         r_out: &Tensor,
     ) -> Result<(Tensor, Tensor)> {
-        let (b, s, d) = x.dims3()?;
-        let hd = d / self.num_heads;
-        let split = |t: &Tensor| -> Result<Tensor> {
-            t.reshape((b, s, self.num_heads, hd))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let merge = |t: &Tensor| -> Result<Tensor> { t.transpose(1, 2)?.reshape((b, s, d)) };
-        let q = split(&self.query.forward(x)?)?;
-        let k = split(&self.key.forward(x)?)?;
-        let v = split(&self.value.forward(x)?)?;
-        let kt = k.t()?.contiguous()?;
-        let qk = q.matmul(&kt)?;
-        let mut scores = (&qk / (hd as f64).sqrt())?;
-        if let Some(bias) = mask_bias {
-            scores = scores.broadcast_add(bias)?;
-        }
-        let probs = super::fused::softmax_last_dim(&scores)?;
-        let ctx = merge(&probs.matmul(&v)?)?;
-        let r_ctx = split(&linear_rule(&self.output, &ctx, r_out)?)?;
-        let (r_probs, r_v) = product_rule(&probs, &v, &r_ctx)?;
+        let r_ctx = self.split_heads(&linear_rule(&self.output, &pass.ctx, r_out)?)?;
+        let (r_probs, r_v) = product_rule(&pass.probs, &pass.v, &r_ctx)?;
         // Softmax passes relevance unchanged; the mask is an addition with the scores.
         let r_scores = match mask_bias {
-            Some(bias) => add_rule(&(&qk / (hd as f64).sqrt())?, bias, &r_probs)?.0,
+            Some(bias) => add_rule(&pass.scaled, bias, &r_probs)?.0,
             None => r_probs.clone(),
         };
         // The 1/√d scaling is not a rule of its own: Q·Kᵀ takes the scores' relevance.
-        let (r_q, r_kt) = product_rule(&q, &kt, &r_scores)?;
-        let r_xq = linear_rule(&self.query, x, &merge(&r_q)?)?;
-        let r_xk = linear_rule(&self.key, x, &merge(&r_kt.t()?)?)?;
-        let r_xv = linear_rule(&self.value, x, &merge(&r_v)?)?;
+        let (r_q, r_kt) = product_rule(&pass.q, &pass.kt, &r_scores)?;
+        let r_xq = linear_rule(&self.query, x, &merge_heads(&r_q)?)?;
+        let r_xk = linear_rule(&self.key, x, &merge_heads(&r_kt.t()?)?)?;
+        let r_xv = linear_rule(&self.value, x, &merge_heads(&r_v)?)?;
         Ok((fan_in_rule(x, &[&r_xq, &r_xk, &r_xv])?, r_probs))
     }
 }
@@ -167,32 +189,30 @@ impl Block {
         };
         match self.norm {
             Norm::Post => {
-                let (att, _) = self
-                    .attention
-                    .forward(x, mask_bias, None, Default::default())?;
-                let a = self.attention_norm.forward(&(&att + x)?)?;
+                let pass = self.attention.pass(x, mask_bias)?;
+                let att = &pass.out;
+                let a = self.attention_norm.forward(&(att + x)?)?;
                 let (hidden, f) = ffn_parts(&a)?;
                 // Both LayerNorms pass relevance unchanged.
                 let (r_f, r_a_residual) = add_rule(&f, &a, r_out)?;
                 let r_a_ffn = ffn_rule(&a, &hidden, &r_f)?;
                 let r_a = fan_in_rule(&a, &[&r_a_ffn, &r_a_residual])?;
-                let (r_att, r_x_residual) = add_rule(&att, x, &r_a)?;
-                let (r_x_att, r_probs) = self.attention.relprop(x, mask_bias, &r_att)?;
+                let (r_att, r_x_residual) = add_rule(att, x, &r_a)?;
+                let (r_x_att, r_probs) = self.attention.relprop(x, &pass, mask_bias, &r_att)?;
                 Ok((fan_in_rule(x, &[&r_x_att, &r_x_residual])?, r_probs))
             }
             Norm::Pre => {
                 let xn = self.attention_norm.forward(x)?;
-                let (att, _) = self
-                    .attention
-                    .forward(&xn, mask_bias, None, Default::default())?;
-                let a = (&att + x)?;
+                let pass = self.attention.pass(&xn, mask_bias)?;
+                let att = &pass.out;
+                let a = (att + x)?;
                 let an = self.ffn_norm.forward(&a)?;
                 let (hidden, f) = ffn_parts(&an)?;
                 let (r_a_residual, r_f) = add_rule(&a, &f, r_out)?;
                 let r_a_ffn = ffn_rule(&an, &hidden, &r_f)?;
                 let r_a = fan_in_rule(&a, &[&r_a_residual, &r_a_ffn])?;
-                let (r_x_residual, r_att) = add_rule(x, &att, &r_a)?;
-                let (r_x_att, r_probs) = self.attention.relprop(&xn, mask_bias, &r_att)?;
+                let (r_x_residual, r_att) = add_rule(x, att, &r_a)?;
+                let (r_x_att, r_probs) = self.attention.relprop(&xn, &pass, mask_bias, &r_att)?;
                 Ok((fan_in_rule(x, &[&r_x_residual, &r_x_att])?, r_probs))
             }
         }
