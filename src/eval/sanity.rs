@@ -165,19 +165,18 @@ pub struct Cascade {
     pub absolute: Vec<Vec<Vec<f64>>>,
 }
 
-/// One method's headline map of one example, for a fixed target class.
+/// One method's headline map of an example prepared (for its target class) on `m`.
 fn map_of(
     m: &LoadedModel,
+    p: &crate::explain::Prepared,
     ex: &crate::data::Example,
     spec: &super::spec::MethodSpec,
-    target: usize,
     salt: &str,
 ) -> Result<Vec<f64>> {
     use super::spec::Kind;
-    let p = crate::explain::prepare(m, &ex.input(), Some(&target.to_string()))?;
     match spec.kind {
         Kind::Method(method) => {
-            Ok(crate::explain::explain_prepared(m, &p, method, &spec.params)?.scores)
+            Ok(crate::explain::explain_prepared(m, p, method, &spec.params)?.scores)
         }
         Kind::Random => {
             // Drawn anew for every model: the floor of a map that ignores the model.
@@ -215,7 +214,7 @@ pub fn cascade(
         trained.push(
             methods
                 .iter()
-                .map(|s| map_of(m, ex, s, target, "trained"))
+                .map(|s| map_of(m, &p, ex, s, "trained"))
                 .collect::<Result<_>>()
                 .map_err(|e| at(ex, e))?,
         );
@@ -230,8 +229,11 @@ pub fn cascade(
         randomised_copy(m, si, seed, &dir)?;
         let r = crate::model::load_model(dir.to_str().unwrap_or_default(), m.dtype(), m.device())?;
         for (ei, ex) in examples.iter().enumerate() {
+            let target = targets[ei].to_string();
+            let p =
+                crate::explain::prepare(&r, &ex.input(), Some(&target)).map_err(|e| at(ex, e))?;
             for (mi, spec) in methods.iter().enumerate() {
-                let got = map_of(&r, ex, spec, targets[ei], stage).map_err(|e| at(ex, e))?;
+                let got = map_of(&r, &p, ex, spec, stage).map_err(|e| at(ex, e))?;
                 let want = &trained[ei][mi];
                 let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
                 signed[mi][si].push(spearman(want, &got));
