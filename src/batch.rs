@@ -30,11 +30,12 @@ pub enum RowInput {
 }
 
 impl Row {
-    pub fn explain_input(&self) -> Option<ExplainInput> {
+    /// What to explain, or why the row cannot be used.
+    pub fn explain_input(&self) -> std::result::Result<ExplainInput, String> {
         match &self.input {
-            RowInput::Text(t) => Some(ExplainInput::Text(t.clone())),
-            RowInput::Image(p) => Some(ExplainInput::Image(p.clone())),
-            RowInput::Bad(_) => None,
+            RowInput::Text(t) => Ok(ExplainInput::Text(t.clone())),
+            RowInput::Image(p) => Ok(ExplainInput::Image(p.clone())),
+            RowInput::Bad(why) => Err(why.clone()),
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::method_args::MethodArgs;
 use super::RuntimeArgs;
 use anyhow::{bail, Result};
-use calig::batch::{self, Columns, Lock, RowInput, Shard};
+use calig::batch::{self, Columns, Lock, Shard};
 use calig::explain::explain;
 use calig::model::load::{DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL};
 use calig::store::JsonlStore;
@@ -118,7 +118,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
         );
     }
     let params = a.method.params(!is_image)?;
-    a.method.warn_ignored();
+    a.method.warn_ignored(!is_image);
     params.validate()?;
     let _lock = Lock::acquire(&a.output)?;
     let existing = std::fs::metadata(&a.output).map(|m| m.len()).unwrap_or(0);
@@ -160,14 +160,10 @@ pub fn run(a: BatchArgs) -> Result<()> {
     let start = Instant::now();
     let (mut explained, mut skipped) = (0usize, Vec::new());
     for row in &todo {
-        let result = match row.explain_input() {
-            None => Err(match &row.input {
-                RowInput::Bad(why) => why.clone(),
-                _ => unreachable!(),
-            }),
-            Some(inp) => explain(&m, &inp, row.target.as_deref(), a.method.method, &params)
-                .map_err(|e| e.to_string()),
-        };
+        let result = row.explain_input().and_then(|inp| {
+            explain(&m, &inp, row.target.as_deref(), a.method.method, &params)
+                .map_err(|e| e.to_string())
+        });
         match result {
             Ok(e) => {
                 let mut v = serde_json::to_value(&e)?;

@@ -91,7 +91,7 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         super::refuse_truncation(&m, t)?;
     }
     let params = a.method.params(is_text)?;
-    a.method.warn_ignored();
+    a.method.warn_ignored(is_text);
     let e = explain(&m, &input, a.target.as_deref(), a.method.method, &params)?;
     for w in &e.warnings {
         eprintln!("warning: {w}");

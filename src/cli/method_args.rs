@@ -63,19 +63,17 @@ pub struct MethodArgs {
 }
 
 impl MethodArgs {
-    /// The options given away from their defaults that the chosen method does not read.
-    pub fn ignored(&self) -> Vec<&'static str> {
+    /// The options given away from their defaults (`Params::defaults`) that the chosen method
+    /// does not read.
+    pub fn ignored(&self, is_text: bool) -> Vec<&'static str> {
         use Method::*;
+        let d = Params::defaults(is_text);
         let m = self.method;
         let path = matches!(m, Calig | Lig | Ig);
         let calig = m == Calig;
         let checks: [(&str, bool, bool); 16] = [
-            ("--steps", self.steps != 50, path),
-            (
-                "--quadrature",
-                self.quadrature != Quadrature::GaussLegendre,
-                path,
-            ),
+            ("--steps", self.steps != d.steps, path),
+            ("--quadrature", self.quadrature != d.quadrature, path),
             (
                 "--baseline",
                 self.baseline.is_some(),
@@ -83,37 +81,37 @@ impl MethodArgs {
             ),
             (
                 "--layers",
-                self.layers != Layers::All,
+                self.layers != d.layers,
                 matches!(m, Lig | Attnlrp),
             ),
             ("--max-batch", self.max_batch.is_some(), path),
-            ("--memory-mib", self.memory_mib != 2048, path),
-            ("--lambda", self.lambda != 0.5, calig),
+            ("--memory-mib", self.memory_mib != d.memory_mib, path),
+            ("--lambda", self.lambda != d.lambda, calig),
             (
                 "--attention-mode",
-                self.attention_mode != AttentionMode::Input,
+                self.attention_mode != d.attention_mode,
                 calig,
             ),
-            (
-                "--aggregation",
-                self.aggregation != Aggregation::Rollout,
-                calig,
-            ),
-            ("--propagation", self.propagation != Propagation::Gae, calig),
+            ("--aggregation", self.aggregation != d.aggregation, calig),
+            ("--propagation", self.propagation != d.propagation, calig),
             (
                 "--attention-sign",
-                self.attention_sign != AttentionSign::Positive,
+                self.attention_sign != d.attention_sign,
                 calig,
             ),
-            ("--fusion", self.fusion != Fusion::Scale, calig),
-            ("--specials", self.specials != Specials::Keep, calig),
-            ("--heads", self.heads != Heads::Mean, calig),
+            ("--fusion", self.fusion != d.fusion, calig),
+            ("--specials", self.specials != d.specials, calig),
+            ("--heads", self.heads != d.heads, calig),
             (
                 "--layer-relevance",
-                self.layer_relevance != LayerRelevance::Lig,
+                self.layer_relevance != d.layer_relevance,
                 calig,
             ),
-            ("--start-layer", self.start_layer != 1, m == Chefer2021),
+            (
+                "--start-layer",
+                self.start_layer != d.start_layer,
+                m == Chefer2021,
+            ),
         ];
         checks
             .iter()
@@ -123,8 +121,8 @@ impl MethodArgs {
     }
 
     /// Says on stderr which given options the method ignores.
-    pub fn warn_ignored(&self) {
-        for flag in self.ignored() {
+    pub fn warn_ignored(&self, is_text: bool) {
+        for flag in self.ignored(is_text) {
             eprintln!(
                 "warning: {flag} is ignored by --method {}",
                 self.method.name()
