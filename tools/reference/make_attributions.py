@@ -226,6 +226,7 @@ def patched_attention():
     saved = []
     for name in mf.EAGER_ATTENTION_MODULES:
         mod = importlib.import_module(name)
+        ORIGINAL.setdefault(mod.__name__, mod.eager_attention_forward)
         saved.append((mod, mod.eager_attention_forward))
         mod.eager_attention_forward = probe_attention
     try:
@@ -819,9 +820,6 @@ def report(summary):
 
 
 def main(only=FAMILIES):
-    for name in mf.EAGER_ATTENTION_MODULES:
-        m = importlib.import_module(name)
-        ORIGINAL.setdefault(m.__name__, m.eager_attention_forward)
     summary = []
     with patched_attention():
         for family in only:
@@ -836,12 +834,17 @@ def main(only=FAMILIES):
     check_attributions.main(only)
 
 
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default=",".join(FAMILIES))
+def families_from_args(script, doc, families=FAMILIES):
+    """The --only list of a reference script's command line, checked against `families`."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--only", default=",".join(families))
     args = ap.parse_args()
     only = [f for f in args.only.split(",") if f]
-    bad = [f for f in only if f not in FAMILIES]
+    bad = [f for f in only if f not in families]
     if bad:
-        sys.exit(f"make_attributions.py: unknown family {bad}; known: {FAMILIES}")
-    main(only)
+        sys.exit(f"{script}: unknown family {bad}; known: {families}")
+    return only
+
+
+if __name__ == "__main__":
+    main(families_from_args("make_attributions.py", __doc__))

@@ -28,10 +28,7 @@ bert fixture), check_lxt.py compares these values with LXT's own result (it need
 transformers that LXT 2.1 was written for; see README.md).
 """
 
-import argparse
-import importlib
 import json
-import sys
 
 import torch
 from transformers.activations import ACT2FN
@@ -421,20 +418,10 @@ def make_family(family):
 def main(only):
     # The HF logits the hand-written forward is checked against: make_attributions' patched
     # eager attention (softmax in float64; ViT upcasts it to float32 otherwise).
-    for name in mf.EAGER_ATTENTION_MODULES:
-        m = importlib.import_module(name)
-        ma.ORIGINAL.setdefault(m.__name__, m.eager_attention_forward)
     with ma.patched_attention():
         for family in only:
             make_family(family)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default=",".join(FAMILIES))
-    args = ap.parse_args()
-    only = [f for f in args.only.split(",") if f]
-    bad = [f for f in only if f not in FAMILIES]
-    if bad:
-        sys.exit(f"make_lrp.py: unknown family {bad}; known: {FAMILIES}")
-    main(only)
+    main(ma.families_from_args("make_lrp.py", __doc__, FAMILIES))
