@@ -6,7 +6,7 @@ use super::RuntimeArgs;
 use anyhow::{bail, Result};
 use calig::batch::{self, Columns, Lock, Shard};
 use calig::explain::explain;
-use calig::model::load::{DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL};
+use calig::model::load::default_model;
 use calig::store::JsonlStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -97,14 +97,10 @@ pub fn run(a: BatchArgs) -> Result<()> {
         target: a.target_column.clone(),
     };
     let rows = batch::read_rows(&input, &cols)?;
-    let model = a.model.clone().unwrap_or_else(|| {
-        if is_image {
-            DEFAULT_IMAGE_MODEL
-        } else {
-            DEFAULT_TEXT_MODEL
-        }
-        .to_string()
-    });
+    let model = a
+        .model
+        .clone()
+        .unwrap_or_else(|| default_model(!is_image).to_string());
     let m = a.runtime.load(&model)?;
     if m.config.family.is_text() == is_image {
         bail!(

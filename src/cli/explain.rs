@@ -5,7 +5,7 @@ use super::output::emit;
 use super::RuntimeArgs;
 use anyhow::{bail, Context, Result};
 use calig::explain::{explain, ExplainInput};
-use calig::model::load::{DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL};
+use calig::model::load::default_model;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -78,14 +78,10 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         (None, false) => ExplainInput::Text(text),
     };
     let is_text = matches!(input, ExplainInput::Text(_));
-    let model = a.model.clone().unwrap_or_else(|| {
-        if is_text {
-            DEFAULT_TEXT_MODEL
-        } else {
-            DEFAULT_IMAGE_MODEL
-        }
-        .to_string()
-    });
+    let model = a
+        .model
+        .clone()
+        .unwrap_or_else(|| default_model(is_text).to_string());
     let m = a.runtime.load(&model)?;
     if let (true, ExplainInput::Text(t)) = (a.no_truncate, &input) {
         super::refuse_truncation(&m, t)?;

@@ -44,6 +44,15 @@ pub const DEFAULT_TEXT_MODEL: &str = "minilm-sst2";
 /// The built-in model `calig explain --image P` uses.
 pub const DEFAULT_IMAGE_MODEL: &str = "vit-fashion-mae";
 
+/// The built-in model for text or for images.
+pub fn default_model(is_text: bool) -> &'static str {
+    if is_text {
+        DEFAULT_TEXT_MODEL
+    } else {
+        DEFAULT_IMAGE_MODEL
+    }
+}
+
 /// Directories searched for built-in models: the install root (`$CALIG_MODELS`, else `models/`
 /// of the source tree the binary was built from, else of the user data directory), the user
 /// data directory's `models/`, then `./models`.
