@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod attr;
 pub mod batch;
 pub mod data;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod explain;

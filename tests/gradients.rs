@@ -4,30 +4,12 @@
 
 mod common;
 
-use calig::model::{load_model, Encoder, LoadedModel, ModelInput};
+use calig::model::{load_model, Encoder, LoadedModel};
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use common::*;
 
 fn load(name: &str) -> LoadedModel {
     load_model(fixture(name).to_str().unwrap(), DType::F64, &Device::Cpu).unwrap()
-}
-
-/// First reference input of a fixture, as a batch of one.
-fn first_input(m: &LoadedModel, name: &str) -> ModelInput {
-    let r = read_json(&fixture(name).join("reference.json"));
-    if m.config.family.is_text() {
-        m.prepare_text(r["texts"][0].as_str().unwrap()).unwrap().1
-    } else {
-        let (px, shape) = flat(&r["pixel_values"]);
-        let px32: Vec<f32> = px.iter().map(|&x| x as f32).collect();
-        let t = Tensor::from_vec(px32, shape, &Device::Cpu)
-            .unwrap()
-            .to_dtype(DType::F64)
-            .unwrap();
-        ModelInput::Image(calig::model::ImageInput {
-            pixel_values: t.i(0..1).unwrap(),
-        })
-    }
 }
 
 /// y_c from h^(layer) with probes on the attention of every later block.

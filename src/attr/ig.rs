@@ -27,6 +27,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         }],
         &PathOptions {
             rule: &rule,
+            engine: crate::engine::EngineChoice::from_env(),
             max_batch: params.chunk_rows(subject),
             attention: false,
         },

@@ -54,6 +54,7 @@ pub fn layer_paths(
         &paths,
         &PathOptions {
             rule: &rule,
+            engine: crate::engine::EngineChoice::from_env(),
             max_batch: params.chunk_rows(subject),
             attention,
         },

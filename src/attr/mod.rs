@@ -15,6 +15,7 @@ pub mod ig;
 pub mod layer_ig;
 pub mod occlusion;
 pub mod path;
+mod path_explicit;
 pub mod quadrature;
 pub mod rollout;
 pub mod saliency;

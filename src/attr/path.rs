@@ -7,7 +7,9 @@
 //! blocks l+1..L, and the paths of all layers share one forward/backward per chunk.
 
 use super::batching::{chunks, map_parallel, workers, Point};
+use super::path_explicit::explicit_chunk;
 use super::quadrature::Rule;
+use crate::engine::{Engine, EngineChoice};
 use crate::error::{CaligError, Result};
 use crate::model::{Encoder, ModelInput};
 use candle_core::{DType, IndexOp, Tensor, Var};
@@ -30,6 +32,8 @@ pub struct Path {
 
 pub struct PathOptions<'a> {
     pub rule: &'a Rule,
+    /// The explicit engine (engine/) or candle's autograd.
+    pub engine: EngineChoice,
     pub max_batch: usize,
     /// Also integrate the attention-gradient relevance along the paths (see
     /// [`PathOutput::path_attention`]).
@@ -47,7 +51,7 @@ pub struct PathOutput {
 
 /// Where the rows of a path join the block stack: before block `entry` (0-based); the input
 /// space enters through the embeddings, before block 0, ahead of h^(0) rows.
-fn entry(space: Space) -> usize {
+pub(super) fn entry(space: Space) -> usize {
     match space {
         Space::Input => 0,
         Space::Hidden(l) => l,
@@ -73,112 +77,26 @@ pub fn integrate(
         .map(|p| p.input.broadcast_sub(&p.baseline))
         .collect::<candle_core::Result<_>>()?;
 
-    // One chunk: its points' gradient sums per path and attention relevance per block.
+    let explicit = match opts.engine {
+        EngineChoice::Auto => model.engine()?,
+        EngineChoice::Candle => None,
+    };
     let run_chunk = |chunk: &[Point]| -> Result<ChunkSums> {
-        let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
-        let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
-        // Interpolated leaves of the paths present in this chunk, in joining order.
-        let mut leaves: Vec<(usize, Var, Vec<f64>)> = Vec::new();
-        for &p in &order {
-            let ks: Vec<usize> = chunk
-                .iter()
-                .filter(|pt| pt.path == p)
-                .map(|pt| pt.step)
-                .collect();
-            if ks.is_empty() {
-                continue;
-            }
-            let rank = diffs[p].rank();
-            let mut shape = vec![ks.len()];
-            shape.extend(std::iter::repeat_n(1, rank - 1));
-            let alphas: Vec<f64> = ks.iter().map(|&k| opts.rule.alphas[k]).collect();
-            let a = Tensor::from_vec(alphas, shape, diffs[p].device())?.to_dtype(dtype)?;
-            let z = paths[p]
-                .baseline
-                .broadcast_add(&diffs[p].broadcast_mul(&a)?)?;
-            let weights = ks.iter().map(|&k| opts.rule.weights[k]).collect();
-            leaves.push((p, Var::from_tensor(&z)?, weights));
-        }
-        let mut state: Option<Tensor> = None;
-        let mut row_weights: Vec<f64> = Vec::new();
-        let join = |state: Option<Tensor>, rows: Tensor| -> candle_core::Result<Tensor> {
-            match state {
-                None => Ok(rows),
-                Some(s) => Tensor::cat(&[&s, &rows], 0),
-            }
+        let leaves = interpolate(chunk, &order, paths, &diffs, opts.rule, dtype)?;
+        let request = Chunk {
+            model,
+            input,
+            mask_bias,
+            target,
+            paths,
+            leaves: &leaves,
+            attention: opts.attention,
         };
-        let mut next_leaf = 0;
-        let mut probes: Vec<(usize, Var, usize)> = Vec::new(); // (block, probe, rows of the path)
-        let mut block_probs: Vec<Tensor> = Vec::new();
-        for b in 0..=num_layers {
-            // Join the rows whose space enters before block b.
-            let mut joined_here = 0;
-            while next_leaf < leaves.len() && entry(paths[leaves[next_leaf].0].space) == b {
-                let (p, var, w) = &leaves[next_leaf];
-                let rows = match paths[*p].space {
-                    Space::Input => model.embed(input, var.as_tensor())?,
-                    Space::Hidden(_) => var.as_tensor().clone(),
-                };
-                if paths[*p].space == Space::Hidden(b) {
-                    joined_here = w.len();
-                }
-                state = Some(join(state.take(), rows)?);
-                row_weights.extend(w);
-                next_leaf += 1;
-            }
-            if b == num_layers {
-                break;
-            }
-            let Some(h) = state.take() else { continue };
-            let probe = if opts.attention && joined_here > 0 {
-                let (rows, s) = (h.dim(0)?, h.dim(1)?);
-                let heads = model.config().num_heads;
-                let v = Var::zeros((rows, heads, s, s), dtype, h.device())?;
-                probes.push((b, v.clone(), joined_here));
-                Some(v)
-            } else {
-                None
-            };
-            let (out, probs) =
-                model.block(b, &h, mask_bias, probe.as_ref().map(|v| v.as_tensor()))?;
-            if probe.is_some() {
-                block_probs.push(probs);
-            }
-            state = Some(out);
+        match explicit {
+            Some(Engine::F32(stack)) => explicit_chunk(stack, &request),
+            Some(Engine::F64(stack)) => explicit_chunk(stack, &request),
+            None => candle_chunk(&request),
         }
-        let h_last = state.ok_or_else(|| CaligError::InvalidInput("empty path chunk".into()))?;
-        let logits = model.head(&h_last)?;
-        let rows = logits.dim(0)?;
-        let w = Tensor::from_vec(row_weights, rows, logits.device())?.to_dtype(logits.dtype())?;
-        let objective = (logits.i((.., target))? * w)?.sum_all()?;
-        let grads = objective.backward()?;
-        for (p, var, _) in &leaves {
-            let g = grads.get(var.as_tensor()).ok_or_else(|| {
-                CaligError::Unsupported(
-                    "no gradient reached the path: an op without backward is on the graph".into(),
-                )
-            })?;
-            let g = g.sum_keepdim(0)?;
-            sums[*p] = Some(match sums[*p].take() {
-                None => g,
-                Some(acc) => (acc + g)?,
-            });
-        }
-        for ((b, probe, n), probs) in probes.iter().zip(&block_probs) {
-            let g = grads.get(probe.as_tensor()).ok_or_else(|| {
-                CaligError::Unsupported("no gradient reached an attention probe".into())
-            })?;
-            let total = g.dim(0)?;
-            // The path of h^(b) joined last: its rows are the last `n` of the batch.
-            let gp = g.narrow(0, total - n, *n)?;
-            let ap = probs.narrow(0, total - n, *n)?.detach();
-            let rel = (gp * ap)?.relu()?.mean(1)?.sum(0)?;
-            attention[*b] = Some(match attention[*b].take() {
-                None => rel,
-                Some(acc) => (acc + rel)?,
-            });
-        }
-        Ok((sums, attention))
     };
     // Chunks are independent: run them on parallel workers, then add them up in chunk order so
     // the result does not depend on the number of workers.
@@ -210,7 +128,160 @@ pub fn integrate(
 }
 
 /// Per-path gradient sums and per-block attention relevance of one chunk.
-type ChunkSums = (Vec<Option<Tensor>>, Vec<Option<Tensor>>);
+pub(super) type ChunkSums = (Vec<Option<Tensor>>, Vec<Option<Tensor>>);
+
+/// An interpolated leaf: its path, the points (rows, in step order) and their quadrature
+/// weights.
+pub(super) struct Leaf {
+    pub path: usize,
+    pub points: Var,
+    pub weights: Vec<f64>,
+}
+
+/// What a chunk runner needs: the model, the input, the paths and this chunk's leaves.
+pub(super) struct Chunk<'a> {
+    pub model: &'a dyn Encoder,
+    pub input: &'a ModelInput,
+    pub mask_bias: Option<&'a Tensor>,
+    pub target: usize,
+    pub paths: &'a [Path],
+    /// In joining order: input-space rows first, then h^(0), h^(1), ...
+    pub leaves: &'a [Leaf],
+    pub attention: bool,
+}
+
+impl Chunk<'_> {
+    /// The rows a leaf's path feeds into the block stack: h^(0) of the interpolated
+    /// embeddings for the input space, the points themselves for a hidden space.
+    pub fn rows(&self, leaf: &Leaf) -> Result<Tensor> {
+        Ok(match self.paths[leaf.path].space {
+            Space::Input => self.model.embed(self.input, leaf.points.as_tensor())?,
+            Space::Hidden(_) => leaf.points.as_tensor().clone(),
+        })
+    }
+
+    /// Σ_rows w_row y_target(row): the objective whose gradient the chunk integrates.
+    pub fn objective(&self, logits: &Tensor) -> Result<Tensor> {
+        let weights: Vec<f64> = self.leaves.iter().flat_map(|l| l.weights.clone()).collect();
+        let w =
+            Tensor::from_vec(weights, logits.dim(0)?, logits.device())?.to_dtype(logits.dtype())?;
+        Ok((logits.i((.., self.target))? * w)?.sum_all()?)
+    }
+}
+
+/// The chunk's points of every path present, in joining order.
+fn interpolate(
+    chunk: &[Point],
+    order: &[usize],
+    paths: &[Path],
+    diffs: &[Tensor],
+    rule: &Rule,
+    dtype: DType,
+) -> Result<Vec<Leaf>> {
+    let mut leaves = Vec::new();
+    for &p in order {
+        let ks: Vec<usize> = chunk
+            .iter()
+            .filter(|pt| pt.path == p)
+            .map(|pt| pt.step)
+            .collect();
+        if ks.is_empty() {
+            continue;
+        }
+        let rank = diffs[p].rank();
+        let mut shape = vec![ks.len()];
+        shape.extend(std::iter::repeat_n(1, rank - 1));
+        let alphas: Vec<f64> = ks.iter().map(|&k| rule.alphas[k]).collect();
+        let a = Tensor::from_vec(alphas, shape, diffs[p].device())?.to_dtype(dtype)?;
+        let z = paths[p]
+            .baseline
+            .broadcast_add(&diffs[p].broadcast_mul(&a)?)?;
+        leaves.push(Leaf {
+            path: p,
+            points: Var::from_tensor(&z)?,
+            weights: ks.iter().map(|&k| rule.weights[k]).collect(),
+        });
+    }
+    Ok(leaves)
+}
+
+/// acc[i] += part, where acc[i] may be empty.
+pub(super) fn add_to(acc: &mut Option<Tensor>, part: Tensor) -> Result<()> {
+    *acc = Some(match acc.take() {
+        None => part,
+        Some(x) => (x + part)?,
+    });
+    Ok(())
+}
+
+/// One chunk with candle's autograd: the rows join a growing batch block by block, one
+/// backward pass gives every leaf's gradient and the attention probes'.
+fn candle_chunk(c: &Chunk) -> Result<ChunkSums> {
+    let num_layers = c.model.num_layers();
+    let mut sums: Vec<Option<Tensor>> = vec![None; c.paths.len()];
+    let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
+    let mut state: Option<Tensor> = None;
+    let mut next_leaf = 0;
+    let mut probes: Vec<(usize, Var, usize)> = Vec::new(); // (block, probe, rows of the path)
+    let mut block_probs: Vec<Tensor> = Vec::new();
+    for b in 0..=num_layers {
+        // Join the rows whose space enters before block b.
+        let mut joined_here = 0;
+        while next_leaf < c.leaves.len() && entry(c.paths[c.leaves[next_leaf].path].space) == b {
+            let leaf = &c.leaves[next_leaf];
+            let rows = c.rows(leaf)?;
+            if c.paths[leaf.path].space == Space::Hidden(b) {
+                joined_here = leaf.weights.len();
+            }
+            state = Some(match state.take() {
+                None => rows,
+                Some(s) => Tensor::cat(&[&s, &rows], 0)?,
+            });
+            next_leaf += 1;
+        }
+        if b == num_layers {
+            break;
+        }
+        let Some(h) = state.take() else { continue };
+        let probe = if c.attention && joined_here > 0 {
+            let (rows, s) = (h.dim(0)?, h.dim(1)?);
+            let heads = c.model.config().num_heads;
+            let v = Var::zeros((rows, heads, s, s), h.dtype(), h.device())?;
+            probes.push((b, v.clone(), joined_here));
+            Some(v)
+        } else {
+            None
+        };
+        let (out, probs) =
+            c.model
+                .block(b, &h, c.mask_bias, probe.as_ref().map(|v| v.as_tensor()))?;
+        if probe.is_some() {
+            block_probs.push(probs);
+        }
+        state = Some(out);
+    }
+    let h_last = state.ok_or_else(|| CaligError::InvalidInput("empty path chunk".into()))?;
+    let grads = c.objective(&c.model.head(&h_last)?)?.backward()?;
+    for leaf in c.leaves {
+        let g = grads.get(leaf.points.as_tensor()).ok_or_else(|| {
+            CaligError::Unsupported(
+                "no gradient reached the path: an op without backward is on the graph".into(),
+            )
+        })?;
+        add_to(&mut sums[leaf.path], g.sum_keepdim(0)?)?;
+    }
+    for ((b, probe, n), probs) in probes.iter().zip(&block_probs) {
+        let g = grads.get(probe.as_tensor()).ok_or_else(|| {
+            CaligError::Unsupported("no gradient reached an attention probe".into())
+        })?;
+        let total = g.dim(0)?;
+        // The path of h^(b) joined last: its rows are the last `n` of the batch.
+        let gp = g.narrow(0, total - n, *n)?;
+        let ap = probs.narrow(0, total - n, *n)?.detach();
+        add_to(&mut attention[*b], (gp * ap)?.relu()?.mean(1)?.sum(0)?)?;
+    }
+    Ok((sums, attention))
+}
 
 /// acc[i] += part[i], where present.
 fn accumulate(acc: &mut [Option<Tensor>], part: Vec<Option<Tensor>>) -> Result<()> {

@@ -113,6 +113,7 @@ pub fn text_classifier(
         head,
         dtype,
         device: device.clone(),
+        engine: Default::default(),
     })
 }
 

@@ -98,9 +98,21 @@ pub struct Classifier {
     pub head: Option<Box<dyn Head>>,
     pub dtype: DType,
     pub device: Device,
+    /// The explicit engine's copy of the block weights, made on first use.
+    pub engine: std::sync::OnceLock<Option<crate::engine::Engine>>,
 }
 
 impl Encoder for Classifier {
+    fn engine(&self) -> Result<Option<&crate::engine::Engine>> {
+        if let Some(e) = self.engine.get() {
+            return Ok(e.as_ref());
+        }
+        let built = crate::engine::Engine::for_blocks(&self.blocks, self.dtype, &self.device)?;
+        // Another thread may have won the race; both built the same thing.
+        let _ = self.engine.set(built);
+        Ok(self.engine.get().and_then(Option::as_ref))
+    }
+
     fn config(&self) -> &ModelConfig {
         &self.config
     }

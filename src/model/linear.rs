@@ -32,6 +32,10 @@ impl Linear {
         &self.weight
     }
 
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
     /// x·Wᵀ + b with ordinary candle ops (differentiable in both operands), as one 2-D matmul.
     fn plain(&self, x: &Tensor) -> Result<Tensor> {
         let y = matmul_2d(x, &self.weight.t()?)?;

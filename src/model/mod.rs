@@ -159,6 +159,11 @@ pub trait Encoder: Send + Sync {
 
     fn has_head(&self) -> bool;
 
+    /// The explicit CPU engine over this model's blocks (engine/), where it applies.
+    fn engine(&self) -> Result<Option<&crate::engine::Engine>> {
+        Ok(None)
+    }
+
     /// Chefer et al.'s (CVPR 2021) LRP relevance of every hidden state and of every block's
     /// attention probabilities, for one input and the target class (relprop.rs).
     fn lrp_relevance(

@@ -25,6 +25,18 @@ impl LayerNorm {
         })
     }
 
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    pub fn eps(&self) -> f64 {
+        self.eps
+    }
+
     /// The fused kernel (fused.rs) on CPU; the primitive version elsewhere.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(x, Rules::Gradient)

@@ -152,5 +152,6 @@ pub fn load(
         head,
         dtype,
         device: device.clone(),
+        engine: Default::default(),
     })
 }

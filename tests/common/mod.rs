@@ -124,3 +124,22 @@ pub fn fails_with(args: &[&str], needles: &[&str]) {
         );
     }
 }
+
+/// First reference input of a fixture, as a batch of one, in the model's dtype.
+pub fn first_input(m: &calig::model::LoadedModel, name: &str) -> calig::model::ModelInput {
+    use candle_core::IndexOp;
+    let r = read_json(&fixture(name).join("reference.json"));
+    if m.config.family.is_text() {
+        m.prepare_text(r["texts"][0].as_str().unwrap()).unwrap().1
+    } else {
+        let (px, shape) = flat(&r["pixel_values"]);
+        let px32: Vec<f32> = px.iter().map(|&x| x as f32).collect();
+        let t = Tensor::from_vec(px32, shape, &candle_core::Device::Cpu)
+            .unwrap()
+            .to_dtype(m.model.dtype())
+            .unwrap();
+        calig::model::ModelInput::Image(calig::model::ImageInput {
+            pixel_values: t.i(0..1).unwrap(),
+        })
+    }
+}

@@ -1,0 +1,276 @@
+//! One Transformer block, post-LN or pre-LN, forward (keeping what the backward reads) and
+//! backward for the input gradient only: weights are frozen, so no weight gradient is formed.
+
+use super::attention::{self, Dims};
+use super::gemm::{matmul, Mat};
+use super::kernels::{
+    activate, activation_backward, add_bias, add_into, layer_norm, layer_norm_backward, NormCache,
+};
+use super::{to_host, Real};
+use crate::model::block::{Block, Norm};
+use crate::model::ops::Activation;
+
+/// A frozen linear layer: W (out, in) row-major and its bias.
+pub struct Dense<T> {
+    weight: Vec<T>,
+    bias: Vec<T>,
+    inputs: usize,
+    outputs: usize,
+}
+
+impl<T: Real> Dense<T> {
+    fn from(l: &crate::model::linear::Linear) -> candle_core::Result<Self> {
+        let (outputs, inputs) = l.weight().dims2()?;
+        let bias = match l.bias() {
+            Some(b) => to_host(b)?,
+            None => vec![T::zero(); outputs],
+        };
+        Ok(Self {
+            weight: to_host(l.weight())?,
+            bias,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// y = x · Wᵀ + b for `rows` rows.
+    fn forward(&self, x: &[T], rows: usize) -> Vec<T> {
+        let mut y = vec![T::zero(); rows * self.outputs];
+        matmul(
+            &mut y,
+            Mat::dense(rows, self.outputs),
+            x,
+            Mat::dense(rows, self.inputs),
+            &self.weight,
+            Mat::dense(self.outputs, self.inputs).t(),
+            T::one(),
+            false,
+        );
+        add_bias(&mut y, &self.bias);
+        y
+    }
+
+    /// dx (+)= dy · W.
+    fn backward_into(&self, dx: &mut [T], dy: &[T], rows: usize, accumulate: bool) {
+        matmul(
+            dx,
+            Mat::dense(rows, self.inputs),
+            dy,
+            Mat::dense(rows, self.outputs),
+            &self.weight,
+            Mat::dense(self.outputs, self.inputs),
+            T::one(),
+            accumulate,
+        );
+    }
+
+    fn backward(&self, dy: &[T], rows: usize) -> Vec<T> {
+        let mut dx = vec![T::zero(); rows * self.inputs];
+        self.backward_into(&mut dx, dy, rows, false);
+        dx
+    }
+}
+
+pub struct LayerNormWeights<T> {
+    gamma: Vec<T>,
+    beta: Vec<T>,
+    eps: T,
+}
+
+impl<T: Real> LayerNormWeights<T> {
+    fn from(n: &crate::model::ops::LayerNorm) -> candle_core::Result<Self> {
+        Ok(Self {
+            gamma: to_host(n.weight())?,
+            beta: to_host(n.bias())?,
+            eps: T::from(n.eps()).expect("eps fits the float type"),
+        })
+    }
+
+    fn forward(&self, x: &[T]) -> (Vec<T>, NormCache<T>) {
+        layer_norm(x, &self.gamma, &self.beta, self.eps)
+    }
+
+    fn backward(&self, cache: &NormCache<T>, dy: &[T]) -> Vec<T> {
+        layer_norm_backward(cache, &self.gamma, dy)
+    }
+}
+
+pub struct BlockWeights<T> {
+    query: Dense<T>,
+    key: Dense<T>,
+    value: Dense<T>,
+    output: Dense<T>,
+    attention_norm: LayerNormWeights<T>,
+    ffn_in: Dense<T>,
+    ffn_out: Dense<T>,
+    ffn_norm: LayerNormWeights<T>,
+    activation: Activation,
+    norm: Norm,
+    heads: usize,
+}
+
+/// What one block's backward reads, saved by its forward.
+pub struct BlockCache<T> {
+    rows: usize,
+    q: Vec<T>,
+    k: Vec<T>,
+    v: Vec<T>,
+    /// Attention probabilities (rows, heads, s, s).
+    pub probs: Vec<T>,
+    attention_norm: NormCache<T>,
+    ffn_norm: NormCache<T>,
+    /// Input of the activation (rows · s, intermediate).
+    ffn_pre: Vec<T>,
+}
+
+impl<T: Real> BlockWeights<T> {
+    pub fn from(b: &Block) -> candle_core::Result<Self> {
+        Ok(Self {
+            query: Dense::from(&b.attention.query)?,
+            key: Dense::from(&b.attention.key)?,
+            value: Dense::from(&b.attention.value)?,
+            output: Dense::from(&b.attention.output)?,
+            attention_norm: LayerNormWeights::from(&b.attention_norm)?,
+            ffn_in: Dense::from(&b.ffn_in)?,
+            ffn_out: Dense::from(&b.ffn_out)?,
+            ffn_norm: LayerNormWeights::from(&b.ffn_norm)?,
+            activation: b.activation,
+            norm: b.norm,
+            heads: b.attention.num_heads,
+        })
+    }
+
+    pub fn width(&self) -> usize {
+        self.query.inputs
+    }
+
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    fn dims(&self, rows: usize, seq: usize) -> Dims {
+        Dims {
+            rows,
+            seq,
+            width: self.width(),
+            heads: self.heads,
+        }
+    }
+
+    /// Attention of `x` (rows · s, d): q, k, v, the probabilities and the output projection.
+    fn attend(
+        &self,
+        x: &[T],
+        rows: usize,
+        seq: usize,
+        mask: Option<&[T]>,
+    ) -> (Vec<T>, [Vec<T>; 3], Vec<T>) {
+        let n = rows * seq;
+        let (q, k, v) = (
+            self.query.forward(x, n),
+            self.key.forward(x, n),
+            self.value.forward(x, n),
+        );
+        let (ctx, probs) = attention::forward(&q, &k, &v, self.dims(rows, seq), mask);
+        (self.output.forward(&ctx, n), [q, k, v], probs)
+    }
+
+    /// The gradient at the attention's input x from the gradient at its output projection.
+    fn attend_backward(&self, cache: &BlockCache<T>, seq: usize, datt: &[T]) -> (Vec<T>, Vec<T>) {
+        let n = cache.rows * seq;
+        let dctx = self.output.backward(datt, n);
+        let g = attention::backward(
+            &dctx,
+            &cache.q,
+            &cache.k,
+            &cache.v,
+            &cache.probs,
+            self.dims(cache.rows, seq),
+        );
+        let mut dx = self.query.backward(&g.dq, n);
+        self.key.backward_into(&mut dx, &g.dk, n, true);
+        self.value.backward_into(&mut dx, &g.dv, n, true);
+        (dx, g.dprobs)
+    }
+
+    /// The feed-forward network's backward from its output gradient; needs its input's cache.
+    fn ffn_backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> Vec<T> {
+        let n = cache.rows * seq;
+        let mut dg = self.ffn_out.backward(dout, n);
+        activation_backward(self.activation, &cache.ffn_pre, &mut dg);
+        self.ffn_in.backward(&dg, n)
+    }
+
+    /// x: (rows · s, d). Returns the block's output and its cache.
+    pub fn forward(
+        &self,
+        x: &[T],
+        rows: usize,
+        seq: usize,
+        mask: Option<&[T]>,
+    ) -> (Vec<T>, BlockCache<T>) {
+        let n = rows * seq;
+        let ffn = |t: &[T]| -> (Vec<T>, Vec<T>) {
+            let pre = self.ffn_in.forward(t, n);
+            let out = self.ffn_out.forward(&activate(self.activation, &pre), n);
+            (out, pre)
+        };
+        let (out, [q, k, v], probs, attention_norm, ffn_norm, ffn_pre) = match self.norm {
+            Norm::Post => {
+                let (mut att, qkv, probs) = self.attend(x, rows, seq, mask);
+                add_into(&mut att, x);
+                let (a, attention_norm) = self.attention_norm.forward(&att);
+                let (mut f, ffn_pre) = ffn(&a);
+                add_into(&mut f, &a);
+                let (out, ffn_norm) = self.ffn_norm.forward(&f);
+                (out, qkv, probs, attention_norm, ffn_norm, ffn_pre)
+            }
+            Norm::Pre => {
+                let (xn, attention_norm) = self.attention_norm.forward(x);
+                let (mut a, qkv, probs) = self.attend(&xn, rows, seq, mask);
+                add_into(&mut a, x);
+                let (an, ffn_norm) = self.ffn_norm.forward(&a);
+                let (mut out, ffn_pre) = ffn(&an);
+                add_into(&mut out, &a);
+                (out, qkv, probs, attention_norm, ffn_norm, ffn_pre)
+            }
+        };
+        let cache = BlockCache {
+            rows,
+            q,
+            k,
+            v,
+            probs,
+            attention_norm,
+            ffn_norm,
+            ffn_pre,
+        };
+        (out, cache)
+    }
+
+    /// From ∂/∂output to (∂/∂x, ∂/∂probabilities).
+    pub fn backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> (Vec<T>, Vec<T>) {
+        match self.norm {
+            Norm::Post => {
+                // out = LN2(f + a), f = FFN(a), a = LN1(att + x), att = Attn(x).
+                let df = self.ffn_norm.backward(&cache.ffn_norm, dout);
+                let mut da = self.ffn_backward(cache, seq, &df);
+                add_into(&mut da, &df);
+                let datt = self.attention_norm.backward(&cache.attention_norm, &da);
+                let (mut dx, dprobs) = self.attend_backward(cache, seq, &datt);
+                add_into(&mut dx, &datt);
+                (dx, dprobs)
+            }
+            Norm::Pre => {
+                // out = FFN(LN2(a)) + a, a = Attn(LN1(x)) + x.
+                let dan = self.ffn_backward(cache, seq, dout);
+                let mut da = self.ffn_norm.backward(&cache.ffn_norm, &dan);
+                add_into(&mut da, dout);
+                let (dxn, dprobs) = self.attend_backward(cache, seq, &da);
+                let mut dx = self.attention_norm.backward(&cache.attention_norm, &dxn);
+                add_into(&mut dx, &da);
+                (dx, dprobs)
+            }
+        }
+    }
+}
