@@ -282,7 +282,7 @@ pub fn explain_prepared(
         baseline_logit,
         model: m.source.name(),
         method: method.name(),
-        params: method_params(method, params, &p.subject),
+        params: method_params(method, params, &p.subject, &a.steps),
         input: p.info.clone(),
         tokens: p.tokens.clone(),
         words: p.words.clone(),
@@ -310,12 +310,23 @@ pub fn explain_prepared(
 }
 
 /// The parameters that a method actually used, for the output.
-fn method_params(method: Method, p: &Params, subject: &Subject) -> serde_json::Value {
+/// `steps_used`: what each path of the method used (they differ under `--steps auto`).
+fn method_params(
+    method: Method,
+    p: &Params,
+    subject: &Subject,
+    steps_used: &[usize],
+) -> serde_json::Value {
     let is_text = subject.is_text();
     let mut v = serde_json::Map::new();
     let path = matches!(method, Method::Calig | Method::Lig | Method::Ig);
     if path {
-        v.insert("steps".into(), p.steps.into());
+        let most = steps_used.iter().copied().max().unwrap_or(p.steps);
+        v.insert("steps".into(), most.into());
+        if let Some(t) = p.tolerance {
+            v.insert("steps_auto_tolerance".into(), t.into());
+            v.insert("steps_per_path".into(), steps_used.into());
+        }
         v.insert("quadrature".into(), p.quadrature.name().into());
         v.insert("max_batch".into(), p.chunk_rows(subject).into());
     }

@@ -97,3 +97,45 @@ fn explicit_engine_matches_candle_autograd_on_every_family() {
         }
     }
 }
+
+/// Logits of a right-padded batch of three texts of different lengths (per-sequence masks) and
+/// of a batch of images, engine against candle.
+#[test]
+fn batched_logits_match_candle_with_padding() {
+    for name in FAMILIES {
+        for (dtype, tol) in [(DType::F64, 1e-11), (DType::F32, 1e-4)] {
+            let m = load_model(fixture(name).to_str().unwrap(), dtype, &Device::Cpu).unwrap();
+            let model: &dyn Encoder = m.model.as_ref();
+            let input = if m.config.family.is_text() {
+                let r = read_json(&fixture(name).join("reference.json"));
+                let texts: Vec<&str> = r["texts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap())
+                    .chain(["a"])
+                    .collect();
+                let encoded: Vec<_> = texts.iter().map(|t| m.prepare_text(t).unwrap().0).collect();
+                let ids: Vec<Vec<u32>> = encoded.iter().map(|e| e.ids.clone()).collect();
+                let types: Vec<Vec<u32>> = ids.iter().map(|i| vec![0; i.len()]).collect();
+                assert!(ids.iter().map(Vec::len).min() < ids.iter().map(Vec::len).max());
+                ModelInput::Text(
+                    calig::model::text::batch(&m.config, &ids, &types, &Device::Cpu).unwrap(),
+                )
+            } else {
+                let one = first_input(&m, name);
+                let ModelInput::Image(i) = &one else {
+                    unreachable!()
+                };
+                let px = &i.pixel_values;
+                ModelInput::Image(calig::model::ImageInput {
+                    pixel_values: Tensor::cat(&[px, &(px * -0.5).unwrap(), px], 0).unwrap(),
+                })
+            };
+            let fast = values(&model.logits(&input).unwrap());
+            let oracle = values(&model.forward(&input).unwrap().logits);
+            let e = rel_l2(&fast, &oracle);
+            assert!(e <= tol, "{name} {dtype:?}: logits relative L2 {e:.2e}");
+        }
+    }
+}

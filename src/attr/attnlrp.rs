@@ -102,5 +102,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
             }
         })),
         warnings: Vec::new(),
+        completeness: Vec::new(),
+        steps: Vec::new(),
     })
 }

@@ -26,13 +26,24 @@ pub fn workers() -> usize {
         .max(1)
 }
 
+thread_local! {
+    /// Set on the threads of [`map_parallel`], so that a nested call runs on its own thread
+    /// instead of multiplying the threads.
+    static IN_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// `f` over every item (a chunk of points, of masks, ...) on up to [`workers`] threads;
-/// results in item order.
+/// results in item order. Inside a worker it runs sequentially.
 pub fn map_parallel<I: Sync, T: Send, E: Send>(
     chunks: &[I],
     f: impl Fn(&I) -> Result<T, E> + Sync,
 ) -> Result<Vec<T>, E> {
-    let n = workers().min(chunks.len()).max(1);
+    let nested = IN_WORKER.with(|w| w.get());
+    let n = if nested {
+        1
+    } else {
+        workers().min(chunks.len()).max(1)
+    };
     if n == 1 {
         return chunks.iter().map(&f).collect();
     }
@@ -41,6 +52,7 @@ pub fn map_parallel<I: Sync, T: Send, E: Send>(
         let handles: Vec<_> = (0..n)
             .map(|w| {
                 s.spawn(move || {
+                    IN_WORKER.with(|w| w.set(true));
                     chunks
                         .iter()
                         .enumerate()

@@ -123,6 +123,8 @@ pub struct Components {
     r: Vec<Vec<f64>>,
     deltas: Vec<f64>,
     warning: Option<String>,
+    completeness: Vec<(f64, f64)>,
+    steps: Vec<usize>,
     /// a^(l) read off the maps (index l − 1): positive (input or path) and signed (input).
     a_positive: Vec<Vec<f64>>,
     a_signed: Vec<Vec<f64>>,
@@ -169,6 +171,8 @@ pub fn components(subject: &Subject, params: &Params) -> Result<Components> {
         r: lig.scores,
         deltas: lig.deltas,
         warning: lig.warning,
+        completeness: lig.completeness,
+        steps: lig.steps,
         layers,
         a_positive: a_maps
             .iter()
@@ -204,6 +208,8 @@ fn attnlrp_layers(subject: &Subject, layers: &[usize]) -> Result<LayerPaths> {
         scores,
         deltas,
         warning: None,
+        completeness: Vec::new(),
+        steps: Vec::new(),
         path_attention: vec![None; layers.len()],
     })
 }
@@ -295,6 +301,8 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
         delta: Delta::PerLayer(by_layer(num_layers, &c.layers, &c.deltas)),
         details: Some(details),
         warnings: c.warning.iter().cloned().collect(),
+        completeness: c.completeness.clone(),
+        steps: c.steps.clone(),
     })
 }
 

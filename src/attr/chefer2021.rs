@@ -71,5 +71,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         delta: super::Delta::None,
         details: None,
         warnings: Vec::new(),
+        completeness: Vec::new(),
+        steps: Vec::new(),
     })
 }

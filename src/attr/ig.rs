@@ -57,5 +57,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         warnings: super::delta_warning(&[(delta, difference)], params)
             .into_iter()
             .collect(),
+        completeness: vec![(delta, difference)],
+        steps: vec![params.steps],
     })
 }

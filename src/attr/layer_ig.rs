@@ -15,9 +15,17 @@ pub struct LayerPaths {
     pub deltas: Vec<f64>,
     /// A warning when some layer's delta is large (see `delta_warning`).
     pub warning: Option<String>,
+    /// (delta, y_c(x) − y_c(x′)) per path.
+    pub completeness: Vec<(f64, f64)>,
+    /// The steps each path was integrated with.
+    pub steps: Vec<usize>,
     pub path_attention: Vec<Option<Tensor>>,
 }
 
+/// LIG along the paths at `layers`. Under `--steps auto` (`params.tolerance`) every path starts
+/// at [`AUTO_STEPS`](super::AUTO_STEPS) and only the paths whose completeness delta is still
+/// above the tolerance are integrated again with twice the steps, so cheap deep paths that
+/// converge early are not recomputed with the slow shallow ones.
 pub fn layer_paths(
     subject: &Subject,
     params: &Params,
@@ -25,10 +33,6 @@ pub fn layer_paths(
     attention: bool,
 ) -> Result<LayerPaths> {
     let model = subject.model;
-    let rule = params
-        .quadrature
-        .rule(params.steps)
-        .map_err(CaligError::InvalidInput)?;
     let bias = subject.mask_bias.as_ref();
     let at_input = model.forward(&subject.input)?.hidden_states;
     let at_baseline = match subject.baseline(params.baseline)?.input {
@@ -46,43 +50,81 @@ pub fn layer_paths(
             input: at_input[l].clone(),
         })
         .collect();
-    let out = integrate(
-        model,
-        &subject.input,
-        bias,
-        subject.target,
-        &paths,
-        &PathOptions {
-            rule: &rule,
-            engine: crate::engine::EngineChoice::from_env(),
-            max_batch: params.chunk_rows(subject),
-            attention,
-        },
-    )?;
     let y = subject.logit()?;
-    let mut scores = Vec::with_capacity(layers.len());
-    let mut deltas = Vec::with_capacity(layers.len());
-    let mut pairs = Vec::with_capacity(layers.len());
-    for (path, attr) in paths.iter().zip(&out.attributions) {
-        let total: f64 = to_vec(attr)?.iter().sum();
-        let y_base = logit_at(
+    let differences = paths
+        .iter()
+        .map(|path| {
+            let y_base = logit_at(
+                model,
+                &subject.input,
+                bias,
+                subject.target,
+                path.space,
+                &path.baseline,
+            )?;
+            Ok(y - y_base)
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let first = match params.tolerance {
+        Some(_) => super::AUTO_STEPS,
+        None => params.steps,
+    };
+    let mut steps = vec![first; paths.len()];
+    let mut scores = vec![Vec::new(); paths.len()];
+    let mut deltas = vec![0.0; paths.len()];
+    let mut path_attention = vec![None; model.num_layers()];
+    let mut todo: Vec<usize> = (0..paths.len()).collect();
+    while let Some(&lead) = todo.first() {
+        let rule = params
+            .quadrature
+            .rule(steps[lead])
+            .map_err(CaligError::InvalidInput)?;
+        let group: Vec<Path> = todo.iter().map(|&i| paths[i].clone()).collect();
+        let out = integrate(
             model,
             &subject.input,
             bias,
             subject.target,
-            path.space,
-            &path.baseline,
+            &group,
+            &PathOptions {
+                rule: &rule,
+                engine: crate::engine::EngineChoice::from_env(),
+                max_batch: params.chunk_rows(subject),
+                attention,
+            },
         )?;
-        deltas.push(total - (y - y_base));
-        pairs.push((total - (y - y_base), y - y_base));
-        scores.push(token_sums(attr)?);
+        for (&i, attr) in todo.iter().zip(&out.attributions) {
+            deltas[i] = to_vec(attr)?.iter().sum::<f64>() - differences[i];
+            scores[i] = token_sums(attr)?;
+            if let Space::Hidden(l) = paths[i].space {
+                if let Some(Some(a)) = out.path_attention.get(l) {
+                    path_attention[l] = Some(a.clone());
+                }
+            }
+        }
+        let Some(tolerance) = params.tolerance else {
+            break;
+        };
+        todo.retain(|&i| {
+            deltas[i].abs() > tolerance * differences[i].abs() && steps[i] < super::AUTO_MAX_STEPS
+        });
+        for &i in &todo {
+            steps[i] *= 2;
+        }
+    }
+    let pairs: Vec<(f64, f64)> = deltas.iter().copied().zip(differences).collect();
+    let mut warning = super::delta_warning(&pairs, params);
+    if let Some(tolerance) = params.tolerance {
+        warning = warning.or_else(|| super::auto_steps_warning(&pairs, tolerance));
     }
     Ok(LayerPaths {
         layers: layers.to_vec(),
         scores,
         deltas,
-        warning: super::delta_warning(&pairs, params),
-        path_attention: out.path_attention,
+        warning,
+        completeness: pairs,
+        steps,
+        path_attention,
     })
 }
 
@@ -110,5 +152,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         layers: Some(by_layer(num_layers, &layers, &r.scores)),
         details: None,
         warnings: r.warning.into_iter().collect(),
+        completeness: r.completeness,
+        steps: r.steps,
     })
 }

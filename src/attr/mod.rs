@@ -242,6 +242,10 @@ pub struct Params {
     /// its default, so that `calig eval` caches keyed by the parameters stay valid.
     #[serde(skip_serializing_if = "is_first_block")]
     pub start_layer: usize,
+    /// `--steps auto`: the path methods double their steps from [`AUTO_STEPS`] until every
+    /// completeness delta is within this share of its logit difference (`steps` is then unused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
 }
 
 fn is_mean(h: &Heads) -> bool {
@@ -275,10 +279,18 @@ impl Params {
             heads: Heads::Mean,
             layer_relevance: LayerRelevance::Lig,
             start_layer: 1,
+            tolerance: None,
         }
     }
 
     pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.tolerance {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(CaligError::InvalidInput(format!(
+                    "the --steps auto tolerance must be a positive number, not {t}"
+                )));
+            }
+        }
         if !(0.0..=1.0).contains(&self.lambda) {
             return Err(CaligError::InvalidInput(format!(
                 "lambda {} is outside [0, 1]",
@@ -472,6 +484,10 @@ pub struct Attribution {
     pub details: Option<serde_json::Value>,
     /// What the user should know about this result (an inaccurate integral).
     pub warnings: Vec<String>,
+    /// Path methods: (completeness delta, y_c(x) − y_c(x′)) of every path.
+    pub completeness: Vec<(f64, f64)>,
+    /// Path methods: the steps each path used (they differ under `--steps auto`).
+    pub steps: Vec<usize>,
 }
 
 impl Attribution {
@@ -483,12 +499,67 @@ impl Attribution {
             delta: Delta::None,
             details: None,
             warnings: Vec::new(),
+            completeness: Vec::new(),
+            steps: Vec::new(),
         }
+    }
+
+    /// The largest |delta| / |y_c(x) − y_c(x′)| over the paths (0 without paths).
+    pub fn worst_delta_share(&self) -> f64 {
+        self.completeness
+            .iter()
+            .map(|(d, y)| d.abs() / y.abs().max(1e-12))
+            .fold(0.0, f64::max)
     }
 }
 
+/// `--steps auto` starts here and doubles up to [`AUTO_MAX_STEPS`].
+pub const AUTO_STEPS: usize = 8;
+pub const AUTO_MAX_STEPS: usize = 512;
+
 pub fn run(method: Method, subject: &Subject, params: &Params) -> Result<Attribution> {
     params.validate()?;
+    match params.tolerance {
+        // ig has a single path: double its steps; lig and calig adapt per path (layer_ig.rs).
+        Some(tolerance) if method == Method::Ig => ig_auto_steps(subject, params, tolerance),
+        _ => run_fixed(method, subject, params),
+    }
+}
+
+/// ig under `--steps auto`: doubles the steps until the completeness delta is within
+/// `tolerance` of the logit difference (Gauss–Legendre nodes do not nest: each try is fresh).
+fn ig_auto_steps(subject: &Subject, params: &Params, tolerance: f64) -> Result<Attribution> {
+    let mut p = params.clone();
+    p.tolerance = None;
+    p.steps = AUTO_STEPS;
+    loop {
+        let mut a = ig::run(subject, &p)?;
+        if a.worst_delta_share() <= tolerance || p.steps >= AUTO_MAX_STEPS {
+            a.warnings
+                .extend(auto_steps_warning(&a.completeness, tolerance));
+            return Ok(a);
+        }
+        p.steps *= 2;
+    }
+}
+
+/// Said when `--steps auto` reached [`AUTO_MAX_STEPS`] above the tolerance.
+pub(crate) fn auto_steps_warning(pairs: &[(f64, f64)], tolerance: f64) -> Option<String> {
+    let share = pairs
+        .iter()
+        .map(|(d, y)| d.abs() / y.abs().max(1e-12))
+        .fold(0.0, f64::max);
+    (share > tolerance).then(|| {
+        format!(
+            "--steps auto stopped at {AUTO_MAX_STEPS} steps with a completeness delta of {:.2} % \
+             of the logit difference, above the tolerance of {:.2} %",
+            100.0 * share,
+            100.0 * tolerance
+        )
+    })
+}
+
+fn run_fixed(method: Method, subject: &Subject, params: &Params) -> Result<Attribution> {
     match method {
         Method::Calig => calig::run(subject, params),
         Method::Lig => layer_ig::run(subject, params),

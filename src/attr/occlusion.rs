@@ -2,6 +2,7 @@
 //! the baseline's: the pad token by default, or zero), patch occlusion for images (each patch's
 //! pixels replaced by the baseline's: black by default). Score = y_c(x) − y_c(x occluded).
 
+use super::batching::{map_parallel, workers};
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{DType, IndexOp, Tensor};
@@ -37,15 +38,21 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     };
     let y = subject.logit()?;
     let mut scores = vec![0.0; units];
-    for chunk in variants.chunks(params.chunk_rows(subject)) {
+    // Batches of occluded copies, at least one per worker, run in parallel.
+    let rows = params
+        .chunk_rows(subject)
+        .min(variants.len().div_ceil(workers()).max(1));
+    let chunks: Vec<&[(usize, Tensor)]> = variants.chunks(rows).collect();
+    let per_chunk = map_parallel(&chunks, |chunk| -> Result<Vec<f64>> {
         let batch = Tensor::cat(&chunk.iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
         let h0 = model.embed(&subject.input, &batch)?;
-        let out = model.blocks(&h0, subject.mask_bias.as_ref(), 0, &[])?;
-        let logits = model.head(out.hidden.last().unwrap_or(&h0))?;
-        let ys: Vec<f64> = logits
+        let logits = model.logits_from(&h0, subject.mask_bias.as_ref())?;
+        Ok(logits
             .i((.., subject.target))?
             .to_dtype(DType::F64)?
-            .to_vec1()?;
+            .to_vec1()?)
+    })?;
+    for (chunk, ys) in chunks.iter().zip(per_chunk) {
         for ((unit, _), yo) in chunk.iter().zip(ys) {
             scores[*unit] = y - yo;
         }

@@ -24,6 +24,7 @@ pub enum Space {
 }
 
 /// A straight path from `baseline` to `input`, both batch-of-one tensors of the space's shape.
+#[derive(Clone)]
 pub struct Path {
     pub space: Space,
     pub baseline: Tensor,

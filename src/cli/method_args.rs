@@ -12,9 +12,13 @@ use calig::attr::{
 pub struct MethodArgs {
     #[arg(long, value_enum, default_value = "calig")]
     pub method: Method,
-    /// Interpolation steps of the path methods.
-    #[arg(long, default_value_t = 50)]
-    steps: usize,
+    /// Interpolation steps of the path methods, or `auto`: double from 8 until every
+    /// completeness delta is within --tolerance of its logit difference.
+    #[arg(long, default_value = "50", value_parser = parse_steps)]
+    steps: Steps,
+    /// With `--steps auto`: the largest |delta| / |y_c(x) − y_c(x′)| accepted.
+    #[arg(long)]
+    tolerance: Option<f64>,
     #[arg(long, value_enum, default_value = "gausslegendre")]
     quadrature: Quadrature,
     /// Reference input (default: pad for text, black for images).
@@ -62,6 +66,25 @@ pub struct MethodArgs {
     start_layer: usize,
 }
 
+/// `--steps N` or `--steps auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steps {
+    Fixed(usize),
+    Auto,
+}
+
+fn parse_steps(s: &str) -> std::result::Result<Steps, String> {
+    if s == "auto" {
+        return Ok(Steps::Auto);
+    }
+    s.parse()
+        .map(Steps::Fixed)
+        .map_err(|_| format!("`{s}` is neither a number of steps nor `auto`"))
+}
+
+/// The tolerance of `--steps auto` when --tolerance is not given: 1 % of the logit difference.
+const DEFAULT_TOLERANCE: f64 = 0.01;
+
 impl MethodArgs {
     /// The options given away from their defaults (`Params::defaults`) that the chosen method
     /// does not read.
@@ -71,8 +94,13 @@ impl MethodArgs {
         let m = self.method;
         let path = matches!(m, Calig | Lig | Ig);
         let calig = m == Calig;
-        let checks: [(&str, bool, bool); 16] = [
-            ("--steps", self.steps != d.steps, path),
+        let checks: [(&str, bool, bool); 17] = [
+            ("--steps", self.steps != Steps::Fixed(d.steps), path),
+            (
+                "--tolerance",
+                self.tolerance.is_some(),
+                path && self.steps == Steps::Auto,
+            ),
             ("--quadrature", self.quadrature != d.quadrature, path),
             (
                 "--baseline",
@@ -131,8 +159,19 @@ impl MethodArgs {
     }
 
     pub fn params(&self, is_text: bool) -> Result<Params> {
+        let (steps, tolerance) = match self.steps {
+            Steps::Fixed(n) => (n, None),
+            Steps::Auto => {
+                let t = self.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+                if !(t.is_finite() && t > 0.0) {
+                    bail!("--tolerance must be a positive number, not {t}");
+                }
+                (calig::attr::AUTO_STEPS, Some(t))
+            }
+        };
         Ok(Params {
-            steps: self.steps,
+            steps,
+            tolerance,
             quadrature: self.quadrature,
             baseline: self.baseline.unwrap_or(Baseline::default_for(is_text)),
             layers: self.layers.clone(),

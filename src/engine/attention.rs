@@ -1,6 +1,7 @@
 //! Multi-head self-attention on (rows · s, d) activations: each head is a column slice of q, k,
 //! v and ctx (strides, no split/merge copies), probabilities are (rows, heads, s, s).
 
+use super::buffer::Buf;
 use super::gemm::{matmul, Mat};
 use super::kernels::{softmax_row, softmax_row_backward};
 use super::Real;
@@ -45,12 +46,12 @@ pub fn forward<T: Real>(
     v: &[T],
     dims: Dims,
     mask: Option<&[T]>,
-) -> (Vec<T>, Vec<T>) {
+) -> (Buf<T>, Buf<T>) {
     let Dims {
         rows, seq, heads, ..
     } = dims;
-    let mut probs = vec![T::zero(); rows * heads * seq * seq];
-    let mut ctx = vec![T::zero(); rows * seq * dims.width];
+    let mut probs = Buf::zeros(rows * heads * seq * seq);
+    let mut ctx = Buf::zeros(rows * seq * dims.width);
     let scale = dims.scale::<T>();
     for r in 0..rows {
         let bias = mask.map(|m| {
@@ -93,11 +94,11 @@ pub fn forward<T: Real>(
 }
 
 /// Gradients of q, k, v and of the probabilities, from the gradient of ctx.
-pub struct Backward<T> {
-    pub dq: Vec<T>,
-    pub dk: Vec<T>,
-    pub dv: Vec<T>,
-    pub dprobs: Vec<T>,
+pub struct Backward<T: Real> {
+    pub dq: Buf<T>,
+    pub dk: Buf<T>,
+    pub dv: Buf<T>,
+    pub dprobs: Buf<T>,
 }
 
 pub fn backward<T: Real>(
@@ -112,9 +113,9 @@ pub fn backward<T: Real>(
         rows, seq, heads, ..
     } = dims;
     let n = rows * seq * dims.width;
-    let (mut dq, mut dk, mut dv) = (vec![T::zero(); n], vec![T::zero(); n], vec![T::zero(); n]);
-    let mut dprobs = vec![T::zero(); probs.len()];
-    let mut dscores = vec![T::zero(); seq * seq];
+    let (mut dq, mut dk, mut dv) = (Buf::zeros(n), Buf::zeros(n), Buf::zeros(n));
+    let mut dprobs = Buf::zeros(probs.len());
+    let mut dscores = Buf::zeros(seq * seq);
     let square = Mat::dense(seq, seq);
     let scale = dims.scale::<T>();
     for r in 0..rows {

@@ -2,6 +2,7 @@
 //! backward for the input gradient only: weights are frozen, so no weight gradient is formed.
 
 use super::attention::{self, Dims};
+use super::buffer::Buf;
 use super::gemm::{matmul, Mat};
 use super::kernels::{
     activate, activation_backward, add_bias, add_into, layer_norm, layer_norm_backward, NormCache,
@@ -34,8 +35,8 @@ impl<T: Real> Dense<T> {
     }
 
     /// y = x · Wᵀ + b for `rows` rows.
-    fn forward(&self, x: &[T], rows: usize) -> Vec<T> {
-        let mut y = vec![T::zero(); rows * self.outputs];
+    fn forward(&self, x: &[T], rows: usize) -> Buf<T> {
+        let mut y = Buf::zeros(rows * self.outputs);
         matmul(
             &mut y,
             Mat::dense(rows, self.outputs),
@@ -64,8 +65,8 @@ impl<T: Real> Dense<T> {
         );
     }
 
-    fn backward(&self, dy: &[T], rows: usize) -> Vec<T> {
-        let mut dx = vec![T::zero(); rows * self.inputs];
+    fn backward(&self, dy: &[T], rows: usize) -> Buf<T> {
+        let mut dx = Buf::zeros(rows * self.inputs);
         self.backward_into(&mut dx, dy, rows, false);
         dx
     }
@@ -86,11 +87,11 @@ impl<T: Real> LayerNormWeights<T> {
         })
     }
 
-    fn forward(&self, x: &[T]) -> (Vec<T>, NormCache<T>) {
+    fn forward(&self, x: &[T]) -> (Buf<T>, NormCache<T>) {
         layer_norm(x, &self.gamma, &self.beta, self.eps)
     }
 
-    fn backward(&self, cache: &NormCache<T>, dy: &[T]) -> Vec<T> {
+    fn backward(&self, cache: &NormCache<T>, dy: &[T]) -> Buf<T> {
         layer_norm_backward(cache, &self.gamma, dy)
     }
 }
@@ -110,17 +111,17 @@ pub struct BlockWeights<T> {
 }
 
 /// What one block's backward reads, saved by its forward.
-pub struct BlockCache<T> {
+pub struct BlockCache<T: Real> {
     rows: usize,
-    q: Vec<T>,
-    k: Vec<T>,
-    v: Vec<T>,
+    q: Buf<T>,
+    k: Buf<T>,
+    v: Buf<T>,
     /// Attention probabilities (rows, heads, s, s).
-    pub probs: Vec<T>,
+    pub probs: Buf<T>,
     attention_norm: NormCache<T>,
     ffn_norm: NormCache<T>,
     /// Input of the activation (rows · s, intermediate).
-    ffn_pre: Vec<T>,
+    ffn_pre: Buf<T>,
 }
 
 impl<T: Real> BlockWeights<T> {
@@ -164,7 +165,7 @@ impl<T: Real> BlockWeights<T> {
         rows: usize,
         seq: usize,
         mask: Option<&[T]>,
-    ) -> (Vec<T>, [Vec<T>; 3], Vec<T>) {
+    ) -> (Buf<T>, [Buf<T>; 3], Buf<T>) {
         let n = rows * seq;
         let (q, k, v) = (
             self.query.forward(x, n),
@@ -176,7 +177,7 @@ impl<T: Real> BlockWeights<T> {
     }
 
     /// The gradient at the attention's input x from the gradient at its output projection.
-    fn attend_backward(&self, cache: &BlockCache<T>, seq: usize, datt: &[T]) -> (Vec<T>, Vec<T>) {
+    fn attend_backward(&self, cache: &BlockCache<T>, seq: usize, datt: &[T]) -> (Buf<T>, Buf<T>) {
         let n = cache.rows * seq;
         let dctx = self.output.backward(datt, n);
         let g = attention::backward(
@@ -194,7 +195,7 @@ impl<T: Real> BlockWeights<T> {
     }
 
     /// The feed-forward network's backward from its output gradient; needs its input's cache.
-    fn ffn_backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> Vec<T> {
+    fn ffn_backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> Buf<T> {
         let n = cache.rows * seq;
         let mut dg = self.ffn_out.backward(dout, n);
         activation_backward(self.activation, &cache.ffn_pre, &mut dg);
@@ -208,9 +209,9 @@ impl<T: Real> BlockWeights<T> {
         rows: usize,
         seq: usize,
         mask: Option<&[T]>,
-    ) -> (Vec<T>, BlockCache<T>) {
+    ) -> (Buf<T>, BlockCache<T>) {
         let n = rows * seq;
-        let ffn = |t: &[T]| -> (Vec<T>, Vec<T>) {
+        let ffn = |t: &[T]| -> (Buf<T>, Buf<T>) {
             let pre = self.ffn_in.forward(t, n);
             let out = self.ffn_out.forward(&activate(self.activation, &pre), n);
             (out, pre)
@@ -249,7 +250,7 @@ impl<T: Real> BlockWeights<T> {
     }
 
     /// From ∂/∂output to (∂/∂x, ∂/∂probabilities).
-    pub fn backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> (Vec<T>, Vec<T>) {
+    pub fn backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> (Buf<T>, Buf<T>) {
         match self.norm {
             Norm::Post => {
                 // out = LN2(f + a), f = FFN(a), a = LN1(att + x), att = Attn(x).

@@ -2,6 +2,7 @@
 //! path join just before the block that follows their space, so a path at h^(l) runs only
 //! blocks l+1..L; the backward pass hands each path its rows' gradient where it joined.
 
+use super::buffer::Buf;
 use super::{Real, Stack};
 use crate::error::{CaligError, Result};
 
@@ -39,7 +40,7 @@ pub fn run<T: Real>(
     }
     let width = seq * stack.width();
     let mut offsets = Vec::with_capacity(joins.len());
-    let mut state: Vec<T> = Vec::new();
+    let mut state = Buf::<T>::zeros(0);
     let mut rows = 0;
     let mut caches = Vec::with_capacity(layers);
     let mut next = 0;
@@ -64,11 +65,11 @@ pub fn run<T: Real>(
     if rows == 0 {
         return Err(CaligError::InvalidInput("empty path chunk".into()));
     }
-    let mut grad = head_gradient(&state, rows)?;
+    let mut grad = Buf::from_slice(&head_gradient(&state, rows)?);
     drop(state);
     let mut out: Vec<Option<JoinGradient<T>>> = (0..joins.len()).map(|_| None).collect();
     // Hands the joins entering at `b` their rows (the tail of `grad`) and cuts them off.
-    let mut split = |b: usize, grad: &mut Vec<T>, dprobs: Option<(&[T], &[T], usize)>| {
+    let mut split = |b: usize, grad: &mut Buf<T>, dprobs: Option<(&[T], &[T], usize)>| {
         for (j, join) in joins.iter().enumerate().rev().filter(|(_, j)| j.entry == b) {
             let first = offsets[j];
             let attention = match (join.probe, dprobs) {
@@ -104,6 +105,21 @@ pub fn run<T: Real>(
     out.into_iter()
         .map(|g| g.ok_or_else(|| CaligError::InvalidInput("engine: a join got no gradient".into())))
         .collect()
+}
+
+/// The blocks' forward pass alone (no caches kept): `h` is (rows · s, d) of h^(0).
+pub fn forward<T: Real>(
+    stack: &Stack<T>,
+    h: &[T],
+    rows: usize,
+    seq: usize,
+    mask: Option<&[T]>,
+) -> Buf<T> {
+    let mut state = Buf::from_slice(h);
+    for block in &stack.blocks {
+        state = block.forward(&state, rows, seq, mask).0;
+    }
+    state
 }
 
 /// Σ over `rows` of mean over heads of (dA ⊙ A)^+, for (rows, heads, s, s) maps.

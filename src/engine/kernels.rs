@@ -1,22 +1,22 @@
 //! Row-wise kernels with closed-form backward passes: LayerNorm, the hidden activations and
 //! the softmax. Each forward keeps exactly what its backward reads.
 
+use super::buffer::Buf;
 use super::Real;
 use crate::model::ops::Activation;
 
 /// What the LayerNorm backward needs: the normalised rows x̂ and 1/σ per row.
-#[derive(Debug, Default)]
-pub struct NormCache<T> {
-    pub xhat: Vec<T>,
+pub struct NormCache<T: Real> {
+    pub xhat: Buf<T>,
     pub rstd: Vec<T>,
 }
 
 /// y = x̂ ⊙ γ + β per row of width `gamma.len()`, x̂ = (x − mean) / sqrt(var + eps).
-pub fn layer_norm<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: T) -> (Vec<T>, NormCache<T>) {
+pub fn layer_norm<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: T) -> (Buf<T>, NormCache<T>) {
     let n = gamma.len();
     let nf = T::from(n).expect("width fits the float type");
-    let mut y = vec![T::zero(); x.len()];
-    let mut xhat = vec![T::zero(); x.len()];
+    let mut y = Buf::zeros(x.len());
+    let mut xhat = Buf::zeros(x.len());
     let mut rstd = Vec::with_capacity(x.len() / n);
     for ((row, out), hat) in x.chunks(n).zip(y.chunks_mut(n)).zip(xhat.chunks_mut(n)) {
         let mean = row.iter().fold(T::zero(), |s, &v| s + v) / nf;
@@ -35,10 +35,10 @@ pub fn layer_norm<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: T) -> (Vec<T>,
 }
 
 /// dx = (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)) / σ with ĝ = dy ⊙ γ.
-pub fn layer_norm_backward<T: Real>(cache: &NormCache<T>, gamma: &[T], dy: &[T]) -> Vec<T> {
+pub fn layer_norm_backward<T: Real>(cache: &NormCache<T>, gamma: &[T], dy: &[T]) -> Buf<T> {
     let n = gamma.len();
     let nf = T::from(n).expect("width fits the float type");
-    let mut dx = vec![T::zero(); dy.len()];
+    let mut dx = Buf::zeros(dy.len());
     for (((g, hat), out), &r) in dy
         .chunks(n)
         .zip(cache.xhat.chunks(n))
@@ -88,27 +88,22 @@ const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const GELU_TANH_C: f64 = 0.044_715;
 
 /// The activation applied elementwise.
-pub fn activate<T: Real>(act: Activation, x: &[T]) -> Vec<T> {
+pub fn activate<T: Real>(act: Activation, x: &[T]) -> Buf<T> {
     let half = T::from(0.5).expect("0.5");
+    let mut y = Buf::zeros(x.len());
+    let out = y.iter_mut().zip(x);
     match act {
-        Activation::Gelu => x
-            .iter()
-            .map(|&v| half * v * (T::one() + gelu_erf(v).0))
-            .collect(),
+        Activation::Gelu => out.for_each(|(y, &v)| *y = half * v * (T::one() + gelu_erf(v).0)),
         Activation::GeluTanh => {
             let (c, k) = (
                 T::from(SQRT_2_OVER_PI).expect("constant"),
                 T::from(GELU_TANH_C).expect("constant"),
             );
-            x.iter()
-                .map(|&v| half * v * (T::one() + (c * (v + k * v * v * v)).tanh()))
-                .collect()
+            out.for_each(|(y, &v)| *y = half * v * (T::one() + (c * (v + k * v * v * v)).tanh()))
         }
-        Activation::Relu => x
-            .iter()
-            .map(|&v| num_traits::Float::max(v, T::zero()))
-            .collect(),
+        Activation::Relu => out.for_each(|(y, &v)| *y = num_traits::Float::max(v, T::zero())),
     }
+    y
 }
 
 /// g ← g ⊙ f'(x) for the activation's input x.
@@ -211,8 +206,8 @@ mod tests {
         let gamma = [1.0, 0.5, -2.0, 1.5];
         let beta = [0.1, 0.0, -0.3, 0.2];
         check(
-            |x| layer_norm(x, &gamma, &beta, 1e-12).0,
-            |x, g| layer_norm_backward(&layer_norm(x, &gamma, &beta, 1e-12).1, &gamma, g),
+            |x| layer_norm(x, &gamma, &beta, 1e-12).0.to_vec(),
+            |x, g| layer_norm_backward(&layer_norm(x, &gamma, &beta, 1e-12).1, &gamma, g).to_vec(),
             &input(),
             "layer norm",
         );
@@ -222,7 +217,7 @@ mod tests {
     fn activations_backward_match_finite_differences() {
         for act in [Activation::Gelu, Activation::GeluTanh, Activation::Relu] {
             check(
-                |x| activate(act, x),
+                |x| activate(act, x).to_vec(),
                 |x, g| {
                     let mut g = g.to_vec();
                     activation_backward(act, x, &mut g);

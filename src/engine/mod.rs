@@ -8,6 +8,7 @@
 
 pub mod attention;
 pub mod block;
+pub mod buffer;
 pub mod chunk;
 pub mod gemm;
 pub mod kernels;
@@ -22,6 +23,7 @@ pub trait Real:
     + std::ops::SubAssign
     + std::ops::MulAssign
     + candle_core::WithDType
+    + buffer::Pooled
     + Send
     + Sync
     + 'static
@@ -125,6 +127,49 @@ impl Engine {
             _ => None,
         })
     }
+}
+
+impl Engine {
+    /// h^(L) of a batch h^(0) (b, s, d) with an optional additive mask (b|1, 1, 1, s): the
+    /// sequences are shared out among the workers.
+    pub fn run_blocks(
+        &self,
+        h0: &Tensor,
+        mask_bias: Option<&Tensor>,
+    ) -> crate::error::Result<Tensor> {
+        match self {
+            Self::F32(stack) => forward_parallel(stack, h0, mask_bias),
+            Self::F64(stack) => forward_parallel(stack, h0, mask_bias),
+        }
+    }
+}
+
+fn forward_parallel<T: Real>(
+    stack: &Stack<T>,
+    h0: &Tensor,
+    mask_bias: Option<&Tensor>,
+) -> crate::error::Result<Tensor> {
+    let (b, s, d) = h0.dims3()?;
+    let h = to_host::<T>(h0)?;
+    let mask = mask_bias.map(to_host::<T>).transpose()?;
+    // Per-sequence masks are cut with their rows; a shared one (s values) goes to every part.
+    let per_row_mask = mask.as_ref().is_some_and(|m| m.len() == b * s && b > 1);
+    let part = b.div_ceil(crate::attr::batching::workers()).max(1);
+    let starts: Vec<usize> = (0..b).step_by(part).collect();
+    let parts = crate::attr::batching::map_parallel(&starts, |&first| {
+        let rows = part.min(b - first);
+        let m = mask.as_deref().map(|m| {
+            if per_row_mask {
+                &m[first * s..(first + rows) * s]
+            } else {
+                &m[..s]
+            }
+        });
+        Ok::<_, crate::error::CaligError>(
+            chunk::forward(stack, &h[first * s * d..(first + rows) * s * d], rows, s, m).to_vec(),
+        )
+    })?;
+    Ok(Tensor::from_vec(parts.concat(), (b, s, d), h0.device())?)
 }
 
 /// Which implementation runs the integrated-gradients chunks.

@@ -39,8 +39,7 @@ impl<'a> ImagePredictor<'a> {
             let pixel_values = Tensor::cat(&batch, 0)?;
             let logits = self
                 .model
-                .forward(&ModelInput::Image(ImageInput { pixel_values }))?
-                .logits
+                .logits(&ModelInput::Image(ImageInput { pixel_values }))?
                 .to_dtype(DType::F64)?
                 .to_vec2::<f64>()?;
             out.extend(logits.iter().map(|l| softmax(l)));

@@ -95,8 +95,7 @@ impl TextPredictor<'_> {
                 text::batch_masked(self.config, &ids, &types, Some(&masks), self.model.device())?;
             let logits = self
                 .model
-                .forward(&ModelInput::Text(input))?
-                .logits
+                .logits(&ModelInput::Text(input))?
                 .to_dtype(DType::F64)?
                 .to_vec2::<f64>()?;
             out.extend(logits.iter().map(|l| softmax(l)));

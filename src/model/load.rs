@@ -263,7 +263,7 @@ impl LoadedModel {
     /// The logits of the first (usually only) row of `input`, as f64. Non-finite logits are an
     /// error that names the first weight tensor holding NaN or Inf.
     pub fn logits(&self, input: &super::ModelInput) -> Result<Vec<f64>> {
-        let logits = self.model.forward(input)?.logits;
+        let logits = self.model.logits(input)?;
         let v: Vec<f64> = logits.get(0)?.to_dtype(DType::F64)?.to_vec1()?;
         if v.iter().all(|x| x.is_finite()) {
             return Ok(v);

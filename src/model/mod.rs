@@ -177,6 +177,30 @@ pub trait Encoder: Send + Sync {
         self.config().num_layers
     }
 
+    /// Logits (b, classes) of a (padded) batch, without gradients: the blocks on the explicit
+    /// engine where it applies (engine/), else on candle.
+    fn logits(&self, input: &ModelInput) -> Result<Tensor> {
+        let h0 = self.embed(input, &self.input_embeddings(input)?)?;
+        let bias = input.mask_bias(self.dtype())?;
+        self.logits_from(&h0, bias.as_ref())
+    }
+
+    /// [`Encoder::logits`] from h^(0).
+    fn logits_from(&self, h0: &Tensor, mask_bias: Option<&Tensor>) -> Result<Tensor> {
+        let last = match self.engine()? {
+            Some(engine)
+                if crate::engine::EngineChoice::from_env() == crate::engine::EngineChoice::Auto =>
+            {
+                engine.run_blocks(h0, mask_bias)?
+            }
+            _ => {
+                let out = self.blocks(h0, mask_bias, 0, &[])?;
+                out.hidden.last().cloned().unwrap_or_else(|| h0.clone())
+            }
+        };
+        self.head(&last)
+    }
+
     /// Full forward pass with every hidden state and attention map.
     fn forward(&self, input: &ModelInput) -> Result<ForwardOutput> {
         let h0 = self.embed(input, &self.input_embeddings(input)?)?;
