@@ -331,6 +331,43 @@ fn an_inaccurate_integral_is_reported_and_an_accurate_one_is_not() {
     );
 }
 
+/// `--steps auto`: every path ends within the tolerance (or at the cap), the steps differ per
+/// path where the paths converge at different rates, and the record says what was used.
+#[test]
+fn steps_auto_meets_the_tolerance_per_path() {
+    for (method, tolerance) in [("calig", "0.001"), ("lig", "0.001"), ("ig", "0.0001")] {
+        let e = explain_json("bert", method, &["--steps", "auto", "--tolerance", tolerance]);
+        let p = &e["params"];
+        assert_eq!(p["steps_auto_tolerance"].as_f64(), Some(tolerance.parse().unwrap()));
+        let per_path: Vec<u64> = p["steps_per_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(p["steps"].as_u64(), per_path.iter().copied().max());
+        assert!(per_path.iter().all(|s| [8, 16, 32, 64, 128, 256, 512].contains(s)));
+        // Completeness against y_c(x) − y_c(x′) of the input path, for ig.
+        if method == "ig" {
+            let y = e["logits"][e["target"]["index"].as_u64().unwrap() as usize]
+                .as_f64()
+                .unwrap();
+            let diff = y - e["baseline_logit"].as_f64().unwrap();
+            let delta = e["convergence_delta"].as_f64().unwrap();
+            assert!(delta.abs() <= 1e-4 * diff.abs(), "ig: delta {delta} of {diff}");
+        }
+        assert!(e.get("warnings").is_none(), "{method}: {}", e["warnings"]);
+    }
+    let calig = explain_json("bert", "calig", &["--steps", "auto", "--tolerance", "0.001"]);
+    let fixed = explain_json("bert", "calig", &["--steps", "512"]);
+    let (a, b) = (
+        common::flat(&calig["scores"]).0,
+        common::flat(&fixed["scores"]).0,
+    );
+    let e = common::rel_l2(&a, &b);
+    assert!(e < 1e-2, "auto vs 512 steps: relative L2 {e}");
+}
+
 #[test]
 fn steps_outside_the_accepted_range_are_refused() {
     let dir = fixture("bert");
@@ -350,6 +387,30 @@ fn steps_outside_the_accepted_range_are_refused() {
                 "a movie",
             ],
             &[needle],
+        );
+    }
+}
+
+#[test]
+fn steps_auto_tolerance_must_be_positive() {
+    let dir = fixture("bert");
+    // A usage error from the argument parser (exit 2) that names the accepted forms.
+    let o = calig(&["explain", "--model", dir.to_str().unwrap(), "--steps", "lots", "a movie"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(common::stderr(&o).contains("neither a number of steps nor `auto`"));
+    for t in ["0", "-1", "nan"] {
+        let t = format!("--tolerance={t}");
+        common::fails_with(
+            &[
+                "explain",
+                "--model",
+                dir.to_str().unwrap(),
+                "--steps",
+                "auto",
+                &t,
+                "a movie",
+            ],
+            &["--tolerance must be a positive number"],
         );
     }
 }
