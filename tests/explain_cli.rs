@@ -336,9 +336,16 @@ fn an_inaccurate_integral_is_reported_and_an_accurate_one_is_not() {
 #[test]
 fn steps_auto_meets_the_tolerance_per_path() {
     for (method, tolerance) in [("calig", "0.001"), ("lig", "0.001"), ("ig", "0.0001")] {
-        let e = explain_json("bert", method, &["--steps", "auto", "--tolerance", tolerance]);
+        let e = explain_json(
+            "bert",
+            method,
+            &["--steps", "auto", "--tolerance", tolerance],
+        );
         let p = &e["params"];
-        assert_eq!(p["steps_auto_tolerance"].as_f64(), Some(tolerance.parse().unwrap()));
+        assert_eq!(
+            p["steps_auto_tolerance"].as_f64(),
+            Some(tolerance.parse().unwrap())
+        );
         let per_path: Vec<u64> = p["steps_per_path"]
             .as_array()
             .unwrap()
@@ -346,7 +353,9 @@ fn steps_auto_meets_the_tolerance_per_path() {
             .map(|v| v.as_u64().unwrap())
             .collect();
         assert_eq!(p["steps"].as_u64(), per_path.iter().copied().max());
-        assert!(per_path.iter().all(|s| [8, 16, 32, 64, 128, 256, 512].contains(s)));
+        assert!(per_path
+            .iter()
+            .all(|s| [8, 16, 32, 64, 128, 256, 512].contains(s)));
         // Completeness against y_c(x) − y_c(x′) of the input path, for ig.
         if method == "ig" {
             let y = e["logits"][e["target"]["index"].as_u64().unwrap() as usize]
@@ -354,11 +363,18 @@ fn steps_auto_meets_the_tolerance_per_path() {
                 .unwrap();
             let diff = y - e["baseline_logit"].as_f64().unwrap();
             let delta = e["convergence_delta"].as_f64().unwrap();
-            assert!(delta.abs() <= 1e-4 * diff.abs(), "ig: delta {delta} of {diff}");
+            assert!(
+                delta.abs() <= 1e-4 * diff.abs(),
+                "ig: delta {delta} of {diff}"
+            );
         }
         assert!(e.get("warnings").is_none(), "{method}: {}", e["warnings"]);
     }
-    let calig = explain_json("bert", "calig", &["--steps", "auto", "--tolerance", "0.001"]);
+    let calig = explain_json(
+        "bert",
+        "calig",
+        &["--steps", "auto", "--tolerance", "0.001"],
+    );
     let fixed = explain_json("bert", "calig", &["--steps", "512"]);
     let (a, b) = (
         common::flat(&calig["scores"]).0,
@@ -395,7 +411,14 @@ fn steps_outside_the_accepted_range_are_refused() {
 fn steps_auto_tolerance_must_be_positive() {
     let dir = fixture("bert");
     // A usage error from the argument parser (exit 2) that names the accepted forms.
-    let o = calig(&["explain", "--model", dir.to_str().unwrap(), "--steps", "lots", "a movie"]);
+    let o = calig(&[
+        "explain",
+        "--model",
+        dir.to_str().unwrap(),
+        "--steps",
+        "lots",
+        "a movie",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(common::stderr(&o).contains("neither a number of steps nor `auto`"));
     for t in ["0", "-1", "nan"] {

@@ -32,8 +32,8 @@ pub(super) fn explicit_chunk<T: Real>(stack: &Stack<T>, c: &Chunk) -> Result<Chu
         .collect::<Result<Vec<_>>>()?;
     let mask = c.mask_bias.map(to_host::<T>).transpose()?;
     let device = c.model.device();
-    let grads = chunk::run(stack, joins, seq, mask.as_deref(), |state, n| {
-        let h = Var::from_tensor(&Tensor::from_slice(state, (n, seq, width), device)?)?;
+    let grads = chunk::run(stack, joins, seq, mask.as_deref(), |state, n, tokens| {
+        let h = Var::from_tensor(&Tensor::from_slice(state, (n, tokens, width), device)?)?;
         let g = c.objective(&c.model.head(h.as_tensor())?)?.backward()?;
         let dh = g.get(h.as_tensor()).ok_or_else(|| {
             CaligError::Unsupported("no gradient reached the head's input".into())

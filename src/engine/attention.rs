@@ -1,5 +1,7 @@
 //! Multi-head self-attention on (rows · s, d) activations: each head is a column slice of q, k,
-//! v and ctx (strides, no split/merge copies), probabilities are (rows, heads, s, s).
+//! v and ctx (strides, no split/merge copies). The queries are every token, or only the first
+//! of each sequence when the block's other outputs are never read (the readout block, see
+//! block.rs): then q and ctx are (rows, d) and the probabilities (rows, heads, 1, s).
 
 use super::buffer::Buf;
 use super::gemm::{matmul, Mat};
@@ -11,6 +13,8 @@ use super::Real;
 pub struct Dims {
     pub rows: usize,
     pub seq: usize,
+    /// Query tokens per sequence: `seq`, or 1 (the first token only).
+    pub queries: usize,
     pub width: usize,
     pub heads: usize,
 }
@@ -20,17 +24,31 @@ impl Dims {
         self.width / self.heads
     }
 
-    /// Head `h` of sequence `r` in a (rows · s, d) activation.
-    fn head(&self, r: usize, h: usize) -> Mat {
+    /// Head `h` of sequence `r` in a (rows · n, d) activation with n tokens per sequence.
+    fn head(&self, r: usize, h: usize, n: usize) -> Mat {
         let hd = self.head_dim();
-        Mat::dense(self.seq, self.width)
+        Mat::dense(n, self.width)
             .columns(h * hd, hd)
-            .at(r * self.seq * self.width)
+            .at(r * n * self.width)
     }
 
-    /// The (s, s) probabilities of sequence `r`, head `h`.
+    /// Keys and values: every token.
+    fn keys(&self, r: usize, h: usize) -> Mat {
+        self.head(r, h, self.seq)
+    }
+
+    /// Queries, ctx and their gradients.
+    fn queries(&self, r: usize, h: usize) -> Mat {
+        self.head(r, h, self.queries)
+    }
+
+    /// The (queries, s) probabilities of sequence `r`, head `h`.
     fn map(&self, r: usize, h: usize) -> Mat {
-        Mat::dense(self.seq, self.seq).at((r * self.heads + h) * self.seq * self.seq)
+        Mat::dense(self.queries, self.seq).at((r * self.heads + h) * self.queries * self.seq)
+    }
+
+    fn map_len(&self) -> usize {
+        self.rows * self.heads * self.queries * self.seq
     }
 
     fn scale<T: Real>(&self) -> T {
@@ -48,10 +66,14 @@ pub fn forward<T: Real>(
     mask: Option<&[T]>,
 ) -> (Buf<T>, Buf<T>) {
     let Dims {
-        rows, seq, heads, ..
+        rows,
+        seq,
+        queries,
+        heads,
+        ..
     } = dims;
-    let mut probs = Buf::zeros(rows * heads * seq * seq);
-    let mut ctx = Buf::zeros(rows * seq * dims.width);
+    let mut probs = Buf::scratch(dims.map_len());
+    let mut ctx = Buf::scratch(rows * queries * dims.width);
     let scale = dims.scale::<T>();
     for r in 0..rows {
         let bias = mask.map(|m| {
@@ -60,17 +82,9 @@ pub fn forward<T: Real>(
         });
         for h in 0..heads {
             let map = dims.map(r, h);
-            matmul(
-                &mut probs,
-                map,
-                q,
-                dims.head(r, h),
-                k,
-                dims.head(r, h).t(),
-                scale,
-                false,
-            );
-            for row in probs[map.offset..map.offset + seq * seq].chunks_mut(seq) {
+            let (qh, kh) = (dims.queries(r, h), dims.keys(r, h));
+            matmul(&mut probs, map, q, qh, k, kh.t(), scale, false);
+            for row in probs[map.offset..map.offset + queries * seq].chunks_mut(seq) {
                 if let Some(b) = bias {
                     for (x, &m) in row.iter_mut().zip(b) {
                         *x += m;
@@ -78,16 +92,7 @@ pub fn forward<T: Real>(
                 }
                 softmax_row(row);
             }
-            matmul(
-                &mut ctx,
-                dims.head(r, h),
-                &probs,
-                map,
-                v,
-                dims.head(r, h),
-                T::one(),
-                false,
-            );
+            matmul(&mut ctx, qh, &probs, map, v, kh, T::one(), false);
         }
     }
     (ctx, probs)
@@ -110,26 +115,34 @@ pub fn backward<T: Real>(
     dims: Dims,
 ) -> Backward<T> {
     let Dims {
-        rows, seq, heads, ..
+        rows,
+        seq,
+        queries,
+        heads,
+        ..
     } = dims;
     let n = rows * seq * dims.width;
-    let (mut dq, mut dk, mut dv) = (Buf::zeros(n), Buf::zeros(n), Buf::zeros(n));
-    let mut dprobs = Buf::zeros(probs.len());
-    let mut dscores = Buf::zeros(seq * seq);
-    let square = Mat::dense(seq, seq);
+    let (mut dq, mut dk, mut dv) = (
+        Buf::scratch(rows * queries * dims.width),
+        Buf::scratch(n),
+        Buf::scratch(n),
+    );
+    let mut dprobs = Buf::scratch(probs.len());
+    let mut dscores = Buf::scratch(queries * seq);
+    let square = Mat::dense(queries, seq);
     let scale = dims.scale::<T>();
     for r in 0..rows {
         for h in 0..heads {
-            let (map, head) = (dims.map(r, h), dims.head(r, h));
-            matmul(&mut dprobs, map, dctx, head, v, head.t(), T::one(), false);
-            matmul(&mut dv, head, probs, map.t(), dctx, head, T::one(), false);
-            let range = map.offset..map.offset + seq * seq;
+            let (map, qh, kh) = (dims.map(r, h), dims.queries(r, h), dims.keys(r, h));
+            matmul(&mut dprobs, map, dctx, qh, v, kh.t(), T::one(), false);
+            matmul(&mut dv, kh, probs, map.t(), dctx, qh, T::one(), false);
+            let range = map.offset..map.offset + queries * seq;
             dscores.copy_from_slice(&dprobs[range.clone()]);
             for (y, g) in probs[range].chunks(seq).zip(dscores.chunks_mut(seq)) {
                 softmax_row_backward(y, g);
             }
-            matmul(&mut dq, head, &dscores, square, k, head, scale, false);
-            matmul(&mut dk, head, &dscores, square.t(), q, head, scale, false);
+            matmul(&mut dq, qh, &dscores, square, k, kh, scale, false);
+            matmul(&mut dk, kh, &dscores, square.t(), q, qh, scale, false);
         }
     }
     Backward { dq, dk, dv, dprobs }

@@ -36,7 +36,7 @@ impl<T: Real> Dense<T> {
 
     /// y = x · Wᵀ + b for `rows` rows.
     fn forward(&self, x: &[T], rows: usize) -> Buf<T> {
-        let mut y = Buf::zeros(rows * self.outputs);
+        let mut y = Buf::scratch(rows * self.outputs);
         matmul(
             &mut y,
             Mat::dense(rows, self.outputs),
@@ -66,7 +66,7 @@ impl<T: Real> Dense<T> {
     }
 
     fn backward(&self, dy: &[T], rows: usize) -> Buf<T> {
-        let mut dx = Buf::zeros(rows * self.inputs);
+        let mut dx = Buf::scratch(rows * self.inputs);
         self.backward_into(&mut dx, dy, rows, false);
         dx
     }
@@ -113,15 +113,39 @@ pub struct BlockWeights<T> {
 /// What one block's backward reads, saved by its forward.
 pub struct BlockCache<T: Real> {
     rows: usize,
+    /// Query tokens per sequence: all `seq`, or 1 for the readout block.
+    queries: usize,
     q: Buf<T>,
     k: Buf<T>,
     v: Buf<T>,
-    /// Attention probabilities (rows, heads, s, s).
+    /// Attention probabilities (rows, heads, queries, s).
     pub probs: Buf<T>,
     attention_norm: NormCache<T>,
     ffn_norm: NormCache<T>,
-    /// Input of the activation (rows · s, intermediate).
+    /// Input of the activation (rows · queries, intermediate).
     ffn_pre: Buf<T>,
+}
+
+/// The rows of the query tokens: all of `x`, or the first token of each sequence.
+fn query_rows<T: Real>(x: &[T], rows: usize, seq: usize, queries: usize, width: usize) -> Buf<T> {
+    if queries == seq {
+        return Buf::from_slice(x);
+    }
+    let mut out = Buf::scratch(rows * width);
+    for (r, o) in out.chunks_mut(width).enumerate() {
+        o.copy_from_slice(&x[r * seq * width..][..width]);
+    }
+    out
+}
+
+/// dx[query rows] += part: the gradient of the query tokens added back at their positions.
+fn add_at_queries<T: Real>(dx: &mut [T], part: &[T], seq: usize, queries: usize, width: usize) {
+    if queries == seq {
+        return add_into(dx, part);
+    }
+    for (r, p) in part.chunks(width).enumerate() {
+        add_into(&mut dx[r * seq * width..][..width], p);
+    }
 }
 
 impl<T: Real> BlockWeights<T> {
@@ -149,77 +173,79 @@ impl<T: Real> BlockWeights<T> {
         self.heads
     }
 
-    fn dims(&self, rows: usize, seq: usize) -> Dims {
+    fn dims(&self, rows: usize, seq: usize, queries: usize) -> Dims {
         Dims {
             rows,
             seq,
+            queries,
             width: self.width(),
             heads: self.heads,
         }
     }
 
-    /// Attention of `x` (rows · s, d): q, k, v, the probabilities and the output projection.
+    /// Attention with keys and values from `x` (rows · s, d) and queries from `xq`
+    /// (rows · queries, d): q, k, v, the probabilities and the output projection.
     fn attend(
         &self,
         x: &[T],
-        rows: usize,
-        seq: usize,
+        xq: &[T],
+        dims: Dims,
         mask: Option<&[T]>,
     ) -> (Buf<T>, [Buf<T>; 3], Buf<T>) {
-        let n = rows * seq;
+        let (n, nq) = (dims.rows * dims.seq, dims.rows * dims.queries);
         let (q, k, v) = (
-            self.query.forward(x, n),
+            self.query.forward(xq, nq),
             self.key.forward(x, n),
             self.value.forward(x, n),
         );
-        let (ctx, probs) = attention::forward(&q, &k, &v, self.dims(rows, seq), mask);
-        (self.output.forward(&ctx, n), [q, k, v], probs)
+        let (ctx, probs) = attention::forward(&q, &k, &v, dims, mask);
+        (self.output.forward(&ctx, nq), [q, k, v], probs)
     }
 
-    /// The gradient at the attention's input x from the gradient at its output projection.
+    /// From the gradient at the output projection: the gradient at the keys' and values'
+    /// input (rows · s, d) with the queries' part added at their rows, and ∂/∂probabilities.
     fn attend_backward(&self, cache: &BlockCache<T>, seq: usize, datt: &[T]) -> (Buf<T>, Buf<T>) {
-        let n = cache.rows * seq;
-        let dctx = self.output.backward(datt, n);
-        let g = attention::backward(
-            &dctx,
-            &cache.q,
-            &cache.k,
-            &cache.v,
-            &cache.probs,
-            self.dims(cache.rows, seq),
-        );
-        let mut dx = self.query.backward(&g.dq, n);
-        self.key.backward_into(&mut dx, &g.dk, n, true);
+        let dims = self.dims(cache.rows, seq, cache.queries);
+        let (n, nq) = (cache.rows * seq, cache.rows * cache.queries);
+        let dctx = self.output.backward(datt, nq);
+        let g = attention::backward(&dctx, &cache.q, &cache.k, &cache.v, &cache.probs, dims);
+        let mut dx = self.key.backward(&g.dk, n);
         self.value.backward_into(&mut dx, &g.dv, n, true);
+        let dxq = self.query.backward(&g.dq, nq);
+        add_at_queries(&mut dx, &dxq, seq, cache.queries, self.width());
         (dx, g.dprobs)
     }
 
     /// The feed-forward network's backward from its output gradient; needs its input's cache.
-    fn ffn_backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> Buf<T> {
-        let n = cache.rows * seq;
-        let mut dg = self.ffn_out.backward(dout, n);
+    fn ffn_backward(&self, cache: &BlockCache<T>, dout: &[T]) -> Buf<T> {
+        let nq = cache.rows * cache.queries;
+        let mut dg = self.ffn_out.backward(dout, nq);
         activation_backward(self.activation, &cache.ffn_pre, &mut dg);
-        self.ffn_in.backward(&dg, n)
+        self.ffn_in.backward(&dg, nq)
     }
 
-    /// x: (rows · s, d). Returns the block's output and its cache.
+    /// x: (rows · s, d). Returns the block's output at the query tokens, (rows · queries, d),
+    /// and its cache. `queries` is `seq`, or 1 when only the first token's output is read.
     pub fn forward(
         &self,
         x: &[T],
         rows: usize,
         seq: usize,
+        queries: usize,
         mask: Option<&[T]>,
     ) -> (Buf<T>, BlockCache<T>) {
-        let n = rows * seq;
+        let dims = self.dims(rows, seq, queries);
+        let (d, nq) = (self.width(), rows * queries);
         let ffn = |t: &[T]| -> (Buf<T>, Buf<T>) {
-            let pre = self.ffn_in.forward(t, n);
-            let out = self.ffn_out.forward(&activate(self.activation, &pre), n);
+            let pre = self.ffn_in.forward(t, nq);
+            let out = self.ffn_out.forward(&activate(self.activation, &pre), nq);
             (out, pre)
         };
         let (out, [q, k, v], probs, attention_norm, ffn_norm, ffn_pre) = match self.norm {
             Norm::Post => {
-                let (mut att, qkv, probs) = self.attend(x, rows, seq, mask);
-                add_into(&mut att, x);
+                let xq = query_rows(x, rows, seq, queries, d);
+                let (mut att, qkv, probs) = self.attend(x, &xq, dims, mask);
+                add_into(&mut att, &xq);
                 let (a, attention_norm) = self.attention_norm.forward(&att);
                 let (mut f, ffn_pre) = ffn(&a);
                 add_into(&mut f, &a);
@@ -228,8 +254,9 @@ impl<T: Real> BlockWeights<T> {
             }
             Norm::Pre => {
                 let (xn, attention_norm) = self.attention_norm.forward(x);
-                let (mut a, qkv, probs) = self.attend(&xn, rows, seq, mask);
-                add_into(&mut a, x);
+                let xnq = query_rows(&xn, rows, seq, queries, d);
+                let (mut a, qkv, probs) = self.attend(&xn, &xnq, dims, mask);
+                add_into(&mut a, &query_rows(x, rows, seq, queries, d));
                 let (an, ffn_norm) = self.ffn_norm.forward(&a);
                 let (mut out, ffn_pre) = ffn(&an);
                 add_into(&mut out, &a);
@@ -238,6 +265,7 @@ impl<T: Real> BlockWeights<T> {
         };
         let cache = BlockCache {
             rows,
+            queries,
             q,
             k,
             v,
@@ -249,27 +277,28 @@ impl<T: Real> BlockWeights<T> {
         (out, cache)
     }
 
-    /// From ∂/∂output to (∂/∂x, ∂/∂probabilities).
+    /// From ∂/∂output (rows · queries, d) to (∂/∂x (rows · s, d), ∂/∂probabilities).
     pub fn backward(&self, cache: &BlockCache<T>, seq: usize, dout: &[T]) -> (Buf<T>, Buf<T>) {
+        let (queries, d) = (cache.queries, self.width());
         match self.norm {
             Norm::Post => {
                 // out = LN2(f + a), f = FFN(a), a = LN1(att + x), att = Attn(x).
                 let df = self.ffn_norm.backward(&cache.ffn_norm, dout);
-                let mut da = self.ffn_backward(cache, seq, &df);
+                let mut da = self.ffn_backward(cache, &df);
                 add_into(&mut da, &df);
                 let datt = self.attention_norm.backward(&cache.attention_norm, &da);
                 let (mut dx, dprobs) = self.attend_backward(cache, seq, &datt);
-                add_into(&mut dx, &datt);
+                add_at_queries(&mut dx, &datt, seq, queries, d);
                 (dx, dprobs)
             }
             Norm::Pre => {
                 // out = FFN(LN2(a)) + a, a = Attn(LN1(x)) + x.
-                let dan = self.ffn_backward(cache, seq, dout);
+                let dan = self.ffn_backward(cache, dout);
                 let mut da = self.ffn_norm.backward(&cache.ffn_norm, &dan);
                 add_into(&mut da, dout);
                 let (dxn, dprobs) = self.attend_backward(cache, seq, &da);
                 let mut dx = self.attention_norm.backward(&cache.attention_norm, &dxn);
-                add_into(&mut dx, &da);
+                add_at_queries(&mut dx, &da, seq, queries, d);
                 (dx, dprobs)
             }
         }

@@ -51,9 +51,10 @@ impl Pooled for f64 {
 pub struct Buf<T: Real>(Vec<T>);
 
 impl<T: Real> Buf<T> {
-    pub fn zeros(len: usize) -> Self {
+    /// `len` elements in the smallest free buffer large enough (or new memory); the elements
+    /// that buffer already held keep their old values.
+    fn take(len: usize) -> Vec<T> {
         let reused = T::with_pool(|pool| {
-            // The smallest free buffer that is large enough.
             let best = pool
                 .free
                 .iter()
@@ -67,13 +68,25 @@ impl<T: Real> Buf<T> {
         })
         .flatten();
         let mut v = reused.unwrap_or_else(|| Vec::with_capacity(len));
-        v.clear();
+        v.truncate(len);
         v.resize(len, T::zero());
+        v
+    }
+
+    pub fn zeros(len: usize) -> Self {
+        let mut v = Self::take(len);
+        v.fill(T::zero());
         Self(v)
     }
 
+    /// A buffer whose contents are unspecified (left from earlier use, or zero): for outputs
+    /// that are written in full before they are read, so reused memory is not cleared first.
+    pub fn scratch(len: usize) -> Self {
+        Self(Self::take(len))
+    }
+
     pub fn from_slice(values: &[T]) -> Self {
-        let mut b = Self::zeros(values.len());
+        let mut b = Self::scratch(values.len());
         b.copy_from_slice(values);
         b
     }
@@ -132,6 +145,12 @@ mod tests {
         let b = Buf::<f32>::zeros(800);
         assert_eq!(b.as_ptr(), ptr, "the freed buffer is reused");
         assert!(b.iter().all(|&x| x == 0.0) && b.len() == 800);
+        // Scratch buffers keep what the memory held; zeros clear it.
+        let mut d = Buf::<f32>::scratch(800);
+        d[5] = 3.0;
+        drop(d);
+        assert_eq!(Buf::<f32>::scratch(800)[5], 3.0);
+        assert_eq!(Buf::<f32>::zeros(800)[5], 0.0);
         // A request larger than anything free gets new memory.
         let c = Buf::<f32>::zeros(5000);
         assert_eq!(c.len(), 5000);

@@ -24,13 +24,14 @@ pub struct JoinGradient<T> {
 }
 
 /// Runs `joins` (sorted by entry) through the blocks; `head_gradient` maps the final states
-/// (rows · s, d) and their row count to ∂objective/∂states.
+/// (rows · t, d), their row count and t (tokens per row: 1 when the stack reads out the first
+/// token only, see [`Stack::readout_tokens`]) to ∂objective/∂states.
 pub fn run<T: Real>(
     stack: &Stack<T>,
     joins: Vec<Join<T>>,
     seq: usize,
     mask: Option<&[T]>,
-    head_gradient: impl FnOnce(&[T], usize) -> Result<Vec<T>>,
+    head_gradient: impl FnOnce(&[T], usize, usize) -> Result<Vec<T>>,
 ) -> Result<Vec<JoinGradient<T>>> {
     let layers = stack.blocks.len();
     if joins.windows(2).any(|w| w[0].entry > w[1].entry) || joins.iter().any(|j| j.entry > layers) {
@@ -38,7 +39,8 @@ pub fn run<T: Real>(
             "engine: joins must be sorted by block and within the stack".into(),
         ));
     }
-    let width = seq * stack.width();
+    let d = stack.width();
+    let tokens = stack.readout_tokens(seq);
     let mut offsets = Vec::with_capacity(joins.len());
     let mut state = Buf::<T>::zeros(0);
     let mut rows = 0;
@@ -46,9 +48,16 @@ pub fn run<T: Real>(
     let mut next = 0;
     for b in 0..=layers {
         while next < joins.len() && joins[next].entry == b {
+            let join = &joins[next];
             offsets.push(rows);
-            state.extend_from_slice(&joins[next].values);
-            rows += joins[next].rows;
+            if b == layers && tokens < seq {
+                for r in 0..join.rows {
+                    state.extend_from_slice(&join.values[r * seq * d..][..d]);
+                }
+            } else {
+                state.extend_from_slice(&join.values);
+            }
+            rows += join.rows;
             next += 1;
         }
         if b == layers {
@@ -58,48 +67,56 @@ pub fn run<T: Real>(
             caches.push(None);
             continue;
         }
-        let (out, cache) = stack.blocks[b].forward(&state, rows, seq, mask);
+        let queries = if b + 1 == layers { tokens } else { seq };
+        let (out, cache) = stack.blocks[b].forward(&state, rows, seq, queries, mask);
         caches.push(Some(cache));
         state = out;
     }
     if rows == 0 {
         return Err(CaligError::InvalidInput("empty path chunk".into()));
     }
-    let mut grad = Buf::from_slice(&head_gradient(&state, rows)?);
+    let mut grad = Buf::from_slice(&head_gradient(&state, rows, tokens)?);
     drop(state);
     let mut out: Vec<Option<JoinGradient<T>>> = (0..joins.len()).map(|_| None).collect();
-    // Hands the joins entering at `b` their rows (the tail of `grad`) and cuts them off.
-    let mut split = |b: usize, grad: &mut Buf<T>, dprobs: Option<(&[T], &[T], usize)>| {
+    // Hands the joins entering at `b` their rows (the tail of `grad`, `t` tokens per row) and
+    // cuts them off; rows read out at their first token get zero gradient elsewhere.
+    let mut split = |b: usize, t: usize, grad: &mut Buf<T>, maps: Option<Maps<T>>| {
         for (j, join) in joins.iter().enumerate().rev().filter(|(_, j)| j.entry == b) {
             let first = offsets[j];
-            let attention = match (join.probe, dprobs) {
-                (true, Some((dp, probs, heads))) => Some(attention_relevance(
-                    dp,
-                    probs,
-                    first..first + join.rows,
-                    seq,
-                    heads,
-                )),
+            let attention = match (join.probe, &maps) {
+                (true, Some(m)) => Some(attention_relevance(m, first..first + join.rows, seq)),
                 _ => None,
             };
+            let mine = &grad[first * t * d..];
+            let full = if t == seq {
+                mine.to_vec()
+            } else {
+                let mut g = vec![T::zero(); join.rows * seq * d];
+                for (r, row) in mine.chunks(d).enumerate() {
+                    g[r * seq * d..][..d].copy_from_slice(row);
+                }
+                g
+            };
             out[j] = Some(JoinGradient {
-                grad: grad[first * width..].to_vec(),
+                grad: full,
                 attention,
             });
-            grad.truncate(first * width);
+            grad.truncate(first * t * d);
         }
     };
-    split(layers, &mut grad, None);
+    split(layers, tokens, &mut grad, None);
     for b in (0..layers).rev() {
         let Some(cache) = caches[b].take() else {
             continue;
         };
         let (mut dx, dprobs) = stack.blocks[b].backward(&cache, seq, &grad);
-        split(
-            b,
-            &mut dx,
-            Some((&dprobs, &cache.probs, stack.blocks[b].heads())),
-        );
+        let maps = Maps {
+            dprobs: &dprobs,
+            probs: &cache.probs,
+            heads: stack.blocks[b].heads(),
+            queries: if b + 1 == layers { tokens } else { seq },
+        };
+        split(b, seq, &mut dx, Some(maps));
         grad = dx;
     }
     out.into_iter()
@@ -107,7 +124,8 @@ pub fn run<T: Real>(
         .collect()
 }
 
-/// The blocks' forward pass alone (no caches kept): `h` is (rows · s, d) of h^(0).
+/// The blocks' forward pass alone (no caches kept): `h` is (rows · s, d) of h^(0); returns
+/// (rows · t, d) with t = [`Stack::readout_tokens`].
 pub fn forward<T: Real>(
     stack: &Stack<T>,
     h: &[T],
@@ -116,29 +134,38 @@ pub fn forward<T: Real>(
     mask: Option<&[T]>,
 ) -> Buf<T> {
     let mut state = Buf::from_slice(h);
-    for block in &stack.blocks {
-        state = block.forward(&state, rows, seq, mask).0;
+    let layers = stack.blocks.len();
+    for (b, block) in stack.blocks.iter().enumerate() {
+        let queries = if b + 1 == layers {
+            stack.readout_tokens(seq)
+        } else {
+            seq
+        };
+        state = block.forward(&state, rows, seq, queries, mask).0;
     }
     state
 }
 
-/// Σ over `rows` of mean over heads of (dA ⊙ A)^+, for (rows, heads, s, s) maps.
-fn attention_relevance<T: Real>(
-    dprobs: &[T],
-    probs: &[T],
-    rows: std::ops::Range<usize>,
-    seq: usize,
+/// One block's attention probabilities and their gradient, (rows, heads, queries, s).
+struct Maps<'a, T> {
+    dprobs: &'a [T],
+    probs: &'a [T],
     heads: usize,
-) -> Vec<T> {
-    let map = seq * seq;
-    let mut acc = vec![T::zero(); map];
-    let inv = T::one() / T::from(heads).expect("head count fits");
+    queries: usize,
+}
+
+/// Σ over `rows` of mean over heads of (dA ⊙ A)^+, as an (s, s) map; with a single query
+/// token only its row is filled (the others have no gradient).
+fn attention_relevance<T: Real>(m: &Maps<T>, rows: std::ops::Range<usize>, seq: usize) -> Vec<T> {
+    let map = m.queries * seq;
+    let mut acc = vec![T::zero(); seq * seq];
+    let inv = T::one() / T::from(m.heads).expect("head count fits");
     for r in rows {
-        for h in 0..heads {
-            let at = (r * heads + h) * map;
+        for h in 0..m.heads {
+            let at = (r * m.heads + h) * map;
             for (a, (&g, &p)) in acc
                 .iter_mut()
-                .zip(dprobs[at..at + map].iter().zip(&probs[at..at + map]))
+                .zip(m.dprobs[at..at + map].iter().zip(&m.probs[at..at + map]))
             {
                 let x = g * p;
                 if x > T::zero() {

@@ -15,8 +15,8 @@ pub struct NormCache<T: Real> {
 pub fn layer_norm<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: T) -> (Buf<T>, NormCache<T>) {
     let n = gamma.len();
     let nf = T::from(n).expect("width fits the float type");
-    let mut y = Buf::zeros(x.len());
-    let mut xhat = Buf::zeros(x.len());
+    let mut y = Buf::scratch(x.len());
+    let mut xhat = Buf::scratch(x.len());
     let mut rstd = Vec::with_capacity(x.len() / n);
     for ((row, out), hat) in x.chunks(n).zip(y.chunks_mut(n)).zip(xhat.chunks_mut(n)) {
         let mean = row.iter().fold(T::zero(), |s, &v| s + v) / nf;
@@ -38,7 +38,7 @@ pub fn layer_norm<T: Real>(x: &[T], gamma: &[T], beta: &[T], eps: T) -> (Buf<T>,
 pub fn layer_norm_backward<T: Real>(cache: &NormCache<T>, gamma: &[T], dy: &[T]) -> Buf<T> {
     let n = gamma.len();
     let nf = T::from(n).expect("width fits the float type");
-    let mut dx = Buf::zeros(dy.len());
+    let mut dx = Buf::scratch(dy.len());
     for (((g, hat), out), &r) in dy
         .chunks(n)
         .zip(cache.xhat.chunks(n))
@@ -90,7 +90,7 @@ const GELU_TANH_C: f64 = 0.044_715;
 /// The activation applied elementwise.
 pub fn activate<T: Real>(act: Activation, x: &[T]) -> Buf<T> {
     let half = T::from(0.5).expect("0.5");
-    let mut y = Buf::zeros(x.len());
+    let mut y = Buf::scratch(x.len());
     let out = y.iter_mut().zip(x);
     match act {
         Activation::Gelu => out.for_each(|(y, &v)| *y = half * v * (T::one() + gelu_erf(v).0)),

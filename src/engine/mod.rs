@@ -88,16 +88,30 @@ pub fn to_host<T: Real>(t: &Tensor) -> candle_core::Result<Vec<T>> {
 /// The blocks of one model, in one float type.
 pub struct Stack<T> {
     pub blocks: Vec<block::BlockWeights<T>>,
+    /// The head reads h^(L) at the first token only (every text head, ViT with [CLS] pooling):
+    /// the last block then computes that token's output alone, exactly, at about a third of
+    /// the cost.
+    pub first_token_readout: bool,
 }
 
 impl<T: Real> Stack<T> {
-    pub fn from_blocks(blocks: &[Block]) -> candle_core::Result<Self> {
+    pub fn from_blocks(blocks: &[Block], first_token_readout: bool) -> candle_core::Result<Self> {
         Ok(Self {
             blocks: blocks
                 .iter()
                 .map(block::BlockWeights::from)
                 .collect::<candle_core::Result<_>>()?,
+            first_token_readout,
         })
+    }
+
+    /// Tokens per sequence of h^(L) as the stack returns it: 1 with a first-token readout.
+    pub fn readout_tokens(&self, seq: usize) -> usize {
+        if self.first_token_readout && !self.blocks.is_empty() {
+            1
+        } else {
+            seq
+        }
     }
 
     pub fn width(&self) -> usize {
@@ -115,23 +129,26 @@ impl Engine {
     /// None where the engine does not apply (other devices and dtypes).
     pub fn for_blocks(
         blocks: &[Block],
+        first_token_readout: bool,
         dtype: DType,
         device: &Device,
     ) -> candle_core::Result<Option<Self>> {
         if !matches!(device, Device::Cpu) || blocks.is_empty() {
             return Ok(None);
         }
+        let readout = first_token_readout;
         Ok(match dtype {
-            DType::F32 => Some(Self::F32(Stack::from_blocks(blocks)?)),
-            DType::F64 => Some(Self::F64(Stack::from_blocks(blocks)?)),
+            DType::F32 => Some(Self::F32(Stack::from_blocks(blocks, readout)?)),
+            DType::F64 => Some(Self::F64(Stack::from_blocks(blocks, readout)?)),
             _ => None,
         })
     }
 }
 
 impl Engine {
-    /// h^(L) of a batch h^(0) (b, s, d) with an optional additive mask (b|1, 1, 1, s): the
-    /// sequences are shared out among the workers.
+    /// h^(L) of a batch h^(0) (b, s, d) with an optional additive mask (b|1, 1, 1, s), as
+    /// (b, t, d) with t = [`Stack::readout_tokens`]: the sequences are shared out among the
+    /// workers.
     pub fn run_blocks(
         &self,
         h0: &Tensor,
@@ -169,7 +186,8 @@ fn forward_parallel<T: Real>(
             chunk::forward(stack, &h[first * s * d..(first + rows) * s * d], rows, s, m).to_vec(),
         )
     })?;
-    Ok(Tensor::from_vec(parts.concat(), (b, s, d), h0.device())?)
+    let t = stack.readout_tokens(s);
+    Ok(Tensor::from_vec(parts.concat(), (b, t, d), h0.device())?)
 }
 
 /// Which implementation runs the integrated-gradients chunks.

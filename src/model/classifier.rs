@@ -107,7 +107,11 @@ impl Encoder for Classifier {
         if let Some(e) = self.engine.get() {
             return Ok(e.as_ref());
         }
-        let built = crate::engine::Engine::for_blocks(&self.blocks, self.dtype, &self.device)?;
+        // Every text head and ViT's [CLS] pooling read h^(L) at the first token only.
+        let first_token =
+            self.config.family.is_text() || self.config.pooling == super::Pooling::Cls;
+        let built =
+            crate::engine::Engine::for_blocks(&self.blocks, first_token, self.dtype, &self.device)?;
         // Another thread may have won the race; both built the same thing.
         let _ = self.engine.set(built);
         Ok(self.engine.get().and_then(Option::as_ref))
