@@ -62,9 +62,11 @@ fn main() -> anyhow::Result<()> {
             }
             times.sort_by(f64::total_cmp);
             let median = times[times.len() / 2];
-            let flops = block_passes(method, c.num_layers) as f64
-                * steps as f64
-                * pass_flops(s, c.hidden_size, c.intermediate_size);
+            let (full, readout) = block_passes(method, c.num_layers);
+            let (d, di) = (c.hidden_size, c.intermediate_size);
+            let flops = steps as f64
+                * (full as f64 * pass_flops(s, d, di, false)
+                    + readout as f64 * pass_flops(s, d, di, true));
             let rate = flops / median / 1e9;
             println!(
                 "| {name} | {s} | {median:.3} | {:.2} | {:.1} | {rate:.1} | {:.0} % | {:.0} |",
@@ -92,22 +94,34 @@ fn text_of_length(m: &calig::model::LoadedModel, n: usize) -> anyhow::Result<Str
     Ok(text.trim_end().into())
 }
 
-/// Block forward+backward passes per interpolation step: a path at h^(l) runs blocks l+1..L.
-fn block_passes(method: Method, layers: usize) -> usize {
-    match method {
-        Method::Ig => layers,
-        Method::Lig => layers * (layers + 1) / 2,
-        Method::Calig => layers * (layers - 1) / 2,
-        _ => 0,
-    }
+/// Block forward+backward passes per interpolation step, (full, readout): a path at h^(l)
+/// runs blocks l+1..L, the last of them for the first token only (text heads, [CLS] pooling).
+fn block_passes(method: Method, layers: usize) -> (usize, usize) {
+    let paths: Vec<usize> = match method {
+        Method::Ig => vec![0],
+        Method::Lig => (0..=layers).collect(),
+        Method::Calig => (1..=layers).collect(),
+        _ => Vec::new(),
+    };
+    let runs: Vec<usize> = paths
+        .iter()
+        .map(|l| layers - l)
+        .filter(|&n| n > 0)
+        .collect();
+    (runs.iter().map(|n| n - 1).sum(), runs.len())
 }
 
 /// FLOPs of one block's forward and input-gradient backward on an s-token sequence: the four
-/// d×d projections and the two FFN matrices twice (forward, backward), QKᵀ and A·V forward,
-/// their four products backward.
-fn pass_flops(s: usize, d: usize, di: usize) -> f64 {
+/// d×d projections and the two FFN matrices (forward, and again backward), QKᵀ and A·V
+/// forward, their four products backward. The readout block projects keys and values for
+/// every token but queries, output, FFN and attention rows for the first token only.
+fn pass_flops(s: usize, d: usize, di: usize, readout: bool) -> f64 {
     let (s, d, di) = (s as f64, d as f64, di as f64);
-    4.0 * s * (4.0 * d * d + 2.0 * d * di) + 12.0 * s * s * d
+    if readout {
+        4.0 * (2.0 * s * d * d + 2.0 * d * d + 2.0 * d * di) + 12.0 * s * d
+    } else {
+        4.0 * s * (4.0 * d * d + 2.0 * d * di) + 12.0 * s * s * d
+    }
 }
 
 /// Single-thread f32 GEMM rate (GFLOP/s) of a 1024³ product through the engine's GEMM.

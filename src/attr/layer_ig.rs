@@ -2,6 +2,7 @@
 //! runs from the reference input's h^(l) to the input's h^(l), and only blocks l+1..L and the
 //! head are re-run; all layers share chunked forward/backward passes (see path.rs).
 
+use super::auto_steps;
 use super::path::{integrate, logit_at, Path, PathOptions, Space};
 use super::{to_vec, token_sums, Attribution, Delta, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
@@ -23,9 +24,9 @@ pub struct LayerPaths {
 }
 
 /// LIG along the paths at `layers`. Under `--steps auto` (`params.tolerance`) every path starts
-/// at [`AUTO_STEPS`](super::AUTO_STEPS) and only the paths whose completeness delta is still
-/// above the tolerance are integrated again with twice the steps, so cheap deep paths that
-/// converge early are not recomputed with the slow shallow ones.
+/// at [`auto_steps::FIRST_STEPS`] and only the paths whose completeness delta is still above
+/// the tolerance are integrated again, with the count auto_steps.rs predicts, so cheap deep
+/// paths that converge early are not recomputed with the slow shallow ones.
 pub fn layer_paths(
     subject: &Subject,
     params: &Params,
@@ -66,51 +67,64 @@ pub fn layer_paths(
         })
         .collect::<Result<Vec<f64>>>()?;
     let first = match params.tolerance {
-        Some(_) => super::AUTO_STEPS,
+        Some(_) => auto_steps::FIRST_STEPS,
         None => params.steps,
     };
     let mut steps = vec![first; paths.len()];
+    let mut tries: Vec<Vec<auto_steps::Try>> = vec![Vec::new(); paths.len()];
     let mut scores = vec![Vec::new(); paths.len()];
     let mut deltas = vec![0.0; paths.len()];
     let mut path_attention = vec![None; model.num_layers()];
     let mut todo: Vec<usize> = (0..paths.len()).collect();
-    while let Some(&lead) = todo.first() {
-        let rule = params
-            .quadrature
-            .rule(steps[lead])
-            .map_err(CaligError::InvalidInput)?;
-        let group: Vec<Path> = todo.iter().map(|&i| paths[i].clone()).collect();
-        let out = integrate(
-            model,
-            &subject.input,
-            bias,
-            subject.target,
-            &group,
-            &PathOptions {
-                rule: &rule,
-                engine: crate::engine::EngineChoice::from_env(),
-                max_batch: params.chunk_rows(subject),
-                attention,
-            },
-        )?;
-        for (&i, attr) in todo.iter().zip(&out.attributions) {
-            deltas[i] = to_vec(attr)?.iter().sum::<f64>() - differences[i];
-            scores[i] = token_sums(attr)?;
-            if let Space::Hidden(l) = paths[i].space {
-                if let Some(Some(a)) = out.path_attention.get(l) {
-                    path_attention[l] = Some(a.clone());
+    while !todo.is_empty() {
+        // One integration per step count: the paths that need the same count share it.
+        let mut counts: Vec<usize> = todo.iter().map(|&i| steps[i]).collect();
+        counts.sort_unstable();
+        counts.dedup();
+        for n in counts {
+            let group: Vec<usize> = todo.iter().copied().filter(|&i| steps[i] == n).collect();
+            let rule = params
+                .quadrature
+                .rule(n)
+                .map_err(CaligError::InvalidInput)?;
+            let group_paths: Vec<Path> = group.iter().map(|&i| paths[i].clone()).collect();
+            let out = integrate(
+                model,
+                &subject.input,
+                bias,
+                subject.target,
+                &group_paths,
+                &PathOptions {
+                    rule: &rule,
+                    engine: crate::engine::EngineChoice::from_env(),
+                    max_batch: params.chunk_rows(subject),
+                    attention,
+                },
+            )?;
+            for (&i, attr) in group.iter().zip(&out.attributions) {
+                deltas[i] = to_vec(attr)?.iter().sum::<f64>() - differences[i];
+                scores[i] = token_sums(attr)?;
+                tries[i].push(auto_steps::Try {
+                    steps: n,
+                    share: auto_steps::share(deltas[i], differences[i]),
+                });
+                if let Space::Hidden(l) = paths[i].space {
+                    if let Some(Some(a)) = out.path_attention.get(l) {
+                        path_attention[l] = Some(a.clone());
+                    }
                 }
             }
         }
         let Some(tolerance) = params.tolerance else {
             break;
         };
-        todo.retain(|&i| {
-            deltas[i].abs() > tolerance * differences[i].abs() && steps[i] < super::AUTO_MAX_STEPS
+        todo.retain(|&i| match auto_steps::next_steps(&tries[i], tolerance) {
+            Some(n) => {
+                steps[i] = n;
+                true
+            }
+            None => false,
         });
-        for &i in &todo {
-            steps[i] *= 2;
-        }
     }
     let pairs: Vec<(f64, f64)> = deltas.iter().copied().zip(differences).collect();
     let mut warning = super::delta_warning(&pairs, params);

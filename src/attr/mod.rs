@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod attnlrp;
+pub mod auto_steps;
 pub mod baseline;
 pub mod batching;
 pub mod calig;
@@ -242,7 +243,7 @@ pub struct Params {
     /// its default, so that `calig eval` caches keyed by the parameters stay valid.
     #[serde(skip_serializing_if = "is_first_block")]
     pub start_layer: usize,
-    /// `--steps auto`: the path methods double their steps from [`AUTO_STEPS`] until every
+    /// `--steps auto`: the path methods raise their steps (auto_steps.rs) until every
     /// completeness delta is within this share of its logit difference (`steps` is then unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
@@ -506,16 +507,9 @@ impl Attribution {
 
     /// The largest |delta| / |y_c(x) − y_c(x′)| over the paths (0 without paths).
     pub fn worst_delta_share(&self) -> f64 {
-        self.completeness
-            .iter()
-            .map(|(d, y)| d.abs() / y.abs().max(1e-12))
-            .fold(0.0, f64::max)
+        auto_steps::worst_share(&self.completeness)
     }
 }
-
-/// `--steps auto` starts here and doubles up to [`AUTO_MAX_STEPS`].
-pub const AUTO_STEPS: usize = 8;
-pub const AUTO_MAX_STEPS: usize = 512;
 
 pub fn run(method: Method, subject: &Subject, params: &Params) -> Result<Attribution> {
     params.validate()?;
@@ -526,35 +520,40 @@ pub fn run(method: Method, subject: &Subject, params: &Params) -> Result<Attribu
     }
 }
 
-/// ig under `--steps auto`: doubles the steps until the completeness delta is within
-/// `tolerance` of the logit difference (Gauss–Legendre nodes do not nest: each try is fresh).
+/// ig under `--steps auto`: tries step counts (auto_steps.rs) until the completeness delta
+/// is within `tolerance` of the logit difference.
 fn ig_auto_steps(subject: &Subject, params: &Params, tolerance: f64) -> Result<Attribution> {
     let mut p = params.clone();
     p.tolerance = None;
-    p.steps = AUTO_STEPS;
+    p.steps = auto_steps::FIRST_STEPS;
+    let mut tries = Vec::new();
     loop {
         let mut a = ig::run(subject, &p)?;
-        if a.worst_delta_share() <= tolerance || p.steps >= AUTO_MAX_STEPS {
-            a.warnings
-                .extend(auto_steps_warning(&a.completeness, tolerance));
-            return Ok(a);
+        tries.push(auto_steps::Try {
+            steps: p.steps,
+            share: a.worst_delta_share(),
+        });
+        match auto_steps::next_steps(&tries, tolerance) {
+            Some(n) => p.steps = n,
+            None => {
+                a.warnings
+                    .extend(auto_steps_warning(&a.completeness, tolerance));
+                return Ok(a);
+            }
         }
-        p.steps *= 2;
     }
 }
 
-/// Said when `--steps auto` reached [`AUTO_MAX_STEPS`] above the tolerance.
+/// Said when `--steps auto` ended above the tolerance (at the cap or the rounding floor).
 pub(crate) fn auto_steps_warning(pairs: &[(f64, f64)], tolerance: f64) -> Option<String> {
-    let share = pairs
-        .iter()
-        .map(|(d, y)| d.abs() / y.abs().max(1e-12))
-        .fold(0.0, f64::max);
+    let share = auto_steps::worst_share(pairs);
     (share > tolerance).then(|| {
         format!(
-            "--steps auto stopped at {AUTO_MAX_STEPS} steps with a completeness delta of {:.2} % \
-             of the logit difference, above the tolerance of {:.2} %",
-            100.0 * share,
-            100.0 * tolerance
+            "--steps auto ended with a completeness delta of {:.2e} of the logit difference, \
+             above the tolerance of {tolerance:.2e} (at {} steps, or where more steps no \
+             longer lower it: f32 rounding)",
+            share,
+            auto_steps::MAX_STEPS
         )
     })
 }

@@ -12,7 +12,7 @@ use calig::attr::{
 pub struct MethodArgs {
     #[arg(long, value_enum, default_value = "calig")]
     pub method: Method,
-    /// Interpolation steps of the path methods, or `auto`: double from 8 until every
+    /// Interpolation steps of the path methods, or `auto`: from 8, raised per path until its
     /// completeness delta is within --tolerance of its logit difference.
     #[arg(long, default_value = "50", value_parser = parse_steps)]
     steps: Steps,
@@ -166,7 +166,7 @@ impl MethodArgs {
                 if !(t.is_finite() && t > 0.0) {
                     bail!("--tolerance must be a positive number, not {t}");
                 }
-                (calig::attr::AUTO_STEPS, Some(t))
+                (calig::attr::auto_steps::FIRST_STEPS, Some(t))
             }
         };
         Ok(Params {
