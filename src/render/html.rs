@@ -234,20 +234,20 @@ fn params_table(e: &Explanation) -> String {
     let _ = write!(
         s,
         "<tr><td>calig</td><td>{} ({}, {})</td></tr></table>",
-        escape(e.calig_version),
-        escape(e.dtype),
-        escape(e.device)
+        escape(&e.calig_version),
+        escape(&e.dtype),
+        escape(&e.device)
     );
     s
 }
 
 pub fn render(e: &Explanation) -> String {
-    let signed = super::is_signed(e.method);
+    let signed = super::is_signed(&e.method);
     let mut body = String::new();
     let _ = write!(
         body,
         "<h1>{} explanation</h1><p><b>model</b> {} &middot; <b>target</b> {} (p = {:.4}) &middot; <b>predicted</b> {} (p = {:.4})</p>",
-        escape(e.method),
+        escape(&e.method),
         escape(&e.model),
         escape(&e.target.label),
         e.probs[e.target.index],
@@ -311,7 +311,7 @@ pub fn render(e: &Explanation) -> String {
          .pair{{display:flex;gap:16px}} .faded{{opacity:.35;filter:grayscale(1)}}\
          .imgwrap{{position:relative;width:336px;height:336px}} .imgwrap img{{width:100%;height:100%;image-rendering:pixelated}}\
          .grid{{position:absolute;inset:0;display:grid}}</style></head><body>{}</body></html>\n",
-        escape(e.method),
+        escape(&e.method),
         body
     )
 }

@@ -79,7 +79,7 @@ pub fn render(e: &Explanation, ansi: bool) -> String {
         .unwrap_or(5)
         .clamp(5, 24);
     // Unsigned methods (relevance, not evidence for or against) get a neutral bar.
-    let signed = super::is_signed(e.method);
+    let signed = super::is_signed(&e.method);
     for (t, v) in &units {
         let bar_len = ((v.abs() / max) * 20.0).round() as usize;
         let bar = if !signed {
