@@ -48,7 +48,7 @@ fn meaning(signed: bool) -> &'static str {
     if signed {
         "Orange supports the target class, purple opposes it."
     } else {
-        "Unsigned scores: darker means more relevant, not for or against."
+        "This method's scores are unsigned: darker means more relevant, not for or against."
     }
 }
 
