@@ -165,8 +165,7 @@ fn running_text(e: &Explanation, max: f64, signed: bool, o: &TextOptions) -> Str
             }
             Piece::Cut(rest) => {
                 let mark = format!("[truncated here: the model saw {} tokens]", e.tokens.len());
-                put(&mut out, &mut col, mark.clone(), mark.chars().count(), true);
-                for w in rest.split_whitespace() {
+                for w in mark.split_whitespace().chain(rest.split_whitespace()) {
                     put(&mut out, &mut col, w.to_string(), w.chars().count(), true);
                 }
             }
@@ -313,6 +312,21 @@ pub fn render_many<'a>(
         .join("\n")
 }
 
+/// `s` without its ANSI colour sequences (what a terminal shows).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_escape = false;
+    for c in s.chars() {
+        match (in_escape, c) {
+            (_, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (false, c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,20 +431,7 @@ mod tests {
             top: None,
             width: 11,
         };
-        let strip = |s: &str| {
-            let mut out = String::new();
-            let mut esc = false;
-            for c in s.chars() {
-                match (esc, c) {
-                    (_, '\x1b') => esc = true,
-                    (true, 'm') => esc = false,
-                    (false, c) => out.push(c),
-                    _ => {}
-                }
-            }
-            out
-        };
-        let shown = strip(&running_text(&e, 1.0, true, &o));
+        let shown = strip_ansi(&running_text(&e, 1.0, true, &o));
         assert_eq!(shown, "alpha beta\ngamma\n\ndelta\nepsilon");
     }
 }
