@@ -303,7 +303,11 @@ fn panel(c: &mut Canvas, e: &Explanation, fl: &[Flow], maxima: &Maxima, at: usiz
     let signed = super::is_signed(&e.method);
     header(c, e);
     let max = maxima.headline[at];
-    c.colour_bar(Some(max), signed, maxima.scale.headline_legend());
+    c.colour_bar(
+        Some(max),
+        signed,
+        &maxima.scale.headline_legend(e.input.kind == "text"),
+    );
     let base = if e.input.kind == "image" {
         input_image(e, opts.image_dir.as_deref(), BIG)
     } else {

@@ -40,13 +40,18 @@ impl Scale {
         Self::NAMES[self as usize]
     }
 
-    /// The legend's words for a headline map.
-    pub fn headline_legend(self) -> &'static str {
+    /// The legend's words for a headline map of a text (words and sub-tokens) or an image.
+    pub fn headline_legend(self, is_text: bool) -> String {
+        let what = if is_text {
+            "words and sub-tokens"
+        } else {
+            "patches"
+        };
         match self {
-            Self::Shared => "one scale for every explanation in this report (--scale shared)",
-            _ => {
-                "one scale for this explanation's words and sub-tokens or patches (--scale report)"
+            Self::Shared => {
+                "one scale for every explanation in this report (--scale shared)".into()
             }
+            _ => format!("one scale for this explanation's {what} (--scale report)"),
         }
     }
 

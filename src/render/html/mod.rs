@@ -146,7 +146,11 @@ fn method_panel(e: &Explanation, max: f64, scale: Scale, opts: &Options) -> Stri
     let signed = super::is_signed(&e.method);
     let mut s = format!("<section class=\"method\"><h3>{}</h3>", escape(&e.method));
     s.push_str(&checks(e));
-    s.push_str(&colour_bar(Some(max), signed, scale.headline_legend()));
+    s.push_str(&colour_bar(
+        Some(max),
+        signed,
+        &scale.headline_legend(e.input.kind == "text"),
+    ));
     if e.input.kind == "image" {
         s.push_str(&image::overlay_html(e, max, signed, opts));
     } else {
