@@ -40,32 +40,6 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// A `calig batch` output of two rows, for the batch page.
-fn batch_output() -> PathBuf {
-    let dir = screenshot_dir();
-    let input = dir.join("rows.jsonl");
-    std::fs::write(
-        &input,
-        "{\"id\": \"a\", \"text\": \"a gorgeous , witty movie\"}\n{\"id\": \"b\", \"text\": \"dull and long\"}\n",
-    )
-    .unwrap();
-    let out = dir.join("rows-explained.jsonl");
-    let _ = std::fs::remove_file(&out);
-    let o = calig(&[
-        "batch",
-        "--model",
-        fixture("bert").to_str().unwrap(),
-        "--method",
-        "gae",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "batch: {}", stderr(&o));
-    out
-}
-
 fn report(args: &[&str], name: &str) -> (String, PathBuf) {
     let dir = screenshot_dir();
     let html = dir.join(format!("{name}.html"));
@@ -82,7 +56,11 @@ fn reports_render_in_chromium_with_their_heat_maps() {
     let vit = fixture("vit");
     let image = vit.join("image.png");
     let long = "a gorgeous , witty movie .\n\nbut the plot is dull and long . ".repeat(8);
-    let batch = batch_output();
+    let batch = common::gae_batch(
+        &screenshot_dir(),
+        "rows",
+        &[("a", "a gorgeous , witty movie"), ("b", "dull and long")],
+    );
     let cases = [
         (
             vec![

@@ -260,24 +260,7 @@ fn colour_choices_and_top_k() {
 fn batch_output_renders_as_one_page_or_one_png_per_line() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let input = d.join("in.jsonl");
-    std::fs::write(
-        &input,
-        "{\"id\": \"a\", \"text\": \"good movie\"}\n{\"id\": \"b/2\", \"text\": \"dull plot\"}\n",
-    )
-    .unwrap();
-    let out = d.join("out.jsonl");
-    ok(&[
-        "batch",
-        "--model",
-        &bert(),
-        "--method",
-        "gae",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let out = common::gae_batch(d, "in", &[("a", "good movie"), ("b/2", "dull plot")]);
     let html = std::fs::read_to_string(render_to(d, &out, "all.html", "html", &[])).unwrap();
     assert_eq!(html.matches("<section class=\"item\"").count(), 2);
     assert!(html.contains("href=\"#item-1\"") && html.contains("b/2"));
