@@ -25,8 +25,13 @@ pub(super) fn flow_html(e: &Explanation, p: Placed, first: bool, opts: &Options)
             p.bar_max(),
             f.signed,
             &format!(
-                "{}; special tokens outlined, outside it",
-                p.scale().flow_legend()
+                "{}; {}",
+                p.scale().flow_legend(),
+                if e.input.kind == "image" {
+                    "[CLS] outside it (its score on hover)"
+                } else {
+                    "special tokens outlined, outside it"
+                }
             )
         )
     );

@@ -173,10 +173,16 @@ fn input_body(
     at: usize,
     opts: &Options,
 ) -> String {
-    let mut s = input_section(es[0]);
-    if es[0].input.kind == "image" {
-        s.push_str(&image::input_html(es[0], opts));
-    }
+    // An image sits beside the prediction table.
+    let mut s = if es[0].input.kind == "image" {
+        format!(
+            "<div class=\"pair\"><div>{}</div>{}</div>",
+            input_section(es[0]),
+            image::input_html(es[0], opts)
+        )
+    } else {
+        input_section(es[0])
+    };
     s.push_str("<div class=\"methods\">");
     for (k, e) in es.iter().enumerate() {
         s.push_str(&method_panel(
