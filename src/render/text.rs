@@ -278,6 +278,20 @@ pub fn render(e: &Explanation, o: &TextOptions) -> String {
             paint(*v, max, signed, &format!("{label:<width$}"), o.colour)
         );
     }
+    // Special tokens have no word; their scores (often most of the mass) are listed here.
+    let specials: Vec<String> = super::special_tokens(e)
+        .iter()
+        .zip(e.tokens.iter().zip(&e.scores))
+        .filter(|(sp, _)| **sp)
+        .map(|(_, (t, v))| format!("{t} {v:+.4}"))
+        .collect();
+    if !specials.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nspecial tokens (outside the scale): {}",
+            specials.join(", ")
+        );
+    }
     if let Some(layers) = &e.layers {
         let k = o.top.unwrap_or(3);
         let _ = writeln!(s, "\nper layer (top {k} tokens by |score|):");
@@ -400,6 +414,10 @@ mod tests {
         assert!(
             top.contains("gorgeous") && !top.contains("movie  "),
             "{top}"
+        );
+        assert!(
+            plain.contains("special tokens (outside the scale): [CLS] +2.0000, [SEP] +0.4000"),
+            "{plain}"
         );
     }
 
