@@ -14,9 +14,9 @@ pub struct Flow {
     /// (layer index, one score per column), layers without a value left out.
     pub rows: Vec<(usize, Vec<f64>)>,
     pub signed: bool,
-    /// The column labels (tokens; "[CLS]" then patches for images).
+    /// The column labels (tokens; "\[CLS\]" then patches for images).
     pub labels: Vec<String>,
-    /// Columns outside the colour scale (special tokens, a ViT's [CLS]).
+    /// Columns outside the colour scale (special tokens, a ViT's \[CLS\]).
     pub special: Vec<bool>,
 }
 
@@ -31,7 +31,7 @@ impl Flow {
 }
 
 /// Which columns of a layer vector are special: text, the tokens no word covers; images, the
-/// leading [CLS].
+/// leading \[CLS\].
 pub fn layer_specials(e: &Explanation) -> Vec<bool> {
     if e.scores_cover == "tokens" {
         super::special_tokens(e)

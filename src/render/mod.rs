@@ -30,7 +30,7 @@ pub fn is_signed(method: &str) -> bool {
     )
 }
 
-/// Which tokens are special ([CLS], [SEP], <s>, </s>): those no word covers (text only).
+/// Which tokens are special (\[CLS\], \[SEP\], <s>, </s>): those no word covers (text only).
 pub(crate) fn special_tokens(e: &crate::explain::Explanation) -> Vec<bool> {
     let mut special = vec![e.scores_cover == "tokens"; e.tokens.len()];
     for w in &e.words {

@@ -12,7 +12,7 @@ pub const FOR: [u8; 3] = [230, 97, 1];
 pub const AGAINST: [u8; 3] = [94, 60, 153];
 /// Unsigned relevance.
 pub const UNSIGNED: [u8; 3] = [33, 102, 172];
-/// Special tokens ([CLS], [SEP]) outside the scale, and cells without a value.
+/// Special tokens (\[CLS\], \[SEP\]) outside the scale, and cells without a value.
 pub const NEUTRAL: [u8; 3] = [215, 215, 215];
 
 /// The end colour of a score and its strength t in [0, 1] on the scale ±`max`.

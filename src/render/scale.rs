@@ -8,7 +8,7 @@
 //! - `layer`: headline maps as `report`, but every layer row on its own maximum (compare within
 //!   a row only).
 //!
-//! Special tokens ([CLS], [SEP]; [CLS] of a ViT) never set a scale.
+//! Special tokens (\[CLS\], \[SEP\]; \[CLS\] of a ViT) never set a scale.
 
 use super::flow::Flow;
 use crate::explain::Explanation;

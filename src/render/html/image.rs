@@ -69,7 +69,7 @@ pub(super) fn overlay_html(e: &Explanation, max: f64, signed: bool, opts: &Optio
     )
 }
 
-/// One small map per layer (the layer vectors start with [CLS], which the map leaves out and
+/// One small map per layer (the layer vectors start with \[CLS\], which the map leaves out and
 /// the caption gives).
 pub(super) fn layer_grid(e: &Explanation, p: Placed, opts: &Options) -> String {
     let f = p.flow;
