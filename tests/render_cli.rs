@@ -347,3 +347,52 @@ fn bad_input_to_render_is_a_clear_error_with_no_output() {
         .collect();
     assert!(partial.is_empty(), "{partial:?}");
 }
+
+#[test]
+fn an_image_is_found_beside_the_saved_file() {
+    // Explained with a relative path in one folder, rendered from another: render finds the
+    // image relative to the JSON file; without it, the report says the image is missing.
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::copy(fixture("vit").join("image.png"), work.join("shirt.png")).unwrap();
+    let vit = fixture("vit");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_calig"))
+        .current_dir(&work)
+        .args([
+            "explain",
+            "--model",
+            vit.to_str().unwrap(),
+            "--method",
+            "gae",
+        ])
+        .args([
+            "--image",
+            "shirt.png",
+            "--format",
+            "json",
+            "--output",
+            "e.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = stdout(&ok(&[
+        "render",
+        work.join("e.json").to_str().unwrap(),
+        "--format",
+        "html",
+    ]));
+    assert!(
+        !html.contains("could not be read"),
+        "image found beside e.json"
+    );
+    std::fs::remove_file(work.join("shirt.png")).unwrap();
+    let html = stdout(&ok(&[
+        "render",
+        work.join("e.json").to_str().unwrap(),
+        "--format",
+        "html",
+    ]));
+    assert!(html.contains("The input image (shirt.png) could not be read"));
+}
