@@ -33,8 +33,7 @@ fn colour(i: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// Registers the embedded DejaVu Sans as plotters' "sans-serif" (once per process).
-pub(crate) fn fonts() {
+fn fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = plotters::style::register_font(

@@ -3,11 +3,12 @@
 //! ([`saved`]) for `calig render`.
 //!
 //! Shared by every kind: [`palette`] (colours), [`scale`] (`--scale`), [`document`] (the text
-//! with its spacing and truncation), [`flow`] (the layers × tokens views) and [`overlay`] (an
-//! image's map upsampled over the image).
+//! with its spacing and truncation), [`flow`] (the layers × tokens views), [`overlay`] (an
+//! image's map upsampled over the image) and [`font`] (text in PNGs).
 
 pub mod document;
 pub mod flow;
+pub mod font;
 pub mod html;
 pub mod overlay;
 pub mod palette;

@@ -7,9 +7,9 @@
 //! - images: the input and the map upsampled over it (render::overlay), and for layer-wise
 //!   methods a grid of small maps, one per layer.
 //!
-//! Same palettes and scales as the HTML report. Text uses the embedded DejaVu Sans that the
-//! evaluation plots register, so a PNG looks the same on every machine. Layout happens first
-//! (a list of drawing operations and the height they need), drawing second.
+//! Same palettes and scales as the HTML report. Text is the embedded DejaVu Sans
+//! (render::font), so a PNG looks the same on every machine. Layout happens first (a list of
+//! drawing operations and the height they need), drawing into an `image` buffer second.
 
 use super::document::{pieces, Piece};
 use super::flow::{flows, Flow};
@@ -17,11 +17,9 @@ use super::overlay::{input_image, overlay};
 use super::palette::{on_white, NEUTRAL};
 use super::scale::{Maxima, Placed};
 use super::Options;
-use crate::error::{CaligError, Result};
+use crate::error::Result;
 use crate::explain::Explanation;
 use image::RgbImage;
-use plotters::prelude::*;
-use plotters::style::FontTransform;
 
 /// The width of every PNG report.
 pub const WIDTH: u32 = 1000;
@@ -63,17 +61,8 @@ struct Canvas {
     y: i32,
 }
 
-fn err(e: impl std::fmt::Display) -> CaligError {
-    CaligError::Unsupported(format!("drawing the PNG failed: {e}"))
-}
-
 fn text_width(text: &str, size: u32) -> i32 {
-    ("sans-serif", size)
-        .into_font()
-        .box_size(text)
-        .map_or(text.chars().count() as i32 * size as i32 / 2, |(w, _)| {
-            w as i32
-        })
+    super::font::width(text, size)
 }
 
 impl Canvas {
@@ -363,46 +352,39 @@ fn panel(c: &mut Canvas, e: &Explanation, fl: &[Flow], maxima: &Maxima, at: usiz
 }
 
 fn draw(c: Canvas) -> Result<Vec<u8>> {
-    super::super::eval::plot::fonts();
     let h = (c.y + MARGIN).max(1) as u32;
-    let mut buf = vec![255u8; (WIDTH * h * 3) as usize];
-    let mut images = Vec::new();
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (WIDTH, h)).into_drawing_area();
-        let rgb = |[r, g, b]: [u8; 3]| RGBColor(r, g, b);
-        for op in c.ops {
-            match op {
-                Op::Rect { x, y, w, h, colour } => root
-                    .draw(&Rectangle::new(
-                        [(x, y), (x + w, y + h)],
-                        rgb(colour).filled(),
-                    ))
-                    .map_err(err)?,
-                Op::Text {
-                    x,
-                    y,
-                    text,
-                    size,
-                    colour,
-                    vertical,
-                } => {
-                    let mut font = ("sans-serif", size).into_font().color(&rgb(colour));
-                    if vertical {
-                        font = font.transform(FontTransform::Rotate90);
+    let mut img = RgbImage::from_pixel(WIDTH, h, image::Rgb([255; 3]));
+    for op in c.ops {
+        match op {
+            Op::Rect { x, y, w, h, colour } => {
+                for py in y.max(0)..(y + h).min(img.height() as i32) {
+                    for px in x.max(0)..(x + w).min(WIDTH as i32) {
+                        img.put_pixel(px as u32, py as u32, image::Rgb(colour));
                     }
-                    root.draw(&Text::new(text, (x, y), font)).map_err(err)?
                 }
-                Op::Image { x, y, img } => images.push((x, y, img)),
+            }
+            Op::Text {
+                x,
+                y,
+                text,
+                size,
+                colour,
+                vertical: false,
+            } => super::font::draw(&mut img, x, y, &text, size, colour),
+            Op::Text {
+                x,
+                y,
+                text,
+                size,
+                colour,
+                vertical: true,
+            } => super::font::draw_vertical(&mut img, x, y, &text, size, colour),
+            Op::Image { x, y, img: picture } => {
+                image::imageops::overlay(&mut img, &picture, x as i64, y as i64)
             }
         }
-        root.present().map_err(err)?;
     }
-    let mut canvas =
-        RgbImage::from_raw(WIDTH, h, buf).ok_or_else(|| err("the buffer has the wrong size"))?;
-    for (x, y, img) in images {
-        image::imageops::overlay(&mut canvas, &img, x as i64, y as i64);
-    }
-    Ok(super::overlay::png_bytes(&canvas))
+    Ok(super::overlay::png_bytes(&img))
 }
 
 /// A rule between stacked panels.
