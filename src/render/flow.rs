@@ -52,7 +52,11 @@ fn rows_of(layers: &[Option<Vec<f64>>]) -> Vec<(usize, Vec<f64>)> {
 fn detail(e: &Explanation, key: &str) -> Option<Vec<(usize, Vec<f64>)>> {
     let layers: Vec<Option<Vec<f64>>> =
         serde_json::from_value(e.details.as_ref()?.get(key)?.clone()).ok()?;
-    let rows = rows_of(&layers);
+    // `details` is free-form: rows that do not cover every token are left out.
+    let rows: Vec<_> = rows_of(&layers)
+        .into_iter()
+        .filter(|(_, v)| v.len() == e.tokens.len())
+        .collect();
     (!rows.is_empty()).then_some(rows)
 }
 

@@ -208,8 +208,12 @@ pub fn check(e: &Explanation) -> std::result::Result<(), String> {
                 .patch_grid
                 .ok_or("an image explanation without `input.patch_grid`")?;
             need(
-                e.scores.len() == gh * gw,
-                format!("{} scores for a {gh}x{gw} patch grid", e.scores.len()),
+                gh.checked_mul(gw) == Some(e.scores.len()) && e.tokens.len() == e.scores.len() + 1,
+                format!(
+                    "{} scores and {} tokens for a {gh}x{gw} patch grid",
+                    e.scores.len(),
+                    e.tokens.len()
+                ),
             )?;
         }
         k => return Err(format!("`input.kind` is `{k}`: expected text or image")),
