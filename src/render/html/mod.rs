@@ -141,7 +141,8 @@ fn params_table(e: &Explanation) -> String {
     s
 }
 
-/// The headline map of explanation `i`: checks, colour bar, the text or the image overlay.
+/// The headline map of one explanation on the scale ±`max`: checks, colour bar, the text or the
+/// image overlay.
 fn method_panel(e: &Explanation, max: f64, scale: Scale, opts: &Options) -> String {
     let signed = super::is_signed(&e.method);
     let mut s = format!("<section class=\"method\"><h3>{}</h3>", escape(&e.method));
@@ -165,7 +166,7 @@ fn method_panel(e: &Explanation, max: f64, scale: Scale, opts: &Options) -> Stri
 }
 
 /// Everything about one input: the prediction, each method's map side by side, the layer
-/// views, the parameters. `maxima` and `index` place these explanations in the report's scale.
+/// views, the parameters. These are explanations `at..at + es.len()` of the report's `maxima`.
 fn input_body(
     es: &[&Explanation],
     fl: &[Vec<Flow>],
