@@ -5,7 +5,7 @@ use crate::attr::{self, Attribution, Delta, Method, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use crate::model::text::Word;
 use crate::model::{LoadedModel, ModelConfig};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -33,15 +33,15 @@ pub fn headline_scores(scores: Scores, is_text: bool) -> (Vec<f64>, &'static str
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassRef {
     pub index: usize,
     pub label: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputInfo {
-    pub kind: &'static str,
+    pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,15 +59,17 @@ pub struct InputInfo {
     pub resized_from: Option<[usize; 2]>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Serialised with `serde_json` as schema 1 (docs/json-schema.md) and read back by
+/// `calig render`: `Deserialize` accepts exactly what `Serialize` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Explanation {
     pub schema: u32,
     /// The calig version, the dtype and the device that computed this.
-    pub calig_version: &'static str,
-    pub dtype: &'static str,
-    pub device: &'static str,
+    pub calig_version: String,
+    pub dtype: String,
+    pub device: String,
     pub model: String,
-    pub method: &'static str,
+    pub method: String,
     pub params: serde_json::Value,
     pub input: InputInfo,
     /// Text: sub-tokens, special tokens included. Images: "[CLS]" then one name per patch.
@@ -82,7 +84,7 @@ pub struct Explanation {
     /// Text: one score per token. Images: one score per patch (row-major, [CLS] excluded).
     pub scores: Vec<f64>,
     /// "tokens" or "patches".
-    pub scores_cover: &'static str,
+    pub scores_cover: String,
     /// Sum of each word's sub-token scores (text only).
     pub word_scores: Vec<f64>,
     /// Σ scores (the headline map).
@@ -94,13 +96,13 @@ pub struct Explanation {
     /// Per-layer token scores (index = layer, layers[0] = h^(0)); null where a layer has none.
     pub layers: Option<Vec<Option<Vec<f64>>>>,
     /// "tokens" (text) or "tokens_cls_first" (images: [CLS] then the patches).
-    pub layers_cover: Option<&'static str>,
+    pub layers_cover: Option<String>,
     /// Σ attributions − (y_c(input) − y_c(baseline)): a number, or one per layer.
     pub convergence_delta: Delta,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
     /// What the user should know about this result (e.g. an inaccurate integral).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub timing_ms: f64,
 }
@@ -164,7 +166,7 @@ pub fn prepare<'a>(
                 .as_ref()
                 .map(|t| t.special_ids(cfg.pad_token_id));
             let info = InputInfo {
-                kind: "text",
+                kind: "text".into(),
                 text: Some(text.clone()),
                 path: None,
                 truncated_from: enc.truncated_from,
@@ -192,7 +194,7 @@ pub fn prepare<'a>(
                 .chain((0..g * g).map(|i| format!("patch_{}_{}", i / g, i % g)))
                 .collect();
             let info = InputInfo {
-                kind: "image",
+                kind: "image".into(),
                 text: None,
                 path: Some(path),
                 truncated_from: None,
@@ -271,17 +273,18 @@ pub fn explain_prepared(
     };
     Ok(Explanation {
         schema: SCHEMA_VERSION,
-        calig_version: env!("CARGO_PKG_VERSION"),
+        calig_version: env!("CARGO_PKG_VERSION").into(),
         dtype: if m.dtype() == candle_core::DType::F64 {
             "f64"
         } else {
             "f32"
-        },
-        device: if m.device().is_cpu() { "cpu" } else { "cuda" },
+        }
+        .into(),
+        device: if m.device().is_cpu() { "cpu" } else { "cuda" }.into(),
         sum_of_scores: scores.iter().sum(),
         baseline_logit,
         model: m.source.name(),
-        method: method.name(),
+        method: method.name().into(),
         params: method_params(method, params, &p.subject, &a.steps),
         input: p.info.clone(),
         tokens: p.tokens.clone(),
@@ -292,7 +295,7 @@ pub fn explain_prepared(
         probs: softmax(&p.subject.logits),
         logits: p.subject.logits.clone(),
         scores,
-        scores_cover,
+        scores_cover: scores_cover.into(),
         word_scores,
         layers_cover: a.layers.as_ref().map(|_| {
             if is_text {
@@ -300,6 +303,7 @@ pub fn explain_prepared(
             } else {
                 "tokens_cls_first"
             }
+            .to_string()
         }),
         layers: a.layers,
         convergence_delta: a.delta,
@@ -377,4 +381,50 @@ pub fn explain(
 ) -> Result<Explanation> {
     let p = prepare(m, input, target)?;
     explain_prepared(m, &p, method, params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::load_model;
+    use candle_core::{DType, Device};
+
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// What `--format json` writes reads back into the same value: serialising the read-back
+    /// explanation gives the same bytes, for a text method with layers and details (calig), an
+    /// image and a method without a reference input.
+    #[test]
+    fn explanations_round_trip_through_json() {
+        let cases = [
+            (
+                "bert",
+                ExplainInput::Text("a gorgeous , witty movie".into()),
+                Method::Calig,
+            ),
+            ("bert", ExplainInput::Text("dull".into()), Method::Gae),
+            (
+                "vit",
+                ExplainInput::Image(format!("{}/image.png", fixture("vit")).into()),
+                Method::Lig,
+            ),
+        ];
+        for (model, input, method) in cases {
+            let m = load_model(&fixture(model), DType::F32, &Device::Cpu).unwrap();
+            let mut params = Params::defaults(matches!(input, ExplainInput::Text(_)));
+            params.steps = 4;
+            let e = explain(&m, &input, None, method, &params).unwrap();
+            let json = serde_json::to_string_pretty(&e).unwrap();
+            let back: Explanation = serde_json::from_str(&json).unwrap();
+            assert_eq!(
+                serde_json::to_string_pretty(&back).unwrap(),
+                json,
+                "{model} {}",
+                method.name()
+            );
+            assert_eq!(back.scores, e.scores, "floats survive exactly");
+        }
+    }
 }

@@ -121,3 +121,21 @@ pub fn text(data: &[u8]) {
         }
     }
 }
+
+/// Saved explanations as `calig render` reads them (one object, an array, JSON lines), then
+/// drawn as text, HTML and PNG.
+pub fn saved(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(s) = crate::render::saved::parse(Path::new("fuzz.json"), text) else {
+        return;
+    };
+    let es: Vec<_> = s.items.into_iter().map(|i| i.explanation).collect();
+    let opts = crate::render::Options::default();
+    let _ = crate::render::html::render(&es, &opts);
+    let _ = crate::render::png::render(&es, &opts);
+    for e in &es {
+        let _ = crate::render::text::render(e, &Default::default());
+    }
+}

@@ -199,7 +199,10 @@ fn text_and_html_output() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = std::fs::read_to_string(&out).unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Per-layer relevance"));
+    assert!(
+        html.starts_with("<!DOCTYPE html>")
+            && html.contains("the fused CA-LIG relevance of each layer")
+    );
     assert!(!html.contains("<script>"), "user text must be escaped");
     let o = calig(&[
         "explain",
@@ -210,7 +213,7 @@ fn text_and_html_output() {
         "--format",
         "html",
     ]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("data:image;base64,"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("data:image/png;base64,"));
 }
 
 fn fails_with(args: &[&str], needle: &str) {

@@ -94,3 +94,74 @@ fn batch_row_parsing_survives_its_corpus_and_mutations() {
 fn text_explanations_survive_their_corpus_and_mutations() {
     smoke("text", calig::fuzz_targets::text, 150);
 }
+
+#[test]
+fn saved_explanations_survive_their_corpus_and_mutations() {
+    smoke("saved", calig::fuzz_targets::saved, 400);
+}
+
+/// Every integer (indices, offsets, sizes) and every tenth float of each saved-explanation
+/// seed replaced by edge values, and every array cut short by one: what parses must render (or
+/// be refused) without a panic.
+#[test]
+fn saved_explanations_survive_structured_mutations() {
+    use serde_json::Value;
+    fn leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, bool)>) {
+        match v {
+            Value::Number(n) if n.is_u64() || out.len() % 10 == 0 => {
+                out.push((path.clone(), false))
+            }
+            Value::Number(_) => {}
+            Value::Array(a) => {
+                out.push((path.clone(), true));
+                for (i, x) in a.iter().enumerate() {
+                    path.push(i.to_string());
+                    leaves(x, path, out);
+                    path.pop();
+                }
+            }
+            Value::Object(o) => {
+                for (k, x) in o {
+                    path.push(k.clone());
+                    leaves(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut Value, path: &[String]) -> &'a mut Value {
+        path.iter().fold(v, |v, k| match v {
+            Value::Array(a) => &mut a[k.parse::<usize>().unwrap()],
+            other => &mut other[k.as_str()],
+        })
+    }
+    let mut tried = 0;
+    for seed in corpus("saved") {
+        let Ok(root) = serde_json::from_slice::<Value>(&seed) else {
+            continue;
+        };
+        let mut found = Vec::new();
+        leaves(&root, &mut Vec::new(), &mut found);
+        for (path, is_array) in found {
+            let edits: Vec<Value> = if is_array {
+                let mut a = at(&mut root.clone(), &path).as_array().unwrap().clone();
+                a.pop();
+                vec![Value::Array(a)]
+            } else {
+                [0.0, 1.0, 7.0, 1e9, -1.0, 0.5, 1e300]
+                    .iter()
+                    .map(|&x| serde_json::json!(x))
+                    .chain([serde_json::json!(0), serde_json::json!(4_000_000_000u64)])
+                    .collect()
+            };
+            for edit in edits {
+                let mut v = root.clone();
+                *at(&mut v, &path) = edit;
+                calig::fuzz_targets::saved(v.to_string().as_bytes());
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 500, "{tried} mutations");
+}

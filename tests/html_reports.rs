@@ -1,7 +1,9 @@
 //! The HTML reports in a real browser (headless Chromium, Debian's `chromium`): each kind of
-//! report renders, is self-contained (no scripts, no network), and shows its heat map. The
-//! screenshots are written to target/html-screenshots/ (docs/screenshots/ keeps one per kind).
-//! Without a `chromium` binary the test says so and checks only the HTML.
+//! report (one method, an unsigned method, several methods side by side, a truncated
+//! multi-paragraph document with its relevance flow, images with the per-layer grid, a batch
+//! page from `calig render`) renders, is self-contained (no scripts, no network), and shows its
+//! heat map. The screenshots are written to target/tmp/html-screenshots/ (docs/screenshots/
+//! keeps one per kind). Without a `chromium` binary the test says so and checks only the HTML.
 
 mod common;
 
@@ -32,9 +34,14 @@ fn heat_pixels(png: &Path) -> usize {
         .count()
 }
 
-fn report(args: &[&str], name: &str) -> (String, PathBuf) {
+fn screenshot_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("html-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn report(args: &[&str], name: &str) -> (String, PathBuf) {
+    let dir = screenshot_dir();
     let html = dir.join(format!("{name}.html"));
     let mut a = args.to_vec();
     a.extend(["--format", "html", "--output", html.to_str().unwrap()]);
@@ -48,6 +55,12 @@ fn reports_render_in_chromium_with_their_heat_maps() {
     let bert = fixture("bert");
     let vit = fixture("vit");
     let image = vit.join("image.png");
+    let long = "a gorgeous , witty movie .\n\nbut the plot is dull and long . ".repeat(8);
+    let batch = common::gae_batch(
+        &screenshot_dir(),
+        "rows",
+        &[("a", "a gorgeous , witty movie"), ("b", "dull and long")],
+    );
     let cases = [
         (
             vec![
@@ -85,6 +98,47 @@ fn reports_render_in_chromium_with_their_heat_maps() {
             ],
             "image-attnlrp",
         ),
+        (
+            vec![
+                "explain",
+                "--model",
+                bert.to_str().unwrap(),
+                "--method",
+                "calig,ig,gae",
+                "--steps",
+                "8",
+                "a gorgeous , witty movie",
+            ],
+            "text-methods",
+        ),
+        (
+            vec![
+                "explain",
+                "--model",
+                bert.to_str().unwrap(),
+                "--method",
+                "lig",
+                "--steps",
+                "8",
+                &long,
+            ],
+            "text-long",
+        ),
+        (
+            vec![
+                "explain",
+                "--model",
+                vit.to_str().unwrap(),
+                "--method",
+                "calig",
+                "--steps",
+                "4",
+                "--image",
+                image.to_str().unwrap(),
+            ],
+            "image-calig-layers",
+        ),
+        (vec!["render", batch.to_str().unwrap()], "batch-render"),
     ];
     let browser = chromium();
     if browser.is_none() {
@@ -98,6 +152,36 @@ fn reports_render_in_chromium_with_their_heat_maps() {
             "{name}: no network"
         );
         assert!(html.contains("class=\"ramp\""), "{name}: a colour bar");
+        match name {
+            "text-methods" => assert_eq!(
+                html.matches("<section class=\"method\">").count(),
+                3,
+                "{name}: three methods side by side"
+            ),
+            "text-long" => {
+                assert!(html.contains("truncated here"), "{name}: the cut is shown");
+                assert!(
+                    html.contains("white-space:pre-wrap"),
+                    "{name}: spacing kept"
+                );
+                assert!(
+                    html.contains("class=\"flow\""),
+                    "{name}: the relevance flow"
+                );
+            }
+            "image-calig-layers" => {
+                assert!(
+                    html.contains("class=\"layergrid\""),
+                    "{name}: a map per layer"
+                )
+            }
+            "batch-render" => assert_eq!(
+                html.matches("<section class=\"item\"").count(),
+                2,
+                "{name}: one section per row"
+            ),
+            _ => {}
+        }
         if name.contains("unsigned") {
             assert!(
                 html.contains("unsigned"),

@@ -444,7 +444,7 @@ pub enum Scores {
 }
 
 /// Completeness: Σ attributions − (y_c(input) − y_c(baseline)).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Delta {
     None,

@@ -83,6 +83,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
         bail!("positional files are shard outputs for --merge");
     }
     let input = a.input.clone().expect("clap requires --input");
+    let method = a.method.single("calig batch")?;
     let is_image = a.image_column.is_some();
     let ext = input.extension().and_then(|e| e.to_str()).unwrap_or("");
     let cols = Columns {
@@ -157,8 +158,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
     let (mut explained, mut skipped) = (0usize, Vec::new());
     for row in &todo {
         let result = row.explain_input().and_then(|inp| {
-            explain(&m, &inp, row.target.as_deref(), a.method.method, &params)
-                .map_err(|e| e.to_string())
+            explain(&m, &inp, row.target.as_deref(), method, &params).map_err(|e| e.to_string())
         });
         match result {
             Ok(e) => {

@@ -1,20 +1,12 @@
 //! `calig explain [--model M] [--method ..] ... (TEXT... | --image PATH)`.
 
 use super::method_args::MethodArgs;
-use super::output::emit;
+use super::report_args::ReportArgs;
 use super::RuntimeArgs;
 use anyhow::{bail, Context, Result};
-use calig::explain::{explain, ExplainInput};
+use calig::explain::{explain_prepared, prepare, ExplainInput};
 use calig::model::load::default_model;
-use std::io::IsTerminal;
 use std::path::PathBuf;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExplainFormat {
-    Json,
-    Html,
-    Text,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct ExplainArgs {
@@ -27,11 +19,8 @@ pub struct ExplainArgs {
     /// Class to explain, by label or index (default: the predicted class).
     #[arg(long)]
     target: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    format: ExplainFormat,
-    /// Write here instead of stdout (the file appears whole or not at all).
-    #[arg(long)]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    report: ReportArgs,
     /// Explain this image instead of text.
     #[arg(long)]
     image: Option<PathBuf>,
@@ -70,6 +59,7 @@ fn text_of(a: &ExplainArgs) -> Result<String> {
 }
 
 pub fn run(a: ExplainArgs) -> Result<()> {
+    a.report.check()?;
     let text = text_of(&a)?;
     let input = match (&a.image, text.is_empty()) {
         (Some(_), false) => bail!("give either text or --image, not both"),
@@ -88,10 +78,22 @@ pub fn run(a: ExplainArgs) -> Result<()> {
     }
     let params = a.method.params(is_text)?;
     a.method.warn_ignored(is_text);
-    let e = explain(&m, &input, a.target.as_deref(), a.method.method, &params)?;
-    for w in &e.warnings {
-        eprintln!("warning: {w}");
+    // The input is prepared once; each method explains the same prepared input.
+    let prepared = prepare(&m, &input, a.target.as_deref())?;
+    let several = a.method.method.len() > 1;
+    let mut es = Vec::new();
+    for &method in &a.method.method {
+        let e = explain_prepared(&m, &prepared, method, &params)?;
+        for w in &e.warnings {
+            if several {
+                eprintln!("warning ({}): {w}", method.name());
+            } else {
+                eprintln!("warning: {w}");
+            }
+        }
+        es.push(e);
     }
+    let e = &es[0];
     if let (Some([h, w]), Some([mh, mw])) = (e.input.resized_from, e.input.image_size) {
         eprintln!("note: image resized from {h}x{w} to {mh}x{mw} (the model's input size)");
     }
@@ -101,16 +103,5 @@ pub fn run(a: ExplainArgs) -> Result<()> {
             e.tokens.len()
         );
     }
-    let rendered = match a.format {
-        ExplainFormat::Json => serde_json::to_string_pretty(&e)?,
-        ExplainFormat::Html => calig::render::html::render(&e),
-        ExplainFormat::Text => {
-            let ansi = a.output.is_none()
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none()
-                && std::env::var("TERM").map_or(true, |t| t != "dumb");
-            calig::render::text::render(&e, ansi)
-        }
-    };
-    emit(a.output.as_deref(), &rendered)
+    a.report.write(&es, None)
 }

@@ -8,10 +8,15 @@ use calig::attr::{
     Params, Propagation, Specials,
 };
 
+/// Whether a method reads an option.
+type UsedBy = fn(Method) -> bool;
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct MethodArgs {
-    #[arg(long, value_enum, default_value = "calig")]
-    pub method: Method,
+    /// The method; `calig explain` takes several separated by commas (`--method calig,ig,gae`)
+    /// and reports them side by side.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "calig")]
+    pub method: Vec<Method>,
     /// Interpolation steps of the path methods, or `auto`: from 8, raised per path until its
     /// completeness delta is within --tolerance of its logit difference.
     #[arg(long, default_value = "50", value_parser = parse_steps)]
@@ -86,32 +91,29 @@ fn parse_steps(s: &str) -> std::result::Result<Steps, String> {
 const DEFAULT_TOLERANCE: f64 = 0.01;
 
 impl MethodArgs {
-    /// The options given away from their defaults (`Params::defaults`) that the chosen method
-    /// does not read.
+    /// The options given away from their defaults (`Params::defaults`) that none of the
+    /// chosen methods reads.
     pub fn ignored(&self, is_text: bool) -> Vec<&'static str> {
         use Method::*;
         let d = Params::defaults(is_text);
-        let m = self.method;
-        let path = matches!(m, Calig | Lig | Ig);
-        let calig = m == Calig;
-        let checks: [(&str, bool, bool); 17] = [
+        let path: UsedBy = |m| matches!(m, Calig | Lig | Ig);
+        let calig: UsedBy = |m| m == Calig;
+        // --tolerance is read by the path methods under --steps auto only.
+        let tolerance: UsedBy = if self.steps == Steps::Auto {
+            path
+        } else {
+            |_| false
+        };
+        let checks: [(&str, bool, UsedBy); 17] = [
             ("--steps", self.steps != Steps::Fixed(d.steps), path),
-            (
-                "--tolerance",
-                self.tolerance.is_some(),
-                path && self.steps == Steps::Auto,
-            ),
+            ("--tolerance", self.tolerance.is_some(), tolerance),
             ("--quadrature", self.quadrature != d.quadrature, path),
-            (
-                "--baseline",
-                self.baseline.is_some(),
-                path || m == Occlusion,
-            ),
-            (
-                "--layers",
-                self.layers != d.layers,
-                matches!(m, Lig | Attnlrp),
-            ),
+            ("--baseline", self.baseline.is_some(), |m| {
+                matches!(m, Calig | Lig | Ig | Occlusion)
+            }),
+            ("--layers", self.layers != d.layers, |m| {
+                matches!(m, Lig | Attnlrp)
+            }),
             ("--max-batch", self.max_batch.is_some(), path),
             ("--memory-mib", self.memory_mib != d.memory_mib, path),
             ("--lambda", self.lambda != d.lambda, calig),
@@ -135,26 +137,38 @@ impl MethodArgs {
                 self.layer_relevance != d.layer_relevance,
                 calig,
             ),
-            (
-                "--start-layer",
-                self.start_layer != d.start_layer,
-                m == Chefer2021,
-            ),
+            ("--start-layer", self.start_layer != d.start_layer, |m| {
+                m == Chefer2021
+            }),
         ];
         checks
             .iter()
-            .filter(|(_, changed, used)| *changed && !*used)
+            .filter(|(_, changed, used)| *changed && !self.method.iter().any(|&m| used(m)))
             .map(|(name, _, _)| *name)
             .collect()
     }
 
-    /// Says on stderr which given options the method ignores.
+    /// The methods' names as the user wrote them (`calig,ig`).
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.method.iter().map(|m| m.name()).collect();
+        names.join(",")
+    }
+
+    /// Says on stderr which given options the methods ignore.
     pub fn warn_ignored(&self, is_text: bool) {
         for flag in self.ignored(is_text) {
-            eprintln!(
-                "warning: {flag} is ignored by --method {}",
-                self.method.name()
-            );
+            eprintln!("warning: {flag} is ignored by --method {}", self.names());
+        }
+    }
+
+    /// The one method of a command that takes one (`calig batch`).
+    pub fn single(&self, command: &str) -> Result<Method> {
+        match self.method.as_slice() {
+            [m] => Ok(*m),
+            _ => bail!(
+                "{command} takes one --method (given: {}); run it once per method",
+                self.names()
+            ),
         }
     }
 

@@ -8,6 +8,8 @@ mod method_args;
 mod models;
 mod output;
 mod predict;
+mod render;
+mod report_args;
 
 use anyhow::Result;
 use calig::model::{load_model, LoadedModel};
@@ -39,6 +41,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Explain every row of a jsonl/tsv/csv file into a resumable JSON-lines output.
     Batch(batch::BatchArgs),
+    /// Redraw saved explanations (explain's JSON or batch's JSON lines) as text, HTML or PNG.
+    Render(render::RenderArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,5 +109,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(a) => models::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Batch(a) => batch::run(a),
+        Command::Render(a) => render::run(a),
     }
 }

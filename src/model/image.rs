@@ -11,6 +11,51 @@ use std::path::Path;
 const MAX_SIDE: u32 = 16384;
 const MAX_DECODED_BYTES: u64 = 1 << 30;
 
+/// Decodes an image file (any format `image` knows, EXIF orientation applied), refusing sizes
+/// beyond calig's limits before the decoder allocates and images without pixels.
+pub fn decode(path: &Path) -> Result<image::DynamicImage> {
+    use image::ImageDecoder;
+    let bad = |e: image::ImageError| CaligError::Image {
+        path: path.to_path_buf(),
+        reason: format!("cannot decode: {e}"),
+    };
+    let mut decoder = image::ImageReader::open(path)
+        .map_err(|e| CaligError::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| CaligError::io(path, e))?
+        .into_decoder()
+        .map_err(bad)?;
+    // A header may announce any size: refuse what cannot be a real image before the decoder
+    // allocates for it (found by fuzzing: a 207 × 2,130,706,460 PNG aborted the process).
+    let (w, h) = decoder.dimensions();
+    let bytes = decoder.total_bytes();
+    if w > MAX_SIDE || h > MAX_SIDE || bytes > MAX_DECODED_BYTES {
+        return Err(CaligError::Image {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{w}x{h} pixels ({bytes} bytes decoded) is beyond calig's limit of \
+                 {MAX_SIDE} pixels a side and {} MiB",
+                MAX_DECODED_BYTES >> 20
+            ),
+        });
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    decoder.set_limits(limits).map_err(bad)?;
+    let orientation = decoder.orientation().map_err(bad)?;
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
+    img.apply_orientation(orientation);
+    if img.width() == 0 || img.height() == 0 {
+        return Err(CaligError::Image {
+            path: path.to_path_buf(),
+            reason: "the image has no pixels".into(),
+        });
+    }
+    Ok(img)
+}
+
 #[derive(Debug, Clone)]
 pub struct ImageProcessor {
     pub do_resize: bool,
@@ -93,45 +138,7 @@ impl ImageProcessor {
     /// with its EXIF orientation applied, as transformers' `load_image` does, and preprocesses
     /// it into (1, c, h, w). Also returns the decoded (height, width), before any resizing.
     pub fn load(&self, path: &Path, dtype: DType, device: &Device) -> Result<(Tensor, [usize; 2])> {
-        use image::ImageDecoder;
-        let bad = |e: image::ImageError| CaligError::Image {
-            path: path.to_path_buf(),
-            reason: format!("cannot decode: {e}"),
-        };
-        let mut decoder = image::ImageReader::open(path)
-            .map_err(|e| CaligError::io(path, e))?
-            .with_guessed_format()
-            .map_err(|e| CaligError::io(path, e))?
-            .into_decoder()
-            .map_err(bad)?;
-        // A header may announce any size: refuse what cannot be a real image before the decoder
-        // allocates for it (found by fuzzing: a 207 × 2,130,706,460 PNG aborted the process).
-        let (w, h) = decoder.dimensions();
-        let bytes = decoder.total_bytes();
-        if w > MAX_SIDE || h > MAX_SIDE || bytes > MAX_DECODED_BYTES {
-            return Err(CaligError::Image {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "{w}x{h} pixels ({bytes} bytes decoded) is beyond calig's limit of \
-                     {MAX_SIDE} pixels a side and {} MiB",
-                    MAX_DECODED_BYTES >> 20
-                ),
-            });
-        }
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(MAX_SIDE);
-        limits.max_image_height = Some(MAX_SIDE);
-        limits.max_alloc = Some(MAX_DECODED_BYTES);
-        decoder.set_limits(limits).map_err(bad)?;
-        let orientation = decoder.orientation().map_err(bad)?;
-        let mut img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
-        img.apply_orientation(orientation);
-        if img.width() == 0 || img.height() == 0 {
-            return Err(CaligError::Image {
-                path: path.to_path_buf(),
-                reason: "the image has no pixels".into(),
-            });
-        }
+        let img = decode(path)?;
         let size = [img.height() as usize, img.width() as usize];
         Ok((self.preprocess(&img, dtype, device)?, size))
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 /// A word of the input: its character span and the sub-tokens it covers.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Word {
     pub text: String,
     /// Character offsets into the input text.

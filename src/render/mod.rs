@@ -1,8 +1,26 @@
-//! Turning an [`Explanation`](crate::explain::Explanation) into something to read: terminal
-//! text, a self-contained HTML page.
+//! Turning [`Explanation`](crate::explain::Explanation)s into something to read: terminal
+//! text, a self-contained HTML page, a PNG; and reading saved explanations back
+//! ([`saved`]) for `calig render`.
+//!
+//! Shared by every kind: [`palette`] (colours), [`scale`] (`--scale`), [`document`] (the text
+//! with its spacing and truncation), [`flow`] (the layers × tokens views), [`overlay`] (an
+//! image's map upsampled over the image) and [`font`] (text in PNGs).
 
+pub mod document;
+pub mod flow;
+pub mod font;
 pub mod html;
+pub mod overlay;
+pub mod palette;
+pub mod png;
+pub mod saved;
+pub mod scale;
 pub mod text;
+
+#[cfg(test)]
+pub(crate) mod sample;
+
+pub use scale::Scale;
 
 /// Whether a method's scores carry a sign (evidence for and against); the others are
 /// non-negative relevance.
@@ -13,7 +31,7 @@ pub fn is_signed(method: &str) -> bool {
     )
 }
 
-/// Which tokens are special ([CLS], [SEP], <s>, </s>): those no word covers (text only).
+/// Which tokens are special (\[CLS\], \[SEP\], <s>, </s>): those no word covers (text only).
 pub(crate) fn special_tokens(e: &crate::explain::Explanation) -> Vec<bool> {
     let mut special = vec![e.scores_cover == "tokens"; e.tokens.len()];
     for w in &e.words {
@@ -26,11 +44,6 @@ pub(crate) fn special_tokens(e: &crate::explain::Explanation) -> Vec<bool> {
         }
     }
     special
-}
-
-/// Largest |score|, at least a tiny positive number so that all-zero maps render.
-pub(crate) fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(1e-12, |m, x| m.max(x.abs()))
 }
 
 /// The (label, score) units to show: words when the text has words, else tokens/patches.
@@ -55,4 +68,12 @@ pub(crate) fn display_units(e: &crate::explain::Explanation) -> Vec<(String, f64
             .zip(e.scores.iter().copied())
             .collect()
     }
+}
+
+/// How a set of explanations is drawn (HTML and PNG).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Options {
+    pub scale: Scale,
+    /// Where relative image paths are also looked for (the saved file's folder).
+    pub image_dir: Option<std::path::PathBuf>,
 }

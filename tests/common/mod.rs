@@ -143,3 +143,29 @@ pub fn first_input(m: &calig::model::LoadedModel, name: &str) -> calig::model::M
         })
     }
 }
+
+/// `calig batch --method gae` on the tiny BERT fixture over `rows` (id, text) written as
+/// DIR/NAME.jsonl; returns the output DIR/NAME-explained.jsonl.
+pub fn gae_batch(dir: &std::path::Path, name: &str, rows: &[(&str, &str)]) -> PathBuf {
+    let input = dir.join(format!("{name}.jsonl"));
+    let body: String = rows
+        .iter()
+        .map(|(id, text)| format!("{}\n", serde_json::json!({"id": id, "text": text})))
+        .collect();
+    std::fs::write(&input, body).unwrap();
+    let out = dir.join(format!("{name}-explained.jsonl"));
+    let _ = std::fs::remove_file(&out);
+    let o = calig(&[
+        "batch",
+        "--model",
+        fixture("bert").to_str().unwrap(),
+        "--method",
+        "gae",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "batch: {}", stderr(&o));
+    out
+}

@@ -69,7 +69,10 @@ impl PyModel {
     ) -> Result<(String, String), CaligError> {
         let e = explain(&self.inner, &input_of(input, image), target, method, params)?;
         let json = serde_json::to_string(&e).map_err(|x| CaligError::Unsupported(x.to_string()))?;
-        Ok((json, calig::render::html::render(&e)))
+        Ok((
+            json,
+            calig::render::html::render(std::slice::from_ref(&e), &Default::default()),
+        ))
     }
 }
 

@@ -1,0 +1,191 @@
+//! Which maximum |score| maps to the darkest colour (`--scale`), stated in every legend.
+//!
+//! - `report` (default): each explanation has its own scale for its headline map (words,
+//!   sub-tokens or patches together) and one scale shared by all rows of each layer view;
+//! - `shared`: one scale for the headline maps of every explanation in the report (methods side
+//!   by side, or the rows of a batch), and one for all their layer views, so that a weak method
+//!   looks weak;
+//! - `layer`: headline maps as `report`, but every layer row on its own maximum (compare within
+//!   a row only).
+//!
+//! Special tokens (\[CLS\], \[SEP\]; \[CLS\] of a ViT) never set a scale.
+
+use super::flow::Flow;
+use crate::explain::Explanation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scale {
+    #[default]
+    Report,
+    Shared,
+    Layer,
+}
+
+impl Scale {
+    pub const NAMES: [&'static str; 3] = ["report", "shared", "layer"];
+
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "report" => Ok(Self::Report),
+            "shared" => Ok(Self::Shared),
+            "layer" => Ok(Self::Layer),
+            _ => Err(format!(
+                "`{s}` is not a scale: use {}",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The legend's words for a headline map of a text (words and sub-tokens) or an image.
+    pub fn headline_legend(self, is_text: bool) -> String {
+        let what = if is_text {
+            "words and sub-tokens"
+        } else {
+            "patches"
+        };
+        match self {
+            Self::Shared => {
+                "one scale for every explanation in this report (--scale shared)".into()
+            }
+            _ => format!("one scale for this explanation's {what} (--scale report)"),
+        }
+    }
+
+    /// The legend's words for a layer view.
+    pub fn flow_legend(self) -> &'static str {
+        match self {
+            Self::Report => "one scale for every layer of this view (--scale report)",
+            Self::Shared => "one scale for this view and the same view of every explanation in this report (--scale shared)",
+            Self::Layer => "each layer on its own scale: compare within a row, not across rows (--scale layer)",
+        }
+    }
+}
+
+/// Largest |v| over the entries not marked special, at least a tiny positive number so that
+/// all-zero maps render.
+pub fn max_kept(values: &[f64], special: &[bool]) -> f64 {
+    values
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !special.get(*i).copied().unwrap_or(false))
+        .fold(
+            1e-12,
+            |m, (_, x)| if x.is_finite() { m.max(x.abs()) } else { m },
+        )
+}
+
+/// The headline maximum of one explanation: its real sub-tokens and words, or its patches.
+pub fn headline_max(e: &Explanation) -> f64 {
+    if e.scores_cover == "tokens" {
+        let special = super::special_tokens(e);
+        max_kept(&e.scores, &special).max(max_kept(&e.word_scores, &[]))
+    } else {
+        max_kept(&e.scores, &[])
+    }
+}
+
+/// The maxima a report draws with: one headline maximum per explanation, and per explanation
+/// one maximum per layer view (by the view's name), under `scale`.
+#[derive(Debug, Clone)]
+pub struct Maxima {
+    pub headline: Vec<f64>,
+    /// `flows[i][k]`: the maximum of explanation i's k-th view (row maxima under `layer`).
+    pub flows: Vec<Vec<f64>>,
+    pub scale: Scale,
+}
+
+impl Maxima {
+    pub fn new(es: &[&Explanation], flows: &[Vec<Flow>], scale: Scale) -> Self {
+        let mut headline: Vec<f64> = es.iter().map(|e| headline_max(e)).collect();
+        let mut fl: Vec<Vec<f64>> = flows
+            .iter()
+            .map(|fs| fs.iter().map(Flow::max).collect())
+            .collect();
+        if scale == Scale::Shared {
+            let h = headline.iter().copied().fold(1e-12, f64::max);
+            headline.iter_mut().for_each(|m| *m = h);
+            // Views of the same name (e.g. every method's "layers") share one maximum.
+            let mut by_name: std::collections::HashMap<&str, f64> = Default::default();
+            for (fs, ms) in flows.iter().zip(&fl) {
+                for (f, m) in fs.iter().zip(ms) {
+                    let e = by_name.entry(f.name.as_str()).or_insert(1e-12);
+                    *e = e.max(*m);
+                }
+            }
+            for (fs, ms) in flows.iter().zip(fl.iter_mut()) {
+                for (f, m) in fs.iter().zip(ms.iter_mut()) {
+                    *m = by_name[f.name.as_str()];
+                }
+            }
+        }
+        Self {
+            headline,
+            flows: fl,
+            scale,
+        }
+    }
+
+    /// View `v` of explanation `at`, placed on these maxima.
+    pub fn place<'a>(&'a self, flow: &'a Flow, at: usize, v: usize) -> Placed<'a> {
+        Placed {
+            flow,
+            maxima: self,
+            at,
+            v,
+        }
+    }
+}
+
+/// One layer view placed in a report: the view and the maximum it is drawn with.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed<'a> {
+    pub flow: &'a Flow,
+    maxima: &'a Maxima,
+    at: usize,
+    v: usize,
+}
+
+impl Placed<'_> {
+    /// The maximum for one of the view's rows.
+    pub fn row_max(&self, row: &[f64]) -> f64 {
+        match self.maxima.scale {
+            Scale::Layer => max_kept(row, &self.flow.special),
+            _ => self.maxima.flows[self.at][self.v],
+        }
+    }
+
+    /// The colour bar's maximum; `None` under `--scale layer` (each row its own).
+    pub fn bar_max(&self) -> Option<f64> {
+        (self.maxima.scale != Scale::Layer).then(|| self.maxima.flows[self.at][self.v])
+    }
+
+    pub fn scale(&self) -> Scale {
+        self.maxima.scale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_entries_do_not_set_the_scale() {
+        assert_eq!(max_kept(&[5.0, -0.5, 0.25], &[true, false, false]), 0.5);
+        assert_eq!(max_kept(&[0.0, 0.0], &[]), 1e-12);
+        assert_eq!(max_kept(&[f64::NAN, 2.0], &[]), 2.0);
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for n in Scale::NAMES {
+            assert_eq!(Scale::parse(n).unwrap().name(), n);
+        }
+        assert!(Scale::parse("global")
+            .unwrap_err()
+            .contains("report, shared, layer"));
+    }
+}
