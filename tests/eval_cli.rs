@@ -414,3 +414,78 @@ fn the_randomisation_test_reports_every_stage_and_is_reproducible() {
         .collect();
     assert!(ig_last.iter().all(|&r| r < 0.99), "{ig_last:?}");
 }
+
+/// Kills `calig eval` with SIGKILL at pseudo-random moments, re-running it on the same cache
+/// each time, then lets it finish: the per-instance values and the tables equal those of an
+/// uninterrupted run (the caches cut a torn last record and recompute only what is missing).
+fn eval_kill_and_resume(points: usize) {
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let words = [
+        "gorgeous", "dull", "witty", "tedious", "moving", "flat", "bright", "thin",
+    ];
+    let body: String = (0..48)
+        .map(|i| {
+            let (a, b) = (words[i % 8], words[(i * 5 + 3) % 8]);
+            format!("a {a} film , {b} at times , number {i}\t{}\n", i % 2)
+        })
+        .collect();
+    let data = dir.path().join("d.tsv");
+    std::fs::write(&data, format!("sentence\tlabel\n{body}")).unwrap();
+    let methods = ["--methods", "calig:steps=8,ig:steps=8,occlusion,gae,random"];
+    let run = |out: &str, cache: &str| -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_calig"));
+        let mut args = eval_args(&data, &dir.path().join(out), &methods);
+        args.extend([
+            "--cache".into(),
+            dir.path().join(cache).to_str().unwrap().into(),
+        ]);
+        c.args(args).stderr(Stdio::null()).stdout(Stdio::null());
+        c
+    };
+    assert!(run("clean", "clean-cache").status().unwrap().success());
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut killed = 0;
+    for _ in 0..points {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut child = run("out", "cache").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(20 + state % 600));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(run("out", "cache").status().unwrap().success());
+    eprintln!("{killed} of {points} eval runs killed with SIGKILL before they finished");
+    assert!(
+        killed >= points / 2,
+        "too few kills ({killed}) to test anything"
+    );
+    for f in ["per_instance.csv", "results.csv", "curves.csv"] {
+        let (a, b) = (
+            dir.path().join("clean").join(f),
+            dir.path().join("out").join(f),
+        );
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{f} differs after {killed} kills"
+        );
+    }
+}
+
+#[test]
+fn killed_eval_runs_resume_to_the_uninterrupted_result() {
+    eval_kill_and_resume(8);
+}
+
+/// The longer version (issue 10: at least 50 kill points); a command, not part of the CI
+/// suite: `cargo test --test eval_cli -- --ignored`.
+#[test]
+#[ignore]
+fn killed_eval_runs_resume_at_fifty_points() {
+    eval_kill_and_resume(50);
+}
