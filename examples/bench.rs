@@ -2,10 +2,15 @@
 //! stack from a FLOP count, the GEMM rate this machine reaches, and peak RSS, per method and
 //! input length. No Python; docs/performance.md has the side-by-side with Captum.
 //!
-//!     cargo run --release --example bench -- [MODEL] [TOKENS,..] [METHODS,..] [STEPS] [REPS]
+//!     cargo run --release --example bench -- [MODEL] [TOKENS,..] [METHODS,..] [STEPS] [REPS] [DEVICE]
 //!
-//! Defaults: minilm-sst2, 16,55,264,512 tokens, calig,ig, 50 steps, 3 repetitions. Texts are a
-//! fixed English paragraph cut to each length; model loading is excluded from the timings.
+//! Defaults: minilm-sst2, 16,55,264,512 tokens, calig,ig, 50 steps, 3 repetitions, cpu. Texts
+//! are a fixed English paragraph cut to each length; model loading is excluded from the
+//! timings. MODEL `random-bert-base` builds a randomly initialised BERT-base-sized classifier
+//! (12 layers, width 768, FFN 3072, 12 heads; the test fixture's tokenizer) in a temporary
+//! directory: the speed issue's GPU yardstick (128 tokens, 50 steps), e.g.
+//!
+//!     cargo run --release --features cuda --example bench -- random-bert-base 128 calig,ig 50 3 cuda
 
 use calig::attr::{Method, Params};
 use calig::engine::gemm::{matmul, Mat};
@@ -30,13 +35,26 @@ fn main() -> anyhow::Result<()> {
     let methods: Vec<String> = arg(2, "calig,ig").split(',').map(String::from).collect();
     let steps: usize = arg(3, "50").parse()?;
     let reps: usize = arg(4, "3").parse()?;
-    let m = load_model(&model, DType::F32, &Device::Cpu)?;
+    let device = match arg(5, "cpu").as_str() {
+        "cpu" => Device::Cpu,
+        "cuda" => Device::new_cuda(0)?,
+        other => anyhow::bail!("device `{other}`: cpu or cuda"),
+    };
+    let random_dir;
+    let model_dir = if model == "random-bert-base" {
+        random_dir = tempfile::tempdir()?;
+        random_bert_base(random_dir.path())?;
+        random_dir.path().to_str().unwrap_or_default().to_string()
+    } else {
+        model.clone()
+    };
+    let m = load_model(&model_dir, DType::F32, &device)?;
     let c = m.config.clone();
     let workers = calig::attr::batching::workers();
     let peak = gemm_rate() * workers as f64;
     println!(
-        "model {model}: {} layers, width {}, ffn {}; {workers} workers; GEMM rate of this \
-         machine {peak:.0} GFLOP/s ({:.0} per worker, 1024^3 f32)",
+        "model {model} on {device:?}: {} layers, width {}, ffn {}; {workers} workers; GEMM rate \
+         of this machine's CPU {peak:.0} GFLOP/s ({:.0} per worker, 1024^3 f32)",
         c.num_layers,
         c.hidden_size,
         c.intermediate_size,
@@ -77,6 +95,82 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// A BERT-base-sized sequence classifier with random weights (N(0, 0.02), LayerNorm 1 and 0)
+/// and the BERT test fixture's tokenizer, written to `dir`.
+fn random_bert_base(dir: &std::path::Path) -> anyhow::Result<()> {
+    use candle_core::Tensor;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bert");
+    for f in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ] {
+        std::fs::copy(fixture.join(f), dir.join(f))?;
+    }
+    let (d, di, layers, vocab, positions) = (768, 3072, 12, 400, 512);
+    let config = serde_json::json!({
+        "architectures": ["BertForSequenceClassification"], "model_type": "bert",
+        "hidden_size": d, "intermediate_size": di, "num_hidden_layers": layers,
+        "num_attention_heads": 12, "vocab_size": vocab, "max_position_embeddings": positions,
+        "type_vocab_size": 2, "hidden_act": "gelu", "layer_norm_eps": 1e-12,
+        "pad_token_id": 0, "id2label": {"0": "negative", "1": "positive"},
+        "label2id": {"negative": 0, "positive": 1}
+    });
+    std::fs::write(dir.join("config.json"), config.to_string())?;
+    let dev = Device::Cpu;
+    let mut w = std::collections::HashMap::new();
+    let mut add = |name: String, shape: &[usize]| -> anyhow::Result<()> {
+        w.insert(name, (Tensor::randn(0f32, 0.02, shape, &dev))?);
+        Ok(())
+    };
+    let norm =
+        |w: &mut std::collections::HashMap<String, Tensor>, name: String| -> anyhow::Result<()> {
+            w.insert(format!("{name}.weight"), Tensor::ones(d, DType::F32, &dev)?);
+            w.insert(format!("{name}.bias"), Tensor::zeros(d, DType::F32, &dev)?);
+            Ok(())
+        };
+    add("bert.embeddings.word_embeddings.weight".into(), &[vocab, d])?;
+    add(
+        "bert.embeddings.position_embeddings.weight".into(),
+        &[positions, d],
+    )?;
+    add(
+        "bert.embeddings.token_type_embeddings.weight".into(),
+        &[2, d],
+    )?;
+    let mut linears = vec![
+        ("bert.pooler.dense".to_string(), d, d),
+        ("classifier".to_string(), 2, d),
+    ];
+    for l in 0..layers {
+        let p = format!("bert.encoder.layer.{l}");
+        for (name, out, inp) in [
+            ("attention.self.query", d, d),
+            ("attention.self.key", d, d),
+            ("attention.self.value", d, d),
+            ("attention.output.dense", d, d),
+            ("intermediate.dense", di, d),
+            ("output.dense", d, di),
+        ] {
+            linears.push((format!("{p}.{name}"), out, inp));
+        }
+    }
+    for (name, out, inp) in linears {
+        add(format!("{name}.weight"), &[out, inp])?;
+        add(format!("{name}.bias"), &[out])?;
+    }
+    norm(&mut w, "bert.embeddings.LayerNorm".into())?;
+    for l in 0..layers {
+        norm(
+            &mut w,
+            format!("bert.encoder.layer.{l}.attention.output.LayerNorm"),
+        )?;
+        norm(&mut w, format!("bert.encoder.layer.{l}.output.LayerNorm"))?;
+    }
+    candle_core::safetensors::save(&w, dir.join("model.safetensors"))?;
     Ok(())
 }
 
