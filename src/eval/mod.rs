@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod faithfulness;
 pub mod image_removal;
+pub mod job;
 pub mod metrics;
 pub mod plausibility;
 pub mod plot;

@@ -169,6 +169,78 @@ impl PyModel {
         })
         .map_err(py_err)
     }
+
+    /// `calig eval` on this model: the job (src/eval/job.rs) runs with the GIL released,
+    /// writes its files into `output` and returns results.json as text.
+    #[pyo3(signature = (dataset, methods, attributions, metrics, preset, removal, limit, seed,
+        output, cache, reference, split, text_column, label_column, id_column, min_words,
+        sanity, progress))]
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        dataset: PathBuf,
+        methods: String,
+        attributions: Vec<PathBuf>,
+        metrics: Vec<String>,
+        preset: Option<String>,
+        removal: Option<String>,
+        limit: Option<usize>,
+        seed: u64,
+        output: PathBuf,
+        cache: Option<PathBuf>,
+        reference: Option<String>,
+        split: Option<String>,
+        text_column: Option<String>,
+        label_column: String,
+        id_column: Option<String>,
+        min_words: usize,
+        sanity: bool,
+        progress: bool,
+    ) -> PyResult<String> {
+        let job = calig::eval::job::EvalJob {
+            dataset,
+            methods,
+            attributions,
+            metrics: metrics
+                .iter()
+                .map(|m| choice("metric", m))
+                .collect::<PyResult<_>>()?,
+            preset: preset.map(|p| choice("preset", &p)).transpose()?,
+            removal: removal.map(|r| choice("removal", &r)).transpose()?,
+            limit,
+            seed,
+            output,
+            cache,
+            reference,
+            split,
+            text_column,
+            label_column,
+            id_column,
+            sanity,
+            min_words,
+            progress,
+            command: vec!["calig.evaluate (Python)".into()],
+        };
+        let quiet = |_: &str| {};
+        let loud = |line: &str| eprintln!("{line}");
+        let log: &(dyn Fn(&str) + Sync) = if progress { &loud } else { &quiet };
+        let results = py
+            .detach(|| calig::eval::job::run(&job, &self.inner, &log))
+            .map_err(py_err)?;
+        Ok(results.to_string())
+    }
+}
+
+/// A `calig eval` option value (`delete`, `eraser`, `comprehensiveness`, ...).
+fn choice<T: clap::ValueEnum>(what: &str, value: &str) -> PyResult<T> {
+    T::from_str(value, true).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+            .collect();
+        PyValueError::new_err(format!("{what} `{value}`: one of {}", names.join(", ")))
+    })
 }
 
 /// Loads a built-in model, a checkpoint directory or a cached hub id, as the CLI does.

@@ -148,3 +148,56 @@ def test_the_gil_is_released_during_batches():
     during = [x for x in ticks if start < x < end]
     # With the GIL held for the whole call the other thread could not tick at all.
     assert len(during) > 0.2 * (end - start) / 0.001 * 0.1, (len(during), end - start)
+
+
+def _table(tmp_path: Path) -> Path:
+    rows = ["a gorgeous , witty and moving film\tpositive",
+            "dull , lifeless and far too long\tnegative",
+            "the plot is thin but the actors are charming\tpositive",
+            "nothing here is worth the ticket\tnegative"]
+    p = tmp_path / "d.tsv"
+    p.write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    return p
+
+
+def test_evaluate_equals_the_cli_and_scores_outside_attributions(tmp_path):
+    data = _table(tmp_path)
+    methods = "ig:steps=8,gxi,random"
+    cli_out = tmp_path / "cli"
+    subprocess.run([str(CLI), "eval", "--model", str(FIXTURES / "bert"), "--dataset", str(data),
+                    "--methods", methods, "--output", str(cli_out)], check=True,
+                   capture_output=True)
+    want = json.loads((cli_out / "results.json").read_text())
+    got = calig.evaluate(str(FIXTURES / "bert"), data, methods.split(","),
+                         output=tmp_path / "py", progress=False)
+    assert got["n"] == want["n"] == 4
+    assert got["tables"] == want["tables"]
+    assert (tmp_path / "py" / "per_instance.csv").read_text() == \
+        (cli_out / "per_instance.csv").read_text()
+    # gxi's word scores handed back as attributions "made elsewhere" score the same.
+    ex = calig.load(str(FIXTURES / "bert"))
+    lines = []
+    for i, e in enumerate(want["examples"]):
+        text = data.read_text().splitlines()[1 + i].split("\t")[0]
+        word_scores = ex.explain(text, method="gxi").to_dict()["word_scores"]
+        lines.append(json.dumps({"id": e["id"], "word_scores": word_scores}))
+    ext = tmp_path / "gxi_elsewhere.jsonl"
+    ext.write_text("\n".join(lines) + "\n")
+    res = ex.evaluate(data, "gxi", attributions=[ext], metrics=["comprehensiveness"],
+                      output=tmp_path / "ext", progress=False)
+    table = next(t for t in res["tables"] if t["metric"] == "comprehensiveness_aopc")
+    rows = {r["method"]: r for r in table["rows"]}
+    assert rows["gxi"]["mean"]["mean"] == pytest.approx(
+        rows["file:gxi_elsewhere"]["mean"]["mean"], abs=1e-9)
+
+
+def test_evaluate_errors_are_python_exceptions(tmp_path):
+    data = _table(tmp_path)
+    m = calig.load(str(FIXTURES / "bert"))
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        m.evaluate(data, "", output=tmp_path / "o", progress=False)
+    with pytest.raises(ValueError, match="removal `sideways`"):
+        m.evaluate(data, "random", removal="sideways", output=tmp_path / "o", progress=False)
+    with pytest.raises(FileNotFoundError):
+        m.evaluate(tmp_path / "missing.tsv", "random", output=tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _calig
 
-__all__ = ["load", "Model", "Explanation", "Prediction", "__version__"]
+__all__ = ["load", "evaluate", "Model", "Explanation", "Prediction", "__version__"]
 __version__ = _calig.version()
 
 
@@ -205,6 +205,39 @@ class Model:
         ts = None if targets is None else [_target(t) for t in targets]
         pairs = self._m.explain_batch([str(x) for x in items], entry, ts, image, progress)
         return [Explanation(json.loads(d), h) for d, h in pairs]
+
+
+    def evaluate(self, dataset: Union[str, Path], methods: Union[str, Sequence[str]] = "",
+                 *, attributions: Sequence[Union[str, Path]] = (),
+                 metrics: Optional[Sequence[str]] = None, preset: Optional[str] = None,
+                 removal: Optional[str] = None, limit: Optional[int] = None, seed: int = 0,
+                 output: Union[str, Path] = "calig-eval", cache: Optional[Union[str, Path]] = None,
+                 reference: Optional[str] = None, split: Optional[str] = None,
+                 text_column: Optional[str] = None, label_column: str = "label",
+                 id_column: Optional[str] = None, min_words: int = 0, sanity: bool = False,
+                 progress: bool = True) -> dict:
+        """``calig eval`` on this model (docs/evaluation.md): faithfulness and plausibility of
+        the ``methods`` (entries as in the CLI, e.g. ``"calig,calig:lambda=1,ig,random"``, or a
+        list of them) and of ``attributions`` made by other tools (JSON lines ``{"id": ...,
+        "word_scores": [...]}``, one score per whitespace word; scored as ``file:<stem>``) on
+        ``dataset``. Writes the CLI's files into ``output`` (results.md/.csv/.json,
+        per_instance.csv, curves.csv, plots/) and returns results.json as a dict (``tables``:
+        one per metric, each row a method with its mean, CI, Δ to the reference and Holm p).
+        The GIL is released while it runs."""
+        if not isinstance(methods, str):
+            methods = ",".join(methods)
+        data = self._m.evaluate(
+            str(dataset), methods, [str(a) for a in attributions], list(metrics or []), preset,
+            removal, limit, seed, str(output), None if cache is None else str(cache), reference,
+            split, text_column, label_column, id_column, min_words, sanity, progress)
+        return json.loads(data)
+
+
+def evaluate(model: Union[str, "Model"], dataset: Union[str, Path],
+             methods: Union[str, Sequence[str]] = "", **options) -> dict:
+    """:meth:`Model.evaluate` on a loaded :class:`Model` or on a model name / directory."""
+    m = model if isinstance(model, Model) else load(str(model))
+    return m.evaluate(dataset, methods, **options)
 
 
 def _param_names(params: dict) -> dict:

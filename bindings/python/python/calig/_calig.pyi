@@ -18,3 +18,9 @@ class Model:
     def explain_batch(self, inputs: list[str], entry: str,
                       targets: Optional[list[Optional[str]]] = None, image: bool = False,
                       progress: bool = True) -> list[tuple[str, str]]: ...
+    def evaluate(self, dataset: str, methods: str, attributions: list[str], metrics: list[str],
+                 preset: Optional[str], removal: Optional[str], limit: Optional[int], seed: int,
+                 output: str, cache: Optional[str], reference: Optional[str],
+                 split: Optional[str], text_column: Optional[str], label_column: str,
+                 id_column: Optional[str], min_words: int, sanity: bool,
+                 progress: bool) -> str: ...
