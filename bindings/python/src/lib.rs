@@ -282,6 +282,9 @@ fn version() -> &'static str {
 
 #[pymodule]
 fn _calig(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The CLI's thread policy (one worker per core, candle's intra-op threads at 1), at import,
+    // before calig starts any thread pool.
+    calig::attr::batching::init_thread_policy();
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_class::<PyModel>()?;
