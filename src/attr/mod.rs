@@ -459,10 +459,10 @@ pub const DELTA_WARNING_SHARE: f64 = 0.05;
 /// A warning when the worst (delta, logit difference) pair misses completeness by more than
 /// [`DELTA_WARNING_SHARE`] of the difference (and by more than 1e-3 in absolute terms).
 pub(crate) fn delta_warning(pairs: &[(f64, f64)], params: &Params) -> Option<String> {
-    let (delta, diff) = pairs.iter().copied().max_by(|a, b| {
-        let share = |(d, y): (f64, f64)| d.abs() / y.abs().max(1e-12);
-        share(*a).total_cmp(&share(*b))
-    })?;
+    let (delta, diff) = pairs
+        .iter()
+        .copied()
+        .max_by(|a, b| auto_steps::share(a.0, a.1).total_cmp(&auto_steps::share(b.0, b.1)))?;
     if delta.abs() <= 1e-3 || delta.abs() <= DELTA_WARNING_SHARE * diff.abs() {
         return None;
     }

@@ -78,10 +78,7 @@ pub fn integrate(
         .map(|p| p.input.broadcast_sub(&p.baseline))
         .collect::<candle_core::Result<_>>()?;
 
-    let explicit = match opts.engine {
-        EngineChoice::Auto => model.engine()?,
-        EngineChoice::Candle => None,
-    };
+    let explicit = opts.engine.select(|| model.engine())?;
     let run_chunk = |chunk: &[Point]| -> Result<ChunkSums> {
         let leaves = interpolate(chunk, &order, paths, &diffs, opts.rule, dtype)?;
         let request = Chunk {
@@ -288,10 +285,7 @@ fn candle_chunk(c: &Chunk) -> Result<ChunkSums> {
 fn accumulate(acc: &mut [Option<Tensor>], part: Vec<Option<Tensor>>) -> Result<()> {
     for (a, p) in acc.iter_mut().zip(part) {
         if let Some(p) = p {
-            *a = Some(match a.take() {
-                None => p,
-                Some(x) => (x + p)?,
-            });
+            add_to(a, p)?;
         }
     }
     Ok(())

@@ -127,7 +127,13 @@ pub struct BlockCache<T: Real> {
 }
 
 /// The rows of the query tokens: all of `x`, or the first token of each sequence.
-fn query_rows<T: Real>(x: &[T], rows: usize, seq: usize, queries: usize, width: usize) -> Buf<T> {
+pub(super) fn query_rows<T: Real>(
+    x: &[T],
+    rows: usize,
+    seq: usize,
+    queries: usize,
+    width: usize,
+) -> Buf<T> {
     if queries == seq {
         return Buf::from_slice(x);
     }
@@ -139,7 +145,13 @@ fn query_rows<T: Real>(x: &[T], rows: usize, seq: usize, queries: usize, width: 
 }
 
 /// dx[query rows] += part: the gradient of the query tokens added back at their positions.
-fn add_at_queries<T: Real>(dx: &mut [T], part: &[T], seq: usize, queries: usize, width: usize) {
+pub(super) fn add_at_queries<T: Real>(
+    dx: &mut [T],
+    part: &[T],
+    seq: usize,
+    queries: usize,
+    width: usize,
+) {
     if queries == seq {
         return add_into(dx, part);
     }

@@ -2,6 +2,7 @@
 //! path join just before the block that follows their space, so a path at h^(l) runs only
 //! blocks l+1..L; the backward pass hands each path its rows' gradient where it joined.
 
+use super::block::{add_at_queries, query_rows};
 use super::buffer::Buf;
 use super::{Real, Stack};
 use crate::error::{CaligError, Result};
@@ -51,9 +52,7 @@ pub fn run<T: Real>(
             let join = &joins[next];
             offsets.push(rows);
             if b == layers && tokens < seq {
-                for r in 0..join.rows {
-                    state.extend_from_slice(&join.values[r * seq * d..][..d]);
-                }
+                state.extend_from_slice(&query_rows(&join.values, join.rows, seq, tokens, d));
             } else {
                 state.extend_from_slice(&join.values);
             }
@@ -67,7 +66,7 @@ pub fn run<T: Real>(
             caches.push(None);
             continue;
         }
-        let queries = if b + 1 == layers { tokens } else { seq };
+        let queries = stack.queries_at(b, seq);
         let (out, cache) = stack.blocks[b].forward(&state, rows, seq, queries, mask);
         caches.push(Some(cache));
         state = out;
@@ -92,9 +91,7 @@ pub fn run<T: Real>(
                 mine.to_vec()
             } else {
                 let mut g = vec![T::zero(); join.rows * seq * d];
-                for (r, row) in mine.chunks(d).enumerate() {
-                    g[r * seq * d..][..d].copy_from_slice(row);
-                }
+                add_at_queries(&mut g, mine, seq, t, d);
                 g
             };
             out[j] = Some(JoinGradient {
@@ -114,7 +111,7 @@ pub fn run<T: Real>(
             dprobs: &dprobs,
             probs: &cache.probs,
             heads: stack.blocks[b].heads(),
-            queries: if b + 1 == layers { tokens } else { seq },
+            queries: stack.queries_at(b, seq),
         };
         split(b, seq, &mut dx, Some(maps));
         grad = dx;
@@ -134,13 +131,8 @@ pub fn forward<T: Real>(
     mask: Option<&[T]>,
 ) -> Buf<T> {
     let mut state = Buf::from_slice(h);
-    let layers = stack.blocks.len();
     for (b, block) in stack.blocks.iter().enumerate() {
-        let queries = if b + 1 == layers {
-            stack.readout_tokens(seq)
-        } else {
-            seq
-        };
+        let queries = stack.queries_at(b, seq);
         state = block.forward(&state, rows, seq, queries, mask).0;
     }
     state

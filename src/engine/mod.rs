@@ -114,6 +114,16 @@ impl<T: Real> Stack<T> {
         }
     }
 
+    /// Query tokens per sequence of block `b`: the readout tokens for the last block, every
+    /// token before it.
+    pub fn queries_at(&self, b: usize, seq: usize) -> usize {
+        if b + 1 == self.blocks.len() {
+            self.readout_tokens(seq)
+        } else {
+            seq
+        }
+    }
+
     pub fn width(&self) -> usize {
         self.blocks.first().map_or(0, |b| b.width())
     }
@@ -136,16 +146,13 @@ impl Engine {
         if !matches!(device, Device::Cpu) || blocks.is_empty() {
             return Ok(None);
         }
-        let readout = first_token_readout;
         Ok(match dtype {
-            DType::F32 => Some(Self::F32(Stack::from_blocks(blocks, readout)?)),
-            DType::F64 => Some(Self::F64(Stack::from_blocks(blocks, readout)?)),
+            DType::F32 => Some(Self::F32(Stack::from_blocks(blocks, first_token_readout)?)),
+            DType::F64 => Some(Self::F64(Stack::from_blocks(blocks, first_token_readout)?)),
             _ => None,
         })
     }
-}
 
-impl Engine {
     /// h^(L) of a batch h^(0) (b, s, d) with an optional additive mask (b|1, 1, 1, s), as
     /// (b, t, d) with t = [`Stack::readout_tokens`]: the sequences are shared out among the
     /// workers.
@@ -182,12 +189,17 @@ fn forward_parallel<T: Real>(
                 &m[..s]
             }
         });
-        Ok::<_, crate::error::CaligError>(
-            chunk::forward(stack, &h[first * s * d..(first + rows) * s * d], rows, s, m).to_vec(),
-        )
+        Ok::<_, crate::error::CaligError>(chunk::forward(
+            stack,
+            &h[first * s * d..(first + rows) * s * d],
+            rows,
+            s,
+            m,
+        ))
     })?;
     let t = stack.readout_tokens(s);
-    Ok(Tensor::from_vec(parts.concat(), (b, t, d), h0.device())?)
+    let all: Vec<&[T]> = parts.iter().map(|p| &p[..]).collect();
+    Ok(Tensor::from_vec(all.concat(), (b, t, d), h0.device())?)
 }
 
 /// Which implementation runs the integrated-gradients chunks.
@@ -200,6 +212,18 @@ pub enum EngineChoice {
 }
 
 impl EngineChoice {
+    /// The engine to run on: the model's (`engine`, asked only under Auto, so the oracle never
+    /// builds the engine's copy of the weights) or none.
+    pub fn select<'a>(
+        self,
+        engine: impl FnOnce() -> crate::error::Result<Option<&'a Engine>>,
+    ) -> crate::error::Result<Option<&'a Engine>> {
+        match self {
+            Self::Auto => engine(),
+            Self::Candle => Ok(None),
+        }
+    }
+
     /// `CALIG_ENGINE=candle` selects the oracle; anything else (or unset) is Auto.
     pub fn from_env() -> Self {
         match std::env::var("CALIG_ENGINE").as_deref() {

@@ -187,13 +187,9 @@ pub trait Encoder: Send + Sync {
 
     /// [`Encoder::logits`] from h^(0).
     fn logits_from(&self, h0: &Tensor, mask_bias: Option<&Tensor>) -> Result<Tensor> {
-        let last = match self.engine()? {
-            Some(engine)
-                if crate::engine::EngineChoice::from_env() == crate::engine::EngineChoice::Auto =>
-            {
-                engine.run_blocks(h0, mask_bias)?
-            }
-            _ => {
+        let last = match crate::engine::EngineChoice::from_env().select(|| self.engine())? {
+            Some(engine) => engine.run_blocks(h0, mask_bias)?,
+            None => {
                 let out = self.blocks(h0, mask_bias, 0, &[])?;
                 out.hidden.last().cloned().unwrap_or_else(|| h0.clone())
             }
