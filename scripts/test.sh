@@ -11,6 +11,9 @@ cargo build
 command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1 \
     || echo "note: chromium not installed; the HTML report test checks the HTML only"
 cargo test --all-targets
+# The golden Captum/PyTorch attribution parity once more on candle's autograd, the oracle the
+# explicit engine is tested against (tests/engine.rs), so both engines pass it.
+CALIG_ENGINE=candle cargo test --test attributions
 # The Python package: built into a venv under target/, then its pytest suite (parity with the
 # CLI's JSON uses the debug binary built above).
 bash scripts/python.sh target/py-venv
