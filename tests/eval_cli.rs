@@ -104,10 +104,9 @@ fn tables_plots_and_a_cached_rerun() {
     assert!(limited.contains("3 of 6 examples"), "{limited}");
 }
 
-#[test]
-fn eraser_directories_score_rationales() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("movies");
+/// An ERASER-shaped directory of three documents with one evidence span each.
+fn eraser_dir(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("movies");
     std::fs::create_dir_all(root.join("docs")).unwrap();
     let docs = [
         (
@@ -132,35 +131,62 @@ fn eraser_directories_score_rationales() {
         ));
     }
     std::fs::write(root.join("val.jsonl"), ann).unwrap();
-    let out = dir.path().join("out");
-    run_ok(&strs(&eval_args(
-        &root,
-        &out,
-        &["--methods", "gae,gxi,random", "--preset", "eraser"],
-    )));
+    root
+}
+
+/// Runs `calig eval` on [`eraser_dir`] with `extra`; the output directory, results.json and
+/// the metrics of its tables.
+fn eval_eraser(dir: &Path, extra: &[&str]) -> (std::path::PathBuf, serde_json::Value, Vec<String>) {
+    let root = eraser_dir(dir);
+    let out = dir.join("out");
+    run_ok(&strs(&eval_args(&root, &out, extra)));
     let json = read_json(&out.join("results.json"));
-    let metrics: Vec<&str> = json["tables"]
+    let metrics = json["tables"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["metric"].as_str().unwrap())
+        .map(|t| t["metric"].as_str().unwrap().to_string())
         .collect();
-    for m in [
-        "token_f1_mean",
-        "token_f1@5",
-        "iou_f1",
-        "auprc",
-        "comprehensiveness_aopc",
-    ] {
-        assert!(metrics.contains(&m), "{m} missing from {metrics:?}");
+    (out, json, metrics)
+}
+
+fn assert_has(metrics: &[String], wanted: &[&str]) {
+    for m in wanted {
+        assert!(
+            metrics.iter().any(|x| x == m),
+            "{m} missing from {metrics:?}"
+        );
     }
-    // Mean gold length (3 + 3 + 2) / 3 rounds to 3.
-    assert_eq!(json["rationale_k"], 3);
-    let lines = std::fs::read_to_string(out.join("eraser/gae.jsonl")).unwrap();
-    let records: Vec<serde_json::Value> = lines
+}
+
+fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn eraser_directories_score_rationales() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, json, metrics) = eval_eraser(
+        dir.path(),
+        &["--methods", "gae,gxi,random", "--preset", "eraser"],
+    );
+    assert_has(
+        &metrics,
+        &[
+            "token_f1_mean",
+            "token_f1@5",
+            "iou_f1",
+            "auprc",
+            "comprehensiveness_aopc",
+        ],
+    );
+    // Mean gold length (3 + 3 + 2) / 3 rounds to 3.
+    assert_eq!(json["rationale_k"], 3);
+    let records = read_jsonl(&out.join("eraser/gae.jsonl"));
     assert_eq!(records.len(), 3);
     let soft = records[0]["rationales"][0]["soft_rationale_predictions"]
         .as_array()
@@ -171,6 +197,59 @@ fn eraser_directories_score_rationales() {
         5
     );
     assert!(out.join("plots/token_f1_at_k.png").is_file());
+}
+
+#[test]
+fn the_ferret_preset_scores_sub_word_tokens_and_exports_what_it_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, json, metrics) = eval_eraser(
+        dir.path(),
+        &["--methods", "gxi,random", "--preset", "ferret"],
+    );
+    let ferret = [
+        "aopc_compr",
+        "aopc_suff",
+        "taucorr_loo",
+        "auprc_plau",
+        "token_f1_plau",
+        "token_iou_plau",
+    ];
+    assert_has(&metrics, &ferret);
+    assert_eq!(
+        metrics.len(),
+        ferret.len(),
+        "only ferret's metrics: {metrics:?}"
+    );
+    assert!(json["removal"].as_str().unwrap().contains("re-tokenised"));
+    assert!(
+        json["ferret_k"].as_u64().unwrap() >= 2,
+        "gold spans cover sub-word tokens"
+    );
+    assert!(
+        !out.join("eraser").exists(),
+        "no ERASER export for ferret's metrics"
+    );
+    // ferret's explanations: tokens, scores and the rationale per token, one line per document.
+    let records = read_jsonl(&out.join("ferret/gxi.jsonl"));
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        let n = r["tokens"].as_array().unwrap().len();
+        assert_eq!(r["scores"].as_array().unwrap().len(), n);
+        assert_eq!(r["rationale"].as_array().unwrap().len(), n);
+        assert_eq!(r["rationale"][0], 0, "[CLS] is never in a rationale");
+    }
+    // Plausibility counts only documents whose prediction is the gold class (ferret's rule).
+    let right = records.iter().filter(|r| r["target"] == r["label"]).count();
+    let csv = std::fs::read_to_string(out.join("per_instance.csv")).unwrap();
+    let rows = csv
+        .lines()
+        .filter(|l| l.contains("\"gxi\",token_f1_plau,"))
+        .count();
+    assert_eq!(rows, right);
+    for line in csv.lines().skip(1) {
+        let v: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+        assert!((-1.0..=1.0).contains(&v), "{line}");
+    }
 }
 
 #[test]
@@ -354,8 +433,15 @@ fn image_data_sets_evaluate_by_patches() {
         out2.to_str().unwrap(),
     ]);
     assert!(err.contains("3 of 3 examples"), "{err}");
-    fails_with(
-        &[
+    // Text-only options are refused for an image model, naming the option.
+    for (option, needles) in [
+        (["--removal", "pad"], &["--removal applies to text"][..]),
+        (
+            ["--preset", "ferret"],
+            &["ferret's metrics", "text models"][..],
+        ),
+    ] {
+        let mut args = vec![
             "eval",
             "--model",
             vit.to_str().unwrap(),
@@ -363,13 +449,12 @@ fn image_data_sets_evaluate_by_patches() {
             idx.to_str().unwrap(),
             "--methods",
             "gxi",
-            "--removal",
-            "pad",
             "--output",
             out2.to_str().unwrap(),
-        ],
-        &["--removal applies to text"],
-    );
+        ];
+        args.extend(option);
+        fails_with(&args, needles);
+    }
 }
 
 #[test]

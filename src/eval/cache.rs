@@ -63,6 +63,9 @@ pub struct Measured {
     pub curves: Vec<(String, Vec<f64>)>,
     pub faith: Option<Eraser>,
     pub gold_unit_scores: Option<Vec<f64>>,
+    /// ferret: the predicted class's scores of the tokens between the first and the last.
+    #[serde(default)]
+    pub ferret_scores: Option<Vec<f64>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -38,6 +38,10 @@ pub enum Preset {
     Chefer,
     /// Chen et al. 2023: the positive/negative perturbation test; [PAD] with attention mask 0.
     BeyondIntuition,
+    /// ferret (Attanasio et al. 2023): AOPC comprehensiveness/sufficiency over 10 bins and τ-LOO
+    /// (token F1, IOU and AUPRC with rationales) on sub-word tokens, positive scores only;
+    /// removed tokens deleted and the text re-tokenised.
+    Ferret,
 }
 
 /// What to evaluate and where the results go: `calig eval`'s options.
@@ -196,6 +200,7 @@ fn metrics_for(a: &EvalJob, rationales: bool) -> Vec<MetricChoice> {
                 Auprc,
             ],
             Some(Preset::Chefer) | Some(Preset::BeyondIntuition) => vec![Perturbation, TokenF1],
+            Some(Preset::Ferret) => MetricChoice::ferret(rationales),
         }
         .into_iter()
         .filter(|c| rationales || !c.needs_rationales())
@@ -290,7 +295,7 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
             .map(|m| format!("{m:?}"))
             .collect::<Vec<_>>()
             .join(","),
-        removal_name(m, removal)
+        removal_name(m, removal, &metrics)
     ));
     // Created only now: a request refused above (or by `evaluate`'s own checks) leaves nothing.
     let out = evaluate(m, &examples, &opts)?;
@@ -394,11 +399,16 @@ fn run_sanity(
 }
 
 /// How removal works for this model: the text option, or the image rule.
-fn removal_name(m: &LoadedModel, removal: Removal) -> &'static str {
-    if m.config.family.is_text() {
-        removal.name()
+fn removal_name(m: &LoadedModel, removal: Removal, metrics: &[MetricChoice]) -> String {
+    const FERRET: &str = "ferret's: deleted, the rest decoded and re-tokenised";
+    if !m.config.family.is_text() {
+        "patch set to 0 (normalised pixels)".into()
+    } else if metrics.iter().all(MetricChoice::is_ferret) {
+        FERRET.into()
+    } else if metrics.iter().any(MetricChoice::is_ferret) {
+        format!("{} (ferret metrics: {FERRET})", removal.name())
     } else {
-        "patch set to 0 (normalised pixels)"
+        removal.name().into()
     }
 }
 
@@ -429,21 +439,65 @@ fn write_outputs(
         .iter()
         .filter(|e| e.truncated_from.is_some())
         .count();
-    let header: Vec<(String, String)> = vec![
-        ("model".into(), format!("{} (content hash {})", m.source.name(), out.model_hash)),
-        ("data set".into(), format!("{} ({n} of {total} examples{}{})", a.dataset.display(),
-            a.limit.map_or(String::new(), |l| format!(", seeded sample --limit {l} --seed {}", a.seed)),
-            if a.min_words > 0 { format!(", ≥ {} words", a.min_words) } else { String::new() })),
-        ("model accuracy on these examples".into(), format!("{:.4}", accuracy)),
-        ("truncated to the model maximum".into(), truncated.to_string()),
-        ("preset".into(), a.preset.map_or("none".into(), |p| format!("{p:?}"))),
-        ("removal".into(), removal_name(m, removal).into()),
-        ("explained class".into(), "predicted class for comprehensiveness/sufficiency/log-odds/deletion/insertion; gold class for the perturbation test and rationales".into()),
-        ("rationale k (hard token F1, IOU-F1)".into(), out.rationale_k.map_or("—".into(), |k| k.to_string())),
+    let mut header: Vec<(String, String)> = vec![
+        (
+            "model".into(),
+            format!("{} (content hash {})", m.source.name(), out.model_hash),
+        ),
+        (
+            "data set".into(),
+            format!(
+                "{} ({n} of {total} examples{}{})",
+                a.dataset.display(),
+                a.limit.map_or(String::new(), |l| format!(
+                    ", seeded sample --limit {l} --seed {}",
+                    a.seed
+                )),
+                if a.min_words > 0 {
+                    format!(", ≥ {} words", a.min_words)
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        (
+            "model accuracy on these examples".into(),
+            format!("{:.4}", accuracy),
+        ),
+        (
+            "truncated to the model maximum".into(),
+            truncated.to_string(),
+        ),
+        (
+            "preset".into(),
+            a.preset.map_or("none".into(), |p| format!("{p:?}")),
+        ),
+        ("removal".into(), removal_name(m, removal, metrics)),
+        ("explained class".into(), {
+            const FERRET: &str = "predicted class for ferret's metrics (its plausibility only where that is the gold class)";
+            const CALIG: &str = "predicted class for comprehensiveness/sufficiency/log-odds/deletion/insertion; gold class for the perturbation test and rationales";
+            if metrics.iter().all(MetricChoice::is_ferret) {
+                FERRET.into()
+            } else if metrics.iter().any(MetricChoice::is_ferret) {
+                format!("{CALIG}; {FERRET}")
+            } else {
+                CALIG.into()
+            }
+        }),
+        (
+            "rationale k (hard token F1, IOU-F1)".into(),
+            out.rationale_k.map_or("—".into(), |k| k.to_string()),
+        ),
         ("seed".into(), a.seed.to_string()),
         ("wall time".into(), format!("{wall:.1} s")),
         ("calig".into(), env!("CARGO_PKG_VERSION").into()),
     ];
+    if let Some(k) = out.ferret_k {
+        header.push((
+            "ferret top-k (token_f1_plau, token_iou_plau: the mean rationale size in sub-word tokens)".into(),
+            k.to_string(),
+        ));
+    }
     let mut md = report::markdown(&header, &tables, &names[reference]);
     if let Some(iou) = &out.corpus_iou_f1 {
         md.push_str("## iou_f1, corpus (F1 of macro precision and recall, ERASER's headline)\n\n| method | IOU-F1 |\n|---|---|\n");
@@ -483,7 +537,7 @@ fn write_outputs(
         "dataset": a.dataset,
         "n": n,
         "seed": a.seed,
-        "removal": removal_name(m, removal),
+        "removal": removal_name(m, removal, metrics),
         "preset": a.preset,
         "metrics_requested": metrics,
         "reference": names[reference],
@@ -492,6 +546,7 @@ fn write_outputs(
         "tables": tables,
         "corpus_iou_f1": out.corpus_iou_f1.as_ref().map(|v| names.iter().cloned().zip(v.iter().copied()).collect::<std::collections::BTreeMap<_, _>>()),
         "rationale_k": out.rationale_k,
+        "ferret_k": out.ferret_k,
         "wall_s": wall,
     });
     write_atomic(&dir.join("results.json"), pretty(&json).as_bytes())?;
@@ -539,18 +594,28 @@ fn write_outputs(
             )?;
         }
     }
-    if !out.eraser.is_empty() {
-        let index = serde_json::json!({"methods": methods.iter().map(|s| serde_json::json!({"name": s.name, "slug": s.slug()})).collect::<Vec<_>>()});
-        write_atomic(
-            &dir.join("eraser").join("index.json"),
-            pretty(&index).as_bytes(),
-        )?;
-        for (s, lines) in methods.iter().zip(&out.eraser) {
-            let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
-            write_atomic(&eraser_path(dir, s), body.as_bytes())?;
-        }
-    }
+    write_export(&dir.join("eraser"), methods, &out.eraser)?;
+    write_export(&dir.join("ferret"), methods, &out.ferret)?;
     Ok(json)
+}
+
+/// Per-method JSON-lines records into `dir/<slug>.jsonl`, with `dir/index.json` naming them;
+/// nothing when there are none.
+fn write_export(
+    dir: &Path,
+    methods: &[MethodSpec],
+    records: &[Vec<serde_json::Value>],
+) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let index = serde_json::json!({"methods": methods.iter().map(|s| serde_json::json!({"name": s.name, "slug": s.slug()})).collect::<Vec<_>>()});
+    write_atomic(&dir.join("index.json"), pretty(&index).as_bytes())?;
+    for (s, lines) in methods.iter().zip(records) {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        write_atomic(&dir.join(format!("{}.jsonl", s.slug())), body.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Reads `{"id", "word_scores"}` lines; a bad line is named.
@@ -592,8 +657,4 @@ fn read_attributions(
         }
     }
     Ok(out)
-}
-
-fn eraser_path(dir: &Path, s: &MethodSpec) -> PathBuf {
-    dir.join("eraser").join(format!("{}.jsonl", s.slug()))
 }

@@ -24,19 +24,63 @@ pub enum MetricChoice {
     IouF1,
     /// Area under the precision–recall curve of the soft scores.
     Auprc,
+    /// ferret's AOPC comprehensiveness: sub-word tokens, bins 0.1…1.0, positive scores only,
+    /// removed tokens deleted and the text re-tokenised.
+    AopcCompr,
+    /// ferret's AOPC sufficiency.
+    AopcSuff,
+    /// ferret's Kendall τ between the scores and leave-one-out importances.
+    TaucorrLoo,
+    /// ferret's AUPRC of the positive scores against the rationale's sub-word tokens.
+    AuprcPlau,
+    /// ferret's token F1 of the top-k positive sub-word tokens (k = the mean rationale size).
+    TokenF1Plau,
+    /// ferret's token IOU of the top-k positive sub-word tokens.
+    TokenIouPlau,
 }
 
 impl MetricChoice {
     pub fn needs_rationales(&self) -> bool {
-        matches!(self, Self::TokenF1 | Self::IouF1 | Self::Auprc)
+        matches!(
+            self,
+            Self::TokenF1
+                | Self::IouF1
+                | Self::Auprc
+                | Self::AuprcPlau
+                | Self::TokenF1Plau
+                | Self::TokenIouPlau
+        )
     }
 
-    /// Every metric that makes sense for a data set with (or without) rationales.
+    /// ferret's metrics (`--preset ferret`), computed on sub-word tokens with its own removal.
+    pub fn is_ferret(&self) -> bool {
+        matches!(
+            self,
+            Self::AopcCompr
+                | Self::AopcSuff
+                | Self::TaucorrLoo
+                | Self::AuprcPlau
+                | Self::TokenF1Plau
+                | Self::TokenIouPlau
+        )
+    }
+
+    /// Every calig metric that makes sense for a data set with (or without) rationales
+    /// (ferret's come with its preset or by name).
     pub fn all(rationales: bool) -> Vec<Self> {
         Self::value_variants()
             .iter()
             .copied()
-            .filter(|m| rationales || !m.needs_rationales())
+            .filter(|m| !m.is_ferret() && (rationales || !m.needs_rationales()))
+            .collect()
+    }
+
+    /// ferret's metrics for a data set with (or without) rationales.
+    pub fn ferret(rationales: bool) -> Vec<Self> {
+        Self::value_variants()
+            .iter()
+            .copied()
+            .filter(|m| m.is_ferret() && (rationales || !m.needs_rationales()))
             .collect()
     }
 }
@@ -46,7 +90,8 @@ pub fn higher_is_better(metric: &str) -> bool {
     !(metric.starts_with("sufficiency")
         || metric.starts_with("log_odds")
         || metric == "deletion_auc"
-        || metric == "perturbation_positive_auc")
+        || metric == "perturbation_positive_auc"
+        || metric == "aopc_suff")
 }
 
 #[cfg(test)]
@@ -60,6 +105,10 @@ mod tests {
         assert!(!higher_is_better("perturbation_positive_auc"));
         assert!(higher_is_better("perturbation_negative_auc"));
         assert!(higher_is_better("token_f1@5"));
+        assert!(!higher_is_better("aopc_suff") && higher_is_better("aopc_compr"));
         assert_eq!(MetricChoice::all(false).len(), 6);
+        assert_eq!(MetricChoice::all(true).len(), 9);
+        assert_eq!(MetricChoice::ferret(false).len(), 3);
+        assert_eq!(MetricChoice::ferret(true).len(), 6);
     }
 }

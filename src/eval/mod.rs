@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod faithfulness;
+pub mod ferret;
 pub mod image_removal;
 pub mod job;
 pub mod metrics;

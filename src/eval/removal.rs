@@ -13,7 +13,8 @@
 use super::faithfulness::Predictor;
 use crate::error::Result;
 use crate::explain::softmax;
-use crate::model::{text, Encoder, ModelConfig, ModelInput};
+use crate::model::text::{self, TextTokenizer};
+use crate::model::{Encoder, ModelConfig, ModelInput};
 use candle_core::DType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -45,11 +46,6 @@ pub struct TextPredictor<'a> {
 }
 
 impl TextPredictor<'_> {
-    /// Sequences per forward pass: about 16k tokens.
-    fn rows_per_pass(&self) -> usize {
-        (16384 / self.ids.len().max(1)).clamp(1, 128)
-    }
-
     fn edited(&self, keep: &[bool]) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
         let pad = self.config.pad_token_id;
         match self.removal {
@@ -83,7 +79,7 @@ impl TextPredictor<'_> {
 
     fn run(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
         let mut out = Vec::with_capacity(keeps.len());
-        for chunk in keeps.chunks(self.rows_per_pass()) {
+        for chunk in keeps.chunks(rows_per_pass(self.ids.len())) {
             let (mut ids, mut types, mut masks) = (vec![], vec![], vec![]);
             for keep in chunk {
                 let (i, t, m) = self.edited(keep);
@@ -91,16 +87,105 @@ impl TextPredictor<'_> {
                 types.push(t);
                 masks.push(m);
             }
-            let input =
-                text::batch_masked(self.config, &ids, &types, Some(&masks), self.model.device())?;
-            let logits = self
-                .model
-                .logits(&ModelInput::Text(input))?
-                .to_dtype(DType::F64)?
-                .to_vec2::<f64>()?;
-            out.extend(logits.iter().map(|l| softmax(l)));
+            out.extend(probs_of(
+                self.model,
+                self.config,
+                &ids,
+                &types,
+                Some(&masks),
+            )?);
         }
         Ok(out)
+    }
+}
+
+/// Sequences per forward pass: about 16k tokens.
+fn rows_per_pass(len: usize) -> usize {
+    (16384 / len.max(1)).clamp(1, 128)
+}
+
+/// Class probabilities of a batch of sequences.
+fn probs_of(
+    model: &dyn Encoder,
+    config: &ModelConfig,
+    ids: &[Vec<u32>],
+    types: &[Vec<u32>],
+    masks: Option<&[Vec<u32>]>,
+) -> Result<Vec<Vec<f64>>> {
+    let input = text::batch_masked(config, ids, types, masks, model.device())?;
+    let logits = model
+        .logits(&ModelInput::Text(input))?
+        .to_dtype(DType::F64)?
+        .to_vec2::<f64>()?;
+    Ok(logits.iter().map(|l| softmax(l)).collect())
+}
+
+/// ferret's removal: the units are the tokens between the first and the last (the special
+/// tokens of a single sequence); the kept ones are decoded to text and the text is tokenised
+/// again, so a word cut in two by a removal is read as the tokenizer reads the new text (ferret
+/// 0.4.2, `evaluators/faithfulness_measures.py`).
+pub struct Retokenized<'a> {
+    model: &'a dyn Encoder,
+    config: &'a ModelConfig,
+    tokenizer: &'a TextTokenizer,
+    content: Vec<u32>,
+    none_fixed: Vec<bool>,
+}
+
+impl<'a> Retokenized<'a> {
+    /// `ids`: the explained input's token ids, special tokens first and last.
+    pub fn new(
+        model: &'a dyn Encoder,
+        config: &'a ModelConfig,
+        tokenizer: &'a TextTokenizer,
+        ids: &[u32],
+    ) -> Self {
+        let content = match ids.len() {
+            0..=2 => Vec::new(),
+            n => ids[1..n - 1].to_vec(),
+        };
+        Self {
+            model,
+            config,
+            tokenizer,
+            none_fixed: vec![false; content.len()],
+            content,
+        }
+    }
+
+    fn run(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
+        let mut out = Vec::with_capacity(keeps.len());
+        for chunk in keeps.chunks(rows_per_pass(self.content.len() + 2)) {
+            let (mut ids, mut types) = (vec![], vec![]);
+            for keep in chunk {
+                let kept: Vec<u32> = self
+                    .content
+                    .iter()
+                    .zip(keep)
+                    .filter(|(_, &k)| k)
+                    .map(|(&id, _)| id)
+                    .collect();
+                let (i, t) = self.tokenizer.ids(&self.tokenizer.decode(&kept)?)?;
+                ids.push(i);
+                types.push(t);
+            }
+            out.extend(probs_of(self.model, self.config, &ids, &types, None)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Predictor for Retokenized<'_> {
+    fn len(&self) -> usize {
+        self.content.len()
+    }
+
+    fn fixed(&self) -> &[bool] {
+        &self.none_fixed
+    }
+
+    fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
+        distinct_in_parallel(keeps, |chunk| self.run(chunk))
     }
 }
 

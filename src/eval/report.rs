@@ -109,7 +109,7 @@ fn signed(i: &Interval) -> String {
 }
 
 /// The metrics of the headline table, in column order, when present.
-const HEADLINE: [&str; 11] = [
+const HEADLINE: [&str; 17] = [
     "comprehensiveness_aopc",
     "sufficiency_aopc",
     "log_odds@0.2",
@@ -121,6 +121,12 @@ const HEADLINE: [&str; 11] = [
     "token_f1",
     "iou_f1",
     "auprc",
+    "aopc_compr",
+    "aopc_suff",
+    "taucorr_loo",
+    "auprc_plau",
+    "token_f1_plau",
+    "token_iou_plau",
 ];
 
 /// One row per method, one column per headline metric: the mean and, against the reference,

@@ -5,10 +5,11 @@
 
 use super::cache::{example_key, model_hash, Cached, Measured, MethodCache};
 use super::faithfulness::{self, Eraser, Predictor, FRACTIONS, THRESHOLDS};
+use super::ferret;
 use super::image_removal::ImagePredictor;
 use super::metrics::MetricChoice;
 use super::plausibility::{self, TOKEN_F1_KS};
-use super::removal::{Removal, TextPredictor};
+use super::removal::{Removal, Retokenized, TextPredictor};
 use super::spec::{Kind, MethodSpec};
 use super::units::Units;
 use crate::attr::{calig, Method, Params};
@@ -91,6 +92,8 @@ pub struct Outcome {
     pub corpus_iou_f1: Option<Vec<f64>>,
     /// The hard-rationale length used for token F1 and IOU-F1.
     pub rationale_k: Option<usize>,
+    /// ferret's top-k for its token F1 and IOU (the mean rationale size in sub-word tokens).
+    pub ferret_k: Option<usize>,
     /// Attribution time per method (ms, summed over the examples computed in this run) and how
     /// many came from the cache.
     pub computed_ms: Vec<f64>,
@@ -99,6 +102,9 @@ pub struct Outcome {
     pub max_abs_delta: Vec<f64>,
     /// ERASER-format records per method (rationale data sets only).
     pub eraser: Vec<Vec<serde_json::Value>>,
+    /// ferret's explanation records per method (ferret metrics only): text, tokens, the
+    /// predicted class's token scores and the rationale per token, for its evaluators.
+    pub ferret: Vec<Vec<serde_json::Value>>,
 }
 
 struct Collector {
@@ -165,6 +171,12 @@ struct RationaleCase {
     doc_tokens: usize,
     /// Unit scores of the gold class, per method.
     scores: Vec<Vec<f64>>,
+    /// ferret: the rationale's sub-word tokens (indices among the tokens between the first and
+    /// the last), whether the explained (predicted) class is the gold one (ferret scores
+    /// plausibility only then), and the predicted class's token scores per method.
+    ferret_gold: BTreeSet<usize>,
+    ferret_scored: bool,
+    ferret_scores: Vec<Vec<f64>>,
 }
 
 fn random_scores(seed: u64, key: &str, special: &[bool]) -> Vec<f64> {
@@ -217,6 +229,62 @@ struct Measure<'a> {
     gold: usize,
     want: &'a dyn Fn(MetricChoice) -> bool,
     rationales: bool,
+    ferret: Option<&'a FerretInput<'a>>,
+    /// The data set has rationales: keep the scores ferret's plausibility reads.
+    ferret_rationales: bool,
+}
+
+/// ferret's view of one text: its removal and, once a method asks, the leave-one-out
+/// importances that every method's τ-LOO shares.
+struct FerretInput<'a> {
+    predictor: Retokenized<'a>,
+    loo: std::cell::RefCell<Option<Vec<f64>>>,
+}
+
+impl FerretInput<'_> {
+    fn leave_one_out(&self, class: usize, p_full: f64) -> Result<Vec<f64>> {
+        if let Some(v) = self.loo.borrow().as_ref() {
+            return Ok(v.clone());
+        }
+        let v = ferret::leave_one_out(&self.predictor, class, p_full)?;
+        *self.loo.borrow_mut() = Some(v.clone());
+        Ok(v)
+    }
+}
+
+/// ferret's faithfulness metrics of one method on one text, and (with rationales) the scores
+/// its plausibility metrics read at the end.
+fn measure_ferret(
+    x: &Measure,
+    f: &FerretInput,
+    scores_for: &mut dyn FnMut(usize) -> Result<Vec<f64>>,
+    r: &mut Measured,
+) -> Result<()> {
+    let want = x.want;
+    let s = scores_for(x.predicted)?;
+    // The units: every token but the first and the last.
+    let content: Vec<f64> = s[1.min(s.len())..s.len().saturating_sub(1)].to_vec();
+    let p_full = x.probs[x.predicted];
+    if want(MetricChoice::AopcCompr) || want(MetricChoice::AopcSuff) {
+        let a = ferret::aopc(&f.predictor, &content, x.predicted, p_full)?;
+        if want(MetricChoice::AopcCompr) {
+            r.values.push(("aopc_compr".into(), a.comprehensiveness));
+        }
+        if want(MetricChoice::AopcSuff) {
+            r.values.push(("aopc_suff".into(), a.sufficiency));
+        }
+    }
+    if want(MetricChoice::TaucorrLoo) {
+        let loo = f.leave_one_out(x.predicted, p_full)?;
+        // Undefined (scipy: nan) when the scores or the importances are constant: left out.
+        if let Some(t) = ferret::kendall_tau_b(&loo, &content) {
+            r.values.push(("taucorr_loo".into(), t));
+        }
+    }
+    if x.ferret_rationales {
+        r.ferret_scores = Some(content);
+    }
+    Ok(())
 }
 
 /// The removal metrics of one method on one example, and its gold-class unit scores for the
@@ -288,13 +356,63 @@ fn measure(x: &Measure, scores_for: &mut dyn FnMut(usize) -> Result<Vec<f64>>) -
             r.gold_unit_scores = Some(x.units.scores(&s));
         }
     }
+    if let Some(f) = x.ferret {
+        measure_ferret(x, f, scores_for, &mut r)?;
+    }
     Ok(r)
+}
+
+/// ferret's plausibility metrics over the documents with a rationale, at the end of the run
+/// when the mean rationale size (its top-k) is known; that k, when they were asked for.
+fn ferret_plausibility(
+    cases: &[RationaleCase],
+    want: &dyn Fn(MetricChoice) -> bool,
+    col: &mut Collector,
+) -> Option<usize> {
+    let wanted = [
+        MetricChoice::AuprcPlau,
+        MetricChoice::TokenF1Plau,
+        MetricChoice::TokenIouPlau,
+    ];
+    if !wanted.iter().any(|&c| want(c)) {
+        return None;
+    }
+    let with_gold: Vec<&RationaleCase> =
+        cases.iter().filter(|c| !c.ferret_gold.is_empty()).collect();
+    let total: usize = with_gold.iter().map(|c| c.ferret_gold.len()).sum();
+    let k = ((total as f64 / with_gold.len().max(1) as f64).round() as usize).max(1);
+    for c in with_gold.iter().filter(|c| c.ferret_scored) {
+        for (mi, s) in c.ferret_scores.iter().enumerate() {
+            let (f1, iou) = ferret::hard_plausibility(s, &c.ferret_gold, k);
+            if want(MetricChoice::TokenF1Plau) {
+                col.value("token_f1_plau", c.example, mi, f1);
+            }
+            if want(MetricChoice::TokenIouPlau) {
+                col.value("token_iou_plau", c.example, mi, iou);
+            }
+            if want(MetricChoice::AuprcPlau) {
+                if let Some(a) = ferret::auprc_positive(s, &c.ferret_gold) {
+                    col.value("auprc_plau", c.example, mi, a);
+                }
+            }
+        }
+    }
+    Some(k)
 }
 
 /// Evaluates `opts.methods` on `examples` with the metrics asked for.
 pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Result<Outcome> {
     let want = |c: MetricChoice| opts.metrics.contains(&c);
     let plaus_wanted = opts.metrics.iter().any(|c| c.needs_rationales());
+    let ferret_wanted = opts.metrics.iter().any(MetricChoice::is_ferret);
+    // calig's rationale metrics and ERASER export, unless only ferret's metrics were asked for.
+    let calig_rationales = opts.rationales && !opts.metrics.iter().all(MetricChoice::is_ferret);
+    if ferret_wanted && !m.config.family.is_text() {
+        return Err(CaligError::InvalidInput(
+            "ferret's metrics (aopc-compr, aopc-suff, taucorr-loo, *-plau) apply to text models"
+                .into(),
+        ));
+    }
     if plaus_wanted && !opts.rationales {
         return Err(CaligError::InvalidInput(
             "token-f1, iou-f1 and auprc need a data set with human rationales (an ERASER directory)"
@@ -320,6 +438,7 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
     let mut cached = vec![0usize; n_methods];
     let mut computed = vec![0usize; n_methods];
     let mut deltas = vec![0.0f64; n_methods];
+    let mut ferret_out: Vec<Vec<serde_json::Value>> = Vec::new();
     let bar = if opts.progress {
         ProgressBar::new((examples.len() * n_methods) as u64)
     } else {
@@ -374,6 +493,18 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                 }
             };
         let units = words.as_ref().unwrap_or(&whitespace);
+        let ferret_input = match (&p.subject.input, &m.tokenizer) {
+            (ModelInput::Text(text), Some(tokenizer)) if ferret_wanted => Some(FerretInput {
+                predictor: Retokenized::new(
+                    m.model.as_ref(),
+                    &m.config,
+                    tokenizer,
+                    &text.input_ids.flatten_all()?.to_vec1()?,
+                ),
+                loo: Default::default(),
+            }),
+            _ => None,
+        };
         let positions = predictor.len();
         infos.push(ExampleInfo {
             id: ex.id.clone(),
@@ -398,11 +529,21 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
             gold_spans.dedup();
             RationaleCase {
                 example: ei,
-                gold,
                 gold_spans,
                 visible,
                 doc_tokens: ex.text.split(' ').count(),
                 scores: Vec::new(),
+                // Sub-word tokens of the gold whitespace tokens, as indices among the tokens
+                // between the first and the last.
+                ferret_gold: gold
+                    .iter()
+                    .flat_map(|&u| whitespace.positions[u].iter())
+                    .filter(|&&t| t >= 1 && t + 1 < positions)
+                    .map(|&t| t - 1)
+                    .collect(),
+                ferret_scored: predicted == ex.label,
+                ferret_scores: Vec::new(),
+                gold,
             }
         });
         let mut faith_row = Vec::new();
@@ -426,6 +567,10 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                     let mut scores_for = |target: usize| -> Result<Vec<f64>> {
                         let key = example_key(&ex.text, target);
                         if let Some(c) = caches[mi].records.get(&key) {
+                            if !fresh.contains(&key) {
+                                fresh.push(key.clone());
+                                cached[mi] += 1;
+                            }
                             return Ok(c.scores.clone());
                         }
                         if !fresh.contains(&key) {
@@ -494,7 +639,9 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                             predicted,
                             gold: ex.label,
                             want: &want,
-                            rationales: case.is_some(),
+                            rationales: case.is_some() && calig_rationales,
+                            ferret: ferret_input.as_ref(),
+                            ferret_rationales: case.is_some(),
                         },
                         &mut scores_for,
                     )
@@ -509,8 +656,13 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
             for (name, c) in &measured.curves {
                 col.curve(name, &FRACTIONS, mi, c.clone());
             }
-            if let (Some(c), Some(s)) = (case.as_mut(), measured.gold_unit_scores.clone()) {
-                c.scores.push(s);
+            if let Some(c) = case.as_mut() {
+                if let Some(s) = &measured.gold_unit_scores {
+                    c.scores.push(s.clone());
+                }
+                if let Some(s) = &measured.ferret_scores {
+                    c.ferret_scores.push(s.clone());
+                }
             }
             faith_row.push(measured.faith.map(|e| (probs.clone(), e)));
             // The largest delta over this run's examples (the cache may hold others).
@@ -523,13 +675,34 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
             bar.inc(1);
         }
         faith.push(faith_row);
+        if ferret_input.is_some() {
+            let rationale: Option<Vec<u8>> = case.as_ref().map(|c| {
+                (0..positions)
+                    .map(|t| u8::from(t >= 1 && c.ferret_gold.contains(&(t - 1))))
+                    .collect()
+            });
+            ferret_out.resize(n_methods, Vec::new());
+            for (mi, lines) in ferret_out.iter_mut().enumerate() {
+                let record = caches[mi].records.get(&example_key(&ex.text, predicted));
+                lines.push(serde_json::json!({
+                    "id": ex.id,
+                    "text": ex.text,
+                    "target": predicted,
+                    "label": ex.label,
+                    "tokens": p.tokens,
+                    "scores": record.map(|r| &r.scores),
+                    "rationale": rationale,
+                }));
+            }
+        }
         if let Some(c) = case {
             cases.push(c);
         }
     }
     bar.finish_and_clear();
+    let ferret_k = ferret_plausibility(&cases, &want, &mut col);
     let (mut corpus_iou, mut rationale_k, mut eraser_out) = (None, None, Vec::new());
-    if opts.rationales {
+    if calig_rationales {
         let with_gold: Vec<&RationaleCase> = cases.iter().filter(|c| !c.gold.is_empty()).collect();
         let k = if with_gold.is_empty() {
             1
@@ -638,11 +811,13 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         curves,
         corpus_iou_f1: corpus_iou,
         rationale_k,
+        ferret_k,
         computed_ms,
         computed,
         cached,
         max_abs_delta: deltas,
         eraser: eraser_out,
+        ferret: ferret_out,
     })
 }
 
@@ -666,11 +841,13 @@ impl Outcome {
             curves: BTreeMap::new(),
             corpus_iou_f1: None,
             rationale_k: None,
+            ferret_k: None,
             computed_ms: vec![],
             computed: vec![],
             cached: vec![],
             max_abs_delta: vec![],
             eraser: vec![],
+            ferret: vec![],
         }
     }
 }

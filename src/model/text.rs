@@ -78,6 +78,24 @@ impl TextTokenizer {
         }
     }
 
+    /// `ids` as text, special tokens kept: Python's `tokenizer.decode(ids)` (the decoder of
+    /// tokenizer.json, with its clean-up of spaces before punctuation where it has one).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer
+            .decode(ids, false)
+            .map_err(|e| CaligError::InvalidInput(format!("tokenizer failed to decode: {e}")))
+    }
+
+    /// Token and type ids of `text` (special tokens added, truncated), without the offsets and
+    /// words that [`TextTokenizer::encode`] also works out.
+    pub fn ids(&self, text: &str) -> Result<(Vec<u32>, Vec<u32>)> {
+        let enc = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| CaligError::InvalidInput(format!("tokenizer failed: {e}")))?;
+        Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec()))
+    }
+
     pub fn encode(&self, text: &str) -> Result<Encoded> {
         let tok_err =
             |e: tokenizers::Error| CaligError::InvalidInput(format!("tokenizer failed: {e}"));
