@@ -1,7 +1,7 @@
 //! Evaluation of explanations, beside the methods in [`crate::attr`]: faithfulness by removal
 //! (ERASER comprehensiveness/sufficiency, log-odds, deletion/insertion, the "Beyond Intuition"
 //! perturbation test), plausibility against human rationales (token-F1@k, IOU-F1, AUPRC),
-//! paired statistics, the attribution cache, tables and plots. notes/evaluation.md and
+//! ferret's benchmark metrics as ferret computes them, paired statistics, the attribution cache, tables and plots. notes/evaluation.md and
 //! docs/results.md give the protocols and the numbers.
 
 pub mod cache;
@@ -9,9 +9,11 @@ pub mod faithfulness;
 pub mod ferret;
 pub mod image_removal;
 pub mod job;
+pub mod measure;
 pub mod metrics;
 pub mod plausibility;
 pub mod plot;
+pub mod rationales;
 pub mod removal;
 pub mod report;
 pub mod run;

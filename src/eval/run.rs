@@ -1,14 +1,15 @@
 //! The evaluation loop: the model is loaded once (by the caller); each example is tokenised
-//! once; each method's attributions come from the cache or are computed and cached; the
-//! removal metrics run batched forward passes; the rationale metrics run at the end, when the
-//! data set's mean rationale length (the hard-rationale k) is known.
+//! once; each method's attributions come from the cache or are computed and cached; its
+//! per-example metrics ([`super::measure`]) run batched forward passes; the rationale metrics
+//! ([`super::rationales`]) run at the end, when the data set's mean rationale length (the
+//! hard-rationale k) is known.
 
-use super::cache::{example_key, model_hash, Cached, Measured, MethodCache};
-use super::faithfulness::{self, Eraser, Predictor, FRACTIONS, THRESHOLDS};
-use super::ferret;
+use super::cache::{example_key, model_hash, Cached, MethodCache};
+use super::faithfulness::{Predictor, FRACTIONS};
 use super::image_removal::ImagePredictor;
+use super::measure::{measure, FerretInput, Measure};
 use super::metrics::MetricChoice;
-use super::plausibility::{self, TOKEN_F1_KS};
+use super::rationales::{self, FaithRecord, RationaleCase};
 use super::removal::{Removal, Retokenized, TextPredictor};
 use super::spec::{Kind, MethodSpec};
 use super::units::Units;
@@ -107,14 +108,14 @@ pub struct Outcome {
     pub ferret: Vec<Vec<serde_json::Value>>,
 }
 
-struct Collector {
+pub(super) struct Collector {
     methods: usize,
     metrics: BTreeMap<String, BTreeMap<usize, Vec<f64>>>, // metric → example → per method
     curves: BTreeMap<String, CurveValues>,
 }
 
 impl Collector {
-    fn value(&mut self, metric: &str, example: usize, method: usize, v: f64) {
+    pub(super) fn value(&mut self, metric: &str, example: usize, method: usize, v: f64) {
         let n = self.methods;
         let row = self
             .metrics
@@ -125,7 +126,7 @@ impl Collector {
         row[method] = v;
     }
 
-    fn curve(&mut self, name: &str, xs: &[f64], method: usize, values: Vec<f64>) {
+    pub(super) fn curve(&mut self, name: &str, xs: &[f64], method: usize, values: Vec<f64>) {
         let n = self.methods;
         let e = self
             .curves
@@ -158,27 +159,6 @@ impl Collector {
     }
 }
 
-/// Full-input probabilities and ERASER removal scores of one example and method.
-type FaithRecord = (Vec<f64>, Eraser);
-
-/// What the rationale metrics need from one example, kept until the end of the run.
-struct RationaleCase {
-    example: usize,
-    /// Gold units (visible part) and gold spans clipped to the visible part.
-    gold: BTreeSet<usize>,
-    gold_spans: Vec<(usize, usize)>,
-    visible: usize,
-    doc_tokens: usize,
-    /// Unit scores of the gold class, per method.
-    scores: Vec<Vec<f64>>,
-    /// ferret: the rationale's sub-word tokens (indices among the tokens between the first and
-    /// the last), whether the explained (predicted) class is the gold one (ferret scores
-    /// plausibility only then), and the predicted class's token scores per method.
-    ferret_gold: BTreeSet<usize>,
-    ferret_scored: bool,
-    ferret_scores: Vec<Vec<f64>>,
-}
-
 fn random_scores(seed: u64, key: &str, special: &[bool]) -> Vec<f64> {
     let h = super::fnv1a(seed ^ 0x9e37_79b9_7f4a_7c15, key.bytes());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(h);
@@ -208,196 +188,6 @@ fn max_abs_delta(d: &crate::attr::Delta) -> Option<f64> {
         crate::attr::Delta::Scalar(x) => Some(x.abs()),
         crate::attr::Delta::PerLayer(v) => v.iter().flatten().map(|x| x.abs()).reduce(f64::max),
     }
-}
-
-fn label_names(m: &LoadedModel, p: &[f64]) -> serde_json::Value {
-    m.config
-        .labels
-        .iter()
-        .zip(p)
-        .map(|(l, v)| (l.clone(), serde_json::json!(v)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-/// What one method's metrics on one example need.
-struct Measure<'a> {
-    predictor: &'a dyn Predictor,
-    units: &'a Units,
-    probs: &'a [f64],
-    predicted: usize,
-    gold: usize,
-    want: &'a dyn Fn(MetricChoice) -> bool,
-    rationales: bool,
-    ferret: Option<&'a FerretInput<'a>>,
-    /// The data set has rationales: keep the scores ferret's plausibility reads.
-    ferret_rationales: bool,
-}
-
-/// ferret's view of one text: its removal and, once a method asks, the leave-one-out
-/// importances that every method's τ-LOO shares.
-struct FerretInput<'a> {
-    predictor: Retokenized<'a>,
-    loo: std::cell::RefCell<Option<Vec<f64>>>,
-}
-
-impl FerretInput<'_> {
-    fn leave_one_out(&self, class: usize, p_full: f64) -> Result<Vec<f64>> {
-        if let Some(v) = self.loo.borrow().as_ref() {
-            return Ok(v.clone());
-        }
-        let v = ferret::leave_one_out(&self.predictor, class, p_full)?;
-        *self.loo.borrow_mut() = Some(v.clone());
-        Ok(v)
-    }
-}
-
-/// ferret's faithfulness metrics of one method on one text, and (with rationales) the scores
-/// its plausibility metrics read at the end.
-fn measure_ferret(
-    x: &Measure,
-    f: &FerretInput,
-    scores_for: &mut dyn FnMut(usize) -> Result<Vec<f64>>,
-    r: &mut Measured,
-) -> Result<()> {
-    let want = x.want;
-    let s = scores_for(x.predicted)?;
-    // The units: every token but the first and the last.
-    let content: Vec<f64> = s[1.min(s.len())..s.len().saturating_sub(1)].to_vec();
-    let p_full = x.probs[x.predicted];
-    if want(MetricChoice::AopcCompr) || want(MetricChoice::AopcSuff) {
-        let a = ferret::aopc(&f.predictor, &content, x.predicted, p_full)?;
-        if want(MetricChoice::AopcCompr) {
-            r.values.push(("aopc_compr".into(), a.comprehensiveness));
-        }
-        if want(MetricChoice::AopcSuff) {
-            r.values.push(("aopc_suff".into(), a.sufficiency));
-        }
-    }
-    if want(MetricChoice::TaucorrLoo) {
-        let loo = f.leave_one_out(x.predicted, p_full)?;
-        // Undefined (scipy: nan) when the scores or the importances are constant: left out.
-        if let Some(t) = ferret::kendall_tau_b(&loo, &content) {
-            r.values.push(("taucorr_loo".into(), t));
-        }
-    }
-    if x.ferret_rationales {
-        r.ferret_scores = Some(content);
-    }
-    Ok(())
-}
-
-/// The removal metrics of one method on one example, and its gold-class unit scores for the
-/// rationale metrics; `scores_for(class)` gives the token scores explaining `class`.
-fn measure(x: &Measure, scores_for: &mut dyn FnMut(usize) -> Result<Vec<f64>>) -> Result<Measured> {
-    let want = x.want;
-    let mut r = Measured::default();
-    let eraser_wanted = want(MetricChoice::Comprehensiveness)
-        || want(MetricChoice::Sufficiency)
-        || want(MetricChoice::LogOdds);
-    let curves_wanted = want(MetricChoice::Deletion) || want(MetricChoice::Insertion);
-    if eraser_wanted || curves_wanted {
-        let unit_scores = x.units.scores(&scores_for(x.predicted)?);
-        if eraser_wanted {
-            let e = faithfulness::eraser(
-                x.predictor,
-                &x.units.positions,
-                &unit_scores,
-                x.predicted,
-                x.probs[x.predicted],
-            )?;
-            if want(MetricChoice::Comprehensiveness) {
-                r.values
-                    .push(("comprehensiveness_aopc".into(), e.comprehensiveness_aopc()));
-                for (t, v) in THRESHOLDS.iter().zip(&e.comprehensiveness) {
-                    r.values.push((format!("comprehensiveness@{t}"), *v));
-                }
-            }
-            if want(MetricChoice::Sufficiency) {
-                r.values
-                    .push(("sufficiency_aopc".into(), e.sufficiency_aopc()));
-                for (t, v) in THRESHOLDS.iter().zip(&e.sufficiency) {
-                    r.values.push((format!("sufficiency@{t}"), *v));
-                }
-            }
-            if want(MetricChoice::LogOdds) {
-                r.values.push(("log_odds@0.2".into(), e.log_odds_20));
-            }
-            r.faith = Some(e);
-        }
-        if curves_wanted {
-            let (del, ins) = faithfulness::deletion_insertion(
-                x.predictor,
-                &x.units.positions,
-                &unit_scores,
-                x.predicted,
-            )?;
-            for (name, c, wanted) in [
-                ("deletion", del, want(MetricChoice::Deletion)),
-                ("insertion", ins, want(MetricChoice::Insertion)),
-            ] {
-                if wanted {
-                    r.values.push((format!("{name}_auc"), c.auc));
-                    r.curves.push((name.into(), c.values));
-                }
-            }
-        }
-    }
-    if want(MetricChoice::Perturbation) || x.rationales {
-        let s = scores_for(x.gold)?;
-        if want(MetricChoice::Perturbation) {
-            let (pos, neg) = faithfulness::perturbation(x.predictor, &s, x.gold)?;
-            r.values.push(("perturbation_positive_auc".into(), pos.auc));
-            r.values.push(("perturbation_negative_auc".into(), neg.auc));
-            r.curves.push(("perturbation_positive".into(), pos.values));
-            r.curves.push(("perturbation_negative".into(), neg.values));
-        }
-        if x.rationales {
-            r.gold_unit_scores = Some(x.units.scores(&s));
-        }
-    }
-    if let Some(f) = x.ferret {
-        measure_ferret(x, f, scores_for, &mut r)?;
-    }
-    Ok(r)
-}
-
-/// ferret's plausibility metrics over the documents with a rationale, at the end of the run
-/// when the mean rationale size (its top-k) is known; that k, when they were asked for.
-fn ferret_plausibility(
-    cases: &[RationaleCase],
-    want: &dyn Fn(MetricChoice) -> bool,
-    col: &mut Collector,
-) -> Option<usize> {
-    let wanted = [
-        MetricChoice::AuprcPlau,
-        MetricChoice::TokenF1Plau,
-        MetricChoice::TokenIouPlau,
-    ];
-    if !wanted.iter().any(|&c| want(c)) {
-        return None;
-    }
-    let with_gold: Vec<&RationaleCase> =
-        cases.iter().filter(|c| !c.ferret_gold.is_empty()).collect();
-    let total: usize = with_gold.iter().map(|c| c.ferret_gold.len()).sum();
-    let k = ((total as f64 / with_gold.len().max(1) as f64).round() as usize).max(1);
-    for c in with_gold.iter().filter(|c| c.ferret_scored) {
-        for (mi, s) in c.ferret_scores.iter().enumerate() {
-            let (f1, iou) = ferret::hard_plausibility(s, &c.ferret_gold, k);
-            if want(MetricChoice::TokenF1Plau) {
-                col.value("token_f1_plau", c.example, mi, f1);
-            }
-            if want(MetricChoice::TokenIouPlau) {
-                col.value("token_iou_plau", c.example, mi, iou);
-            }
-            if want(MetricChoice::AuprcPlau) {
-                if let Some(a) = ferret::auprc_positive(s, &c.ferret_gold) {
-                    col.value("auprc_plau", c.example, mi, a);
-                }
-            }
-        }
-    }
-    Some(k)
 }
 
 /// Evaluates `opts.methods` on `examples` with the metrics asked for.
@@ -700,108 +490,13 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         }
     }
     bar.finish_and_clear();
-    let ferret_k = ferret_plausibility(&cases, &want, &mut col);
+    let ferret_k = rationales::ferret_plausibility(&cases, &want, &mut col);
     let (mut corpus_iou, mut rationale_k, mut eraser_out) = (None, None, Vec::new());
     if calig_rationales {
-        let with_gold: Vec<&RationaleCase> = cases.iter().filter(|c| !c.gold.is_empty()).collect();
-        let k = if with_gold.is_empty() {
-            1
-        } else {
-            let total: usize = with_gold.iter().map(|c| c.gold.len()).sum();
-            ((total as f64 / with_gold.len() as f64).round() as usize).max(1)
-        };
+        let (k, iou) = rationales::score(&cases, &want, &mut col, n_methods);
         rationale_k = Some(k);
-        let mut matches = vec![Vec::new(); n_methods];
-        for c in &with_gold {
-            for (mi, s) in c.scores.iter().enumerate() {
-                if want(MetricChoice::TokenF1) {
-                    let curve: Vec<f64> = TOKEN_F1_KS
-                        .iter()
-                        .map(|&kk| plausibility::token_f1(&plausibility::top_k(s, kk), &c.gold))
-                        .collect();
-                    for (kk, f) in TOKEN_F1_KS.iter().zip(&curve) {
-                        col.value(&format!("token_f1@{kk}"), c.example, mi, *f);
-                    }
-                    let mean = curve.iter().sum::<f64>() / TOKEN_F1_KS.len() as f64;
-                    col.value("token_f1_mean", c.example, mi, mean);
-                    let xs: Vec<f64> = TOKEN_F1_KS.iter().map(|&k| k as f64).collect();
-                    col.curve("token_f1_at_k", &xs, mi, curve);
-                    let hard = plausibility::top_k(s, k);
-                    col.value(
-                        "token_f1",
-                        c.example,
-                        mi,
-                        plausibility::token_f1(&hard, &c.gold),
-                    );
-                }
-                if want(MetricChoice::IouF1) {
-                    let spans = plausibility::spans(&plausibility::top_k(s, k));
-                    let sm = plausibility::span_match(&spans, &c.gold_spans);
-                    col.value("iou_f1", c.example, mi, sm.f1());
-                    matches[mi].push(sm);
-                }
-                if want(MetricChoice::Auprc) {
-                    if let Some(a) = plausibility::auprc(s, &c.gold) {
-                        col.value("auprc", c.example, mi, a);
-                    }
-                }
-            }
-        }
-        if want(MetricChoice::IouF1) {
-            corpus_iou = Some(
-                matches
-                    .iter()
-                    .map(|m| plausibility::corpus_iou_f1(m))
-                    .collect(),
-            );
-        }
-        // ERASER's own JSONL, one record per document and method.
-        #[allow(clippy::needless_range_loop)] // mi indexes the cases' and faith's inner rows
-        for mi in 0..n_methods {
-            let mut lines = Vec::new();
-            for c in &cases {
-                let info = &infos[c.example];
-                let mut soft = c.scores[mi].clone();
-                soft.resize(c.doc_tokens, 0.0);
-                let hard: Vec<serde_json::Value> =
-                    plausibility::spans(&plausibility::top_k(&c.scores[mi], k))
-                        .iter()
-                        .map(|(s, e)| serde_json::json!({"start_token": s, "end_token": e}))
-                        .collect();
-                let mut rec = serde_json::json!({
-                    "annotation_id": info.id,
-                    "rationales": [{
-                        "docid": info.id,
-                        "hard_rationale_predictions": hard,
-                        "soft_rationale_predictions": soft,
-                    }],
-                    "calig_visible_tokens": c.visible,
-                    "calig_token_f1_target": info.label,
-                });
-                if let Some((probs, e)) = &faith[c.example][mi] {
-                    let twenty = THRESHOLDS.iter().position(|&t| t == 0.2).unwrap_or(3);
-                    rec["classification"] = m.config.labels[info.predicted].clone().into();
-                    rec["classification_scores"] = label_names(m, probs);
-                    rec["comprehensiveness_classification_scores"] =
-                        label_names(m, &e.without[twenty]);
-                    rec["sufficiency_classification_scores"] = label_names(m, &e.only[twenty]);
-                    rec["thresholded_scores"] = THRESHOLDS
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| {
-                            serde_json::json!({
-                                "threshold": t,
-                                "comprehensiveness_classification_scores": label_names(m, &e.without[i]),
-                                "sufficiency_classification_scores": label_names(m, &e.only[i]),
-                            })
-                        })
-                        .collect::<Vec<_>>()
-                        .into();
-                }
-                lines.push(rec);
-            }
-            eraser_out.push(lines);
-        }
+        corpus_iou = iou;
+        eraser_out = rationales::eraser_records(m, &cases, &infos, &faith, k, n_methods);
     }
     let (metrics, curves) = col.finish();
     Ok(Outcome {
