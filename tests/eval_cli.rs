@@ -253,6 +253,42 @@ fn the_ferret_preset_scores_sub_word_tokens_and_exports_what_it_scored() {
 }
 
 #[test]
+fn an_id_list_selects_the_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let ids = dir.path().join("ids.txt");
+    // Rows without an id column are named by their row number from 0.
+    std::fs::write(&ids, "3\n\n1\n").unwrap();
+    let out = dir.path().join("out");
+    let args = eval_args(
+        &data,
+        &out,
+        &["--methods", "gxi", "--ids", ids.to_str().unwrap()],
+    );
+    let err = run_ok(&strs(&args));
+    assert!(err.contains("2 of 2 examples"), "{err}");
+    let json = read_json(&out.join("results.json"));
+    let names: Vec<&str> = json["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["1", "3"], "data-set order");
+    std::fs::write(&ids, "1\n99\n").unwrap();
+    let out2 = dir.path().join("out2");
+    fails_with(
+        &strs(&eval_args(
+            &data,
+            &out2,
+            &["--methods", "gxi", "--ids", ids.to_str().unwrap()],
+        )),
+        &["ids.txt line 2", "no example `99`"],
+    );
+    assert!(!out2.exists());
+}
+
+#[test]
 fn bad_requests_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let data = table(dir.path());

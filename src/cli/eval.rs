@@ -68,6 +68,10 @@ pub struct EvalArgs {
     /// trained model and copies re-initialised from the head down (sanity.md, sanity.csv).
     #[arg(long)]
     sanity: bool,
+    /// Keep only the examples whose id is listed in FILE, one per line (e.g. the BBC dev split:
+    /// models-src/minilm-bbc/dev_ids.txt); applied before --min-words and --limit.
+    #[arg(long, value_name = "FILE")]
+    ids: Option<std::path::PathBuf>,
     /// Keep only examples with at least this many words (whitespace-separated).
     #[arg(long, default_value_t = 0)]
     min_words: usize,
@@ -93,6 +97,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         text_column: a.text_column,
         label_column: a.label_column,
         id_column: a.id_column,
+        ids: a.ids,
         sanity: a.sanity,
         min_words: a.min_words,
         progress: std::io::stderr().is_terminal(),

@@ -67,6 +67,8 @@ pub struct EvalJob {
     pub text_column: Option<String>,
     pub label_column: String,
     pub id_column: Option<String>,
+    /// Keep only the examples whose id is listed in this file (one per line).
+    pub ids: Option<PathBuf>,
     /// The cascading randomisation test instead of the removal and rationale metrics.
     pub sanity: bool,
     pub min_words: usize,
@@ -95,6 +97,7 @@ impl EvalJob {
             text_column: None,
             label_column: "label".into(),
             id_column: None,
+            ids: None,
             sanity: false,
             min_words: 0,
             progress: false,
@@ -184,6 +187,30 @@ fn sample(mut examples: Vec<Example>, limit: Option<usize>, seed: u64) -> Vec<Ex
     out
 }
 
+/// The examples whose id `path` lists (one per line, blank lines ignored), in data-set order;
+/// an id that the data set lacks is an error naming its line.
+fn keep_listed(all: Vec<Example>, path: &Path, dataset: &Path) -> Result<Vec<Example>> {
+    let text = std::fs::read_to_string(path).map_err(|e| CaligError::io(path, e))?;
+    let known: std::collections::HashSet<&str> = all.iter().map(|e| e.id.as_str()).collect();
+    let mut wanted = std::collections::HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let id = line.trim();
+        if id.is_empty() {
+            continue;
+        }
+        if !known.contains(id) {
+            return Err(invalid(format!(
+                "{} line {}: no example `{id}` in {}",
+                path.display(),
+                i + 1,
+                dataset.display()
+            )));
+        }
+        wanted.insert(id.to_string());
+    }
+    Ok(all.into_iter().filter(|e| wanted.contains(&e.id)).collect())
+}
+
 fn metrics_for(a: &EvalJob, rationales: bool) -> Vec<MetricChoice> {
     use MetricChoice::*;
     let mut m = if !a.metrics.is_empty() {
@@ -243,7 +270,10 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
             "nothing to evaluate: give --methods or --attributions".into(),
         ));
     }
-    let (all, rationales) = load_dataset(a, m)?;
+    let (mut all, rationales) = load_dataset(a, m)?;
+    if let Some(path) = &a.ids {
+        all = keep_listed(all, path, &a.dataset)?;
+    }
     let total = all.len();
     let filtered: Vec<Example> = all
         .into_iter()
@@ -447,8 +477,12 @@ fn write_outputs(
         (
             "data set".into(),
             format!(
-                "{} ({n} of {total} examples{}{})",
+                "{}{} ({n} of {total} examples{}{})",
                 a.dataset.display(),
+                a.ids.as_ref().map_or(String::new(), |p| format!(
+                    ", the ids listed in {}",
+                    p.display()
+                )),
                 a.limit.map_or(String::new(), |l| format!(
                     ", seeded sample --limit {l} --seed {}",
                     a.seed

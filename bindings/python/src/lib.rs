@@ -173,7 +173,7 @@ impl PyModel {
     /// `calig eval` on this model: the job (src/eval/job.rs) runs with the GIL released,
     /// writes its files into `output` and returns results.json as text.
     #[pyo3(signature = (dataset, methods, attributions, metrics, preset, removal, limit, seed,
-        output, cache, reference, split, text_column, label_column, id_column, min_words,
+        output, cache, reference, split, text_column, label_column, id_column, ids, min_words,
         sanity, progress))]
     #[allow(clippy::too_many_arguments)]
     fn evaluate(
@@ -194,6 +194,7 @@ impl PyModel {
         text_column: Option<String>,
         label_column: String,
         id_column: Option<String>,
+        ids: Option<PathBuf>,
         min_words: usize,
         sanity: bool,
         progress: bool,
@@ -217,6 +218,7 @@ impl PyModel {
             text_column,
             label_column,
             id_column,
+            ids,
             sanity,
             min_words,
             progress,

@@ -191,6 +191,17 @@ def test_evaluate_equals_the_cli_and_scores_outside_attributions(tmp_path):
         rows["file:gxi_elsewhere"]["mean"]["mean"], abs=1e-9)
 
 
+def test_evaluate_takes_the_ferret_preset_and_an_id_list(tmp_path):
+    data = _table(tmp_path)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("0\n2\n")
+    res = calig.evaluate(str(FIXTURES / "bert"), data, "gxi,random", preset="ferret", ids=ids,
+                         output=tmp_path / "f", progress=False)
+    assert res["n"] == 2 and [e["id"] for e in res["examples"]] == ["0", "2"]
+    assert {t["metric"] for t in res["tables"]} == {"aopc_compr", "aopc_suff", "taucorr_loo"}
+    assert (tmp_path / "f" / "ferret" / "gxi.jsonl").is_file()
+
+
 def test_evaluate_errors_are_python_exceptions(tmp_path):
     data = _table(tmp_path)
     m = calig.load(str(FIXTURES / "bert"))

@@ -214,8 +214,8 @@ class Model:
                  output: Union[str, Path] = "calig-eval", cache: Optional[Union[str, Path]] = None,
                  reference: Optional[str] = None, split: Optional[str] = None,
                  text_column: Optional[str] = None, label_column: str = "label",
-                 id_column: Optional[str] = None, min_words: int = 0, sanity: bool = False,
-                 progress: bool = True) -> dict:
+                 id_column: Optional[str] = None, ids: Optional[Union[str, Path]] = None,
+                 min_words: int = 0, sanity: bool = False, progress: bool = True) -> dict:
         """``calig eval`` on this model (docs/evaluation.md): faithfulness and plausibility of
         the ``methods`` (entries as in the CLI, e.g. ``"calig,calig:lambda=1,ig,random"``, or a
         list of them) and of ``attributions`` made by other tools (JSON lines ``{"id": ...,
@@ -229,7 +229,8 @@ class Model:
         data = self._m.evaluate(
             str(dataset), methods, [str(a) for a in attributions], list(metrics or []), preset,
             removal, limit, seed, str(output), None if cache is None else str(cache), reference,
-            split, text_column, label_column, id_column, min_words, sanity, progress)
+            split, text_column, label_column, id_column, None if ids is None else str(ids),
+            min_words, sanity, progress)
         return json.loads(data)
 
 

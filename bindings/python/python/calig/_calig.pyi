@@ -22,5 +22,5 @@ class Model:
                  preset: Optional[str], removal: Optional[str], limit: Optional[int], seed: int,
                  output: str, cache: Optional[str], reference: Optional[str],
                  split: Optional[str], text_column: Optional[str], label_column: str,
-                 id_column: Optional[str], min_words: int, sanity: bool,
+                 id_column: Optional[str], ids: Optional[str], min_words: int, sanity: bool,
                  progress: bool) -> str: ...
