@@ -44,7 +44,7 @@ fn ferret_metrics_match_ferret_on_every_text_family() {
             let (scores, _) = flat(&ex["scores"]);
             assert_eq!(scores.len(), ids.len(), "{}", what("token count"));
             assert_eq!(predictor.len(), ids.len() - 2);
-            let content = &scores[1..scores.len() - 1];
+            let content = ferret::inner(&scores);
 
             let a = ferret::aopc(&predictor, content, target, p_full).unwrap();
             close(

@@ -23,6 +23,15 @@ use super::plausibility;
 use crate::error::Result;
 use std::collections::BTreeSet;
 
+/// The units of a single sequence's per-token values: every token but the first and the last
+/// (ferret's `remove_first_last`).
+pub fn inner<T>(per_token: &[T]) -> &[T] {
+    match per_token.len() {
+        0..=2 => &[],
+        n => &per_token[1..n - 1],
+    }
+}
+
 /// ferret's thresholds, bit for bit as `numpy.arange(0.1, 1.1, 0.1)` computes them
 /// (start + i·(second − start)), so that ⌊t·n⌋ matches (0.30000000000000004 · 10 = 3).
 pub fn thresholds() -> [f64; 10] {
@@ -213,6 +222,8 @@ mod tests {
         ];
         assert_eq!(thresholds(), want);
         assert_eq!((thresholds()[2] * 10.0) as usize, 3);
+        assert_eq!(inner(&[1, 2, 3, 4]), &[2, 3]);
+        assert!(inner(&[1, 2]).is_empty() && inner::<u32>(&[]).is_empty());
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn measure_ferret(
     let want = x.want;
     let s = scores_for(x.predicted)?;
     // The units: every token but the first and the last.
-    let content: Vec<f64> = s[1.min(s.len())..s.len().saturating_sub(1)].to_vec();
+    let content = ferret::inner(&s).to_vec();
     let p_full = x.probs[x.predicted];
     if want(MetricChoice::AopcCompr) || want(MetricChoice::AopcSuff) {
         let a = ferret::aopc(&f.predictor, &content, x.predicted, p_full)?;

@@ -140,10 +140,7 @@ impl<'a> Retokenized<'a> {
         tokenizer: &'a TextTokenizer,
         ids: &[u32],
     ) -> Self {
-        let content = match ids.len() {
-            0..=2 => Vec::new(),
-            n => ids[1..n - 1].to_vec(),
-        };
+        let content = super::ferret::inner(ids).to_vec();
         Self {
             model,
             config,
