@@ -120,6 +120,14 @@ fn probs_of(
     Ok(logits.iter().map(|l| softmax(l)).collect())
 }
 
+/// softmax computed in float32 (max subtracted, as PyTorch does), widened to f64.
+fn softmax_f32(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|&x| (x - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|&e| f64::from(e / sum)).collect()
+}
+
 /// ferret's removal: the units are the tokens between the first and the last (the special
 /// tokens of a single sequence); the kept ones are decoded to text and the text is tokenised
 /// again, so a word cut in two by a removal is read as the tokenizer reads the new text (ferret
@@ -150,23 +158,31 @@ impl<'a> Retokenized<'a> {
         }
     }
 
-    fn run(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        let mut out = Vec::with_capacity(keeps.len());
-        for chunk in keeps.chunks(rows_per_pass(self.content.len() + 2)) {
-            let (mut ids, mut types) = (vec![], vec![]);
-            for keep in chunk {
-                let kept: Vec<u32> = self
-                    .content
-                    .iter()
-                    .zip(keep)
-                    .filter(|(_, &k)| k)
-                    .map(|(&id, _)| id)
-                    .collect();
-                let (i, t) = self.tokenizer.ids(&self.tokenizer.decode(&kept)?)?;
-                ids.push(i);
-                types.push(t);
-            }
-            out.extend(probs_of(self.model, self.config, &ids, &types, None)?);
+    /// The re-tokenised input (token and type ids) that keeps the marked units.
+    fn input(&self, keep: &[bool]) -> Result<(Vec<u32>, Vec<u32>)> {
+        let kept: Vec<u32> = self
+            .content
+            .iter()
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .map(|(&id, _)| id)
+            .collect();
+        self.tokenizer.ids(&self.tokenizer.decode(&kept)?)
+    }
+
+    /// Probabilities as ferret reads them: a float32 softmax, whose rounding near 0 and 1 makes
+    /// leave-one-out importances tie exactly where ferret's do (τ-b counts ties).
+    fn run(&self, inputs: &[(Vec<u32>, Vec<u32>)]) -> Result<Vec<Vec<f64>>> {
+        let mut out = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(rows_per_pass(self.content.len() + 2)) {
+            let (ids, types): (Vec<Vec<u32>>, Vec<Vec<u32>>) = chunk.iter().cloned().unzip();
+            let input = text::batch_masked(self.config, &ids, &types, None, self.model.device())?;
+            let logits = self
+                .model
+                .logits(&ModelInput::Text(input))?
+                .to_dtype(DType::F32)?
+                .to_vec2::<f32>()?;
+            out.extend(logits.iter().map(|l| softmax_f32(l)));
         }
         Ok(out)
     }
@@ -181,8 +197,12 @@ impl Predictor for Retokenized<'_> {
         &self.none_fixed
     }
 
+    /// Deduplicated by the re-tokenised text, not the mask: removing either copy of a repeated
+    /// token gives one input, and ferret's leave-one-out importances tie exactly there.
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        distinct_in_parallel(keeps, |chunk| self.run(chunk))
+        let inputs: Vec<(Vec<u32>, Vec<u32>)> =
+            keeps.iter().map(|k| self.input(k)).collect::<Result<_>>()?;
+        distinct_in_parallel(&inputs, |chunk| self.run(chunk))
     }
 }
 
@@ -200,18 +220,19 @@ impl Predictor for TextPredictor<'_> {
     }
 }
 
-/// Runs `run` once per distinct mask (short inputs repeat masks across thresholds and curves),
-/// split over the attribution workers (one thread per core); results in `keeps` order.
-pub(crate) fn distinct_in_parallel(
-    keeps: &[Vec<bool>],
-    run: impl Fn(&[Vec<bool>]) -> Result<Vec<Vec<f64>>> + Sync,
+/// Runs `run` once per distinct input (short inputs repeat masks across thresholds and curves),
+/// split over the attribution workers (one thread per core); results in `inputs` order. Equal
+/// inputs therefore get bit-equal probabilities, whatever batch they would have landed in.
+pub(crate) fn distinct_in_parallel<K: std::hash::Hash + Eq + Clone + Sync>(
+    inputs: &[K],
+    run: impl Fn(&[K]) -> Result<Vec<Vec<f64>>> + Sync,
 ) -> Result<Vec<Vec<f64>>> {
-    let mut distinct: Vec<Vec<bool>> = Vec::new();
-    let mut index: std::collections::HashMap<&[bool], usize> = Default::default();
-    let slots: Vec<usize> = keeps
+    let mut distinct: Vec<K> = Vec::new();
+    let mut index: std::collections::HashMap<&K, usize> = Default::default();
+    let slots: Vec<usize> = inputs
         .iter()
         .map(|k| {
-            *index.entry(k.as_slice()).or_insert_with(|| {
+            *index.entry(k).or_insert_with(|| {
                 distinct.push(k.clone());
                 distinct.len() - 1
             })
@@ -219,7 +240,7 @@ pub(crate) fn distinct_in_parallel(
         .collect();
     let workers = crate::attr::batching::workers().min(distinct.len()).max(1);
     let per = distinct.len().div_ceil(workers).max(1);
-    let parts: Vec<&[Vec<bool>]> = distinct.chunks(per).collect();
+    let parts: Vec<&[K]> = distinct.chunks(per).collect();
     let probs: Vec<Vec<f64>> = crate::attr::batching::map_parallel(&parts, |c| run(c))?
         .into_iter()
         .flatten()

@@ -340,10 +340,16 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
         let mut memo: HashMap<String, calig::Components> = HashMap::new();
         for (mi, spec) in opts.methods.iter().enumerate() {
             bar.set_message(spec.name.clone());
+            // ferret's metrics name their own removal (re-tokenised, equal texts run once).
             let metric_key = format!(
-                "{}|{}|{:?}",
+                "{}|{}{}|{:?}",
                 example_key(&ex.text, 0),
                 opts.removal.name(),
+                if ferret_wanted {
+                    "+ferret-retokenised-f32"
+                } else {
+                    ""
+                },
                 opts.metrics
             );
             let measured = match caches[mi].measured.get(&metric_key) {
