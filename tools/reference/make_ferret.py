@@ -18,34 +18,20 @@ ferret-xai is installed without its dependencies, and only its evaluator modules
         cloudpickle==3.1.3
 """
 
-import importlib.util
 import json
 import os
 import sys
-import types
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "eval"))
+from crosscheck_ferret import import_ferret  # noqa: E402  (ferret's evaluators, nothing else)
 FIXTURES = os.path.join(HERE, "..", "..", "tests", "fixtures")
 FAMILIES = ["bert", "roberta", "xlmr"]
 TOP_K = 3
-
-
-def import_ferret():
-    spec = importlib.util.find_spec("ferret")
-    if spec is None:
-        sys.exit("ferret-xai is not importable: put its --target directory on PYTHONPATH")
-    pkg = types.ModuleType("ferret")
-    pkg.__path__ = list(spec.submodule_search_locations)
-    sys.modules["ferret"] = pkg
-    from ferret.evaluators import faithfulness_measures as fm
-    from ferret.evaluators import plausibility_measures as pm
-    from ferret.explainers.explanation import Explanation, ExplanationWithRationale
-
-    return fm, pm, Explanation, ExplanationWithRationale
 
 
 def main():
