@@ -153,13 +153,9 @@ pub fn hard_plausibility(scores: &[f64], gold: &BTreeSet<usize>, k: usize) -> (f
     let Some(top) = top_positive(scores, k) else {
         return (0.0, 0.0);
     };
+    // F1 of precision |A∩B|/|A| and recall |A∩B|/|B| is ERASER's 2|A∩B| / (|A| + |B|).
+    let f1 = plausibility::token_f1(&top, gold);
     let hits = top.iter().filter(|i| gold.contains(i)).count() as f64;
-    let (precision, recall) = (hits / top.len() as f64, hits / gold.len().max(1) as f64);
-    let f1 = if precision == 0.0 || recall == 0.0 {
-        0.0
-    } else {
-        2.0 * precision * recall / (precision + recall)
-    };
     let union = (top.len() + gold.len()) as f64 - hits;
     (f1, if union == 0.0 { 0.0 } else { hits / union })
 }

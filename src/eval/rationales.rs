@@ -31,6 +31,12 @@ pub(super) struct RationaleCase {
     pub(super) ferret_scores: Vec<Vec<f64>>,
 }
 
+/// The hard-rationale k: the mean rationale size, rounded, at least 1.
+fn mean_size(sizes: impl ExactSizeIterator<Item = usize>) -> usize {
+    let n = sizes.len().max(1);
+    ((sizes.sum::<usize>() as f64 / n as f64).round() as usize).max(1)
+}
+
 fn label_names(m: &LoadedModel, p: &[f64]) -> serde_json::Value {
     m.config
         .labels
@@ -50,12 +56,7 @@ pub(super) fn score(
     n_methods: usize,
 ) -> (usize, Option<Vec<f64>>) {
     let with_gold: Vec<&RationaleCase> = cases.iter().filter(|c| !c.gold.is_empty()).collect();
-    let k = if with_gold.is_empty() {
-        1
-    } else {
-        let total: usize = with_gold.iter().map(|c| c.gold.len()).sum();
-        ((total as f64 / with_gold.len() as f64).round() as usize).max(1)
-    };
+    let k = mean_size(with_gold.iter().map(|c| c.gold.len()));
     let mut matches = vec![Vec::new(); n_methods];
     for c in &with_gold {
         for (mi, s) in c.scores.iter().enumerate() {
@@ -176,8 +177,7 @@ pub(super) fn ferret_plausibility(
     }
     let with_gold: Vec<&RationaleCase> =
         cases.iter().filter(|c| !c.ferret_gold.is_empty()).collect();
-    let total: usize = with_gold.iter().map(|c| c.ferret_gold.len()).sum();
-    let k = ((total as f64 / with_gold.len().max(1) as f64).round() as usize).max(1);
+    let k = mean_size(with_gold.iter().map(|c| c.ferret_gold.len()));
     for c in with_gold.iter().filter(|c| c.ferret_scored) {
         for (mi, s) in c.ferret_scores.iter().enumerate() {
             let (f1, iou) = ferret::hard_plausibility(s, &c.ferret_gold, k);

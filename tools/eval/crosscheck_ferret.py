@@ -50,6 +50,21 @@ def import_ferret():
     return fm, pm, Explanation, ExplanationWithRationale
 
 
+def evaluators(fm, pm, model, tok):
+    """ferret's faithfulness and plausibility evaluators, by calig's metric names."""
+    faith = {
+        "aopc_compr": fm.AOPC_Comprehensiveness_Evaluation(model, tok),
+        "aopc_suff": fm.AOPC_Sufficiency_Evaluation(model, tok),
+        "taucorr_loo": fm.TauLOO_Evaluation(model, tok),
+    }
+    plaus = {
+        "auprc_plau": pm.AUPRC_PlausibilityEvaluation(model, tok),
+        "token_f1_plau": pm.Tokenf1_PlausibilityEvaluation(model, tok),
+        "token_iou_plau": pm.TokenIOU_PlausibilityEvaluation(model, tok),
+    }
+    return faith, plaus
+
+
 def read_calig(run):
     values = {}
     with open(os.path.join(run, "per_instance.csv"), newline="") as f:
@@ -90,16 +105,7 @@ def main():
     tok = AutoTokenizer.from_pretrained(a.model)
     k = results.get("ferret_k")
     requested = set(results.get("metrics_requested", []))
-    faith = {
-        "aopc_compr": fm.AOPC_Comprehensiveness_Evaluation(model, tok),
-        "aopc_suff": fm.AOPC_Sufficiency_Evaluation(model, tok),
-        "taucorr_loo": fm.TauLOO_Evaluation(model, tok),
-    }
-    plaus = {
-        "auprc_plau": pm.AUPRC_PlausibilityEvaluation(model, tok),
-        "token_f1_plau": pm.Tokenf1_PlausibilityEvaluation(model, tok),
-        "token_iou_plau": pm.TokenIOU_PlausibilityEvaluation(model, tok),
-    }
+    faith, plaus = evaluators(fm, pm, model, tok)
     worst = {}
     bad = []
     loo_gaps = {}

@@ -28,7 +28,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "eval"))
-from crosscheck_ferret import import_ferret  # noqa: E402  (ferret's evaluators, nothing else)
+from crosscheck_ferret import evaluators, import_ferret  # noqa: E402  (ferret's evaluators, nothing else)
 FIXTURES = os.path.join(HERE, "..", "..", "tests", "fixtures")
 FAMILIES = ["bert", "roberta", "xlmr"]
 TOP_K = 3
@@ -43,16 +43,7 @@ def main():
         tok = AutoTokenizer.from_pretrained(d)
         with open(os.path.join(d, "reference.json")) as f:
             texts = json.load(f)["texts"]
-        evaluators = {
-            "aopc_compr": fm.AOPC_Comprehensiveness_Evaluation(model, tok),
-            "aopc_suff": fm.AOPC_Sufficiency_Evaluation(model, tok),
-            "taucorr_loo": fm.TauLOO_Evaluation(model, tok),
-        }
-        plausibility = {
-            "auprc_plau": pm.AUPRC_PlausibilityEvaluation(model, tok),
-            "token_f1_plau": pm.Tokenf1_PlausibilityEvaluation(model, tok),
-            "token_iou_plau": pm.TokenIOU_PlausibilityEvaluation(model, tok),
-        }
+        faith, plausibility = evaluators(fm, pm, model, tok)
         rng = np.random.default_rng(7)
         examples = []
         for i, text in enumerate(texts):
@@ -79,12 +70,12 @@ def main():
                 "rationale": rationale,
                 "top_k": TOP_K,
             }
-            for name, ev in evaluators.items():
+            for name, ev in faith.items():
                 ex[name] = float(ev.compute_evaluation(e, target=target).score)
             for name, ev in plausibility.items():
                 ex[name] = float(ev.compute_evaluation(er, target=target, top_k_rationale=TOP_K).score)
             examples.append(ex)
-            print(family, i, {k: round(ex[k], 6) for k in list(evaluators) + list(plausibility)})
+            print(family, i, {k: round(ex[k], 6) for k in list(faith) + list(plausibility)})
         out = {
             "made_by": "tools/reference/make_ferret.py with ferret-xai 0.4.2 (float32 PyTorch)",
             "examples": examples,
