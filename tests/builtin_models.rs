@@ -198,6 +198,58 @@ fn default_image_model_explains_an_example() {
     }
 }
 
+/// Each image model's example images (`examples/testNNNNN_*.png`, Fashion-MNIST test index
+/// NNNNN) get the class PyTorch predicted for that test image when the model was trained
+/// (`metrics.json`, fp16 weights), and calig's maps have one score per patch of the grid.
+#[test]
+fn image_models_predict_their_examples_as_pytorch_did() {
+    for (name, patches) in [("vit-fashion-mae", 16), ("vit-fashion-mae-p4", 49)] {
+        require_installed(name);
+        let src = builtin::source_root().join(name);
+        let metrics = read_json(&src.join("metrics.json"));
+        let preds = metrics["with_mae"]["test_pred_fp16_weights"]
+            .as_array()
+            .unwrap();
+        let mut examples: Vec<_> = std::fs::read_dir(src.join("examples"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        examples.sort();
+        assert!(examples.len() >= 3, "{name}: {examples:?}");
+        for img in &examples {
+            let file = img.file_name().unwrap().to_str().unwrap();
+            let index: usize = file[4..9].parse().unwrap();
+            let o = calig(&[
+                "explain",
+                "--model",
+                name,
+                "--method",
+                "gae",
+                "--format",
+                "json",
+                "--image",
+                img.to_str().unwrap(),
+            ]);
+            assert!(
+                o.status.success(),
+                "{name} {file}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(
+                e["predicted"]["index"].as_u64(),
+                preds[index].as_u64(),
+                "{name} {file}"
+            );
+            assert_eq!(
+                e["scores"].as_array().unwrap().len(),
+                patches,
+                "{name} {file}"
+            );
+        }
+    }
+}
+
 #[test]
 fn xlmr_amharic_predicts_as_pytorch_did() {
     require_installed("xlmr-amharic");
