@@ -156,6 +156,19 @@ fn lrp_methods_run_on_every_builtin_text_model() {
     }
 }
 
+/// `calig explain ARGS --format json`, which must succeed, parsed.
+fn explain_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["explain", "--format", "json"];
+    all.extend_from_slice(args);
+    let o = calig(&all);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 #[test]
 fn default_image_model_explains_an_example() {
     require_installed("vit-fashion-mae");
@@ -172,23 +185,14 @@ fn default_image_model_explains_an_example() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["prediction"]["label"], "Ankle boot");
     for method in ["calig", "ig", "gae", "occlusion", "attnlrp", "chefer2021"] {
-        let o = calig(&[
-            "explain",
+        let e = explain_json(&[
             "--method",
             method,
             "--steps",
             "8",
-            "--format",
-            "json",
             "--image",
             img.to_str().unwrap(),
         ]);
-        assert!(
-            o.status.success(),
-            "{method}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(e["model"], "vit-fashion-mae");
         assert_eq!(
             e["scores"].as_array().unwrap().len(),
@@ -219,23 +223,14 @@ fn image_models_predict_their_examples_as_pytorch_did() {
         for img in &examples {
             let file = img.file_name().unwrap().to_str().unwrap();
             let index: usize = file[4..9].parse().unwrap();
-            let o = calig(&[
-                "explain",
+            let e = explain_json(&[
                 "--model",
                 name,
                 "--method",
                 "gae",
-                "--format",
-                "json",
                 "--image",
                 img.to_str().unwrap(),
             ]);
-            assert!(
-                o.status.success(),
-                "{name} {file}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             assert_eq!(
                 e["predicted"]["index"].as_u64(),
                 preds[index].as_u64(),
