@@ -307,6 +307,10 @@ fn bad_requests_name_the_problem() {
         &["no column `txt`", "d.tsv"],
     );
     check(base("ig", &["--reference", "gae"]), &["--reference `gae`"]);
+    check(
+        base("ig", &["--image-removal", "black"]),
+        &["--image-removal applies to images"],
+    );
     std::fs::write(&data, "sentence\tlabel\nfine\tmaybe\n").unwrap();
     check(base("ig", &[]), &["line 2", "`maybe`"]);
     std::fs::write(&data, b"sentence\tlabel\ngood\t1\nbad \xff\xfe bytes\t0\n").unwrap();
@@ -444,6 +448,26 @@ fn image_data_sets_evaluate_by_patches() {
         per.contains("test:5"),
         "examples are named by split and index"
     );
+    // Black removal (pixel 0 before normalisation) is said in the header and changes the
+    // removal metrics; the attributions come from the first run's cache.
+    let black = dir.path().join("black");
+    let cache = out.join("cache");
+    let mut black_args = args.to_vec();
+    black_args[8] = black.to_str().unwrap();
+    black_args.extend([
+        "--image-removal",
+        "black",
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    run_ok(&black_args);
+    let vb = read_json(&black.join("results.json"));
+    assert_eq!(
+        vb["removal"],
+        "patch set to black (pixel 0 before normalisation)"
+    );
+    let per_black = std::fs::read_to_string(black.join("per_instance.csv")).unwrap();
+    assert_ne!(per, per_black, "the fill value changes the removal metrics");
     // An image folder with one sub-folder per class.
     let folder = dir.path().join("folder");
     for (class, n) in [("cat", 2), ("plane", 1)] {

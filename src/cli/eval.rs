@@ -4,6 +4,7 @@
 
 use super::RuntimeArgs;
 use anyhow::Result;
+use calig::eval::image_removal::ImageRemoval;
 use calig::eval::job::{self, EvalJob, Preset};
 use calig::eval::metrics::MetricChoice;
 use calig::eval::removal::Removal;
@@ -38,6 +39,11 @@ pub struct EvalArgs {
     /// How removed tokens are removed (default: delete; pad-mask for chefer/beyond-intuition).
     #[arg(long, value_enum)]
     removal: Option<Removal>,
+    /// Images: what removed patches become (default grey: 0 in the normalised space, as
+    /// Chefer et al.'s code; black: pixel 0 before normalisation, the reference IG, occlusion
+    /// and CA-LIG integrate from by default).
+    #[arg(long, value_enum)]
+    image_removal: Option<ImageRemoval>,
     /// Evaluate a seeded random sample of N examples (kept in file order).
     #[arg(long)]
     limit: Option<usize>,
@@ -88,6 +94,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         metrics: a.metrics,
         preset: a.preset,
         removal: a.removal,
+        image_removal: a.image_removal,
         limit: a.limit,
         seed: a.seed,
         output: a.output,

@@ -1,5 +1,6 @@
-//! Removing image patches: a removed patch's normalised pixels are set to 0 (the data set's mean
-//! colour after normalisation), as Chefer et al.'s ViT perturbation code does; units are the
+//! Removing image patches: a removed patch's pixels take a fill value, by default 0 in the
+//! normalised space (the data set's mean colour, as Chefer et al.'s ViT perturbation code does),
+//! or black (pixel 0 before normalisation, the image methods' default reference); units are the
 //! patches of the model's grid, row-major, [CLS] never removed (it is not an input).
 
 use super::faithfulness::Predictor;
@@ -9,21 +10,53 @@ use crate::explain::softmax;
 use crate::model::{Encoder, ImageInput, ModelInput};
 use candle_core::{DType, Tensor};
 
+/// What a removed patch's pixels become (`calig eval --image-removal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageRemoval {
+    /// 0 in the normalised space: the data set's mean colour (Chefer et al.'s ViT code).
+    #[default]
+    Grey,
+    /// Pixel value 0 before normalisation: the `--baseline black` that IG, occlusion and CA-LIG
+    /// integrate from by default.
+    Black,
+}
+
+impl ImageRemoval {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Grey => "grey",
+            Self::Black => "black",
+        }
+    }
+
+    /// How the tables' header describes it.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Grey => "patch set to 0 (normalised pixels)",
+            Self::Black => "patch set to black (pixel 0 before normalisation)",
+        }
+    }
+}
+
 pub struct ImagePredictor<'a> {
     pub model: &'a dyn Encoder,
     /// The preprocessed image, (1, c, h, w).
     pub pixels: Tensor,
+    /// What removed pixels become, the shape of `pixels`.
+    pub fill: Tensor,
     pub patch: usize,
     fixed: Vec<bool>,
 }
 
 impl<'a> ImagePredictor<'a> {
-    pub fn new(model: &'a dyn Encoder, pixels: Tensor, patch: usize) -> Result<Self> {
+    pub fn new(model: &'a dyn Encoder, pixels: Tensor, fill: Tensor, patch: usize) -> Result<Self> {
         let (_, _, h, w) = pixels.dims4()?;
         let patches = (h / patch) * (w / patch);
         Ok(Self {
             model,
             pixels,
+            fill,
             patch,
             fixed: vec![false; patches],
         })
@@ -34,7 +67,7 @@ impl<'a> ImagePredictor<'a> {
         for chunk in keeps.chunks(64) {
             let batch = chunk
                 .iter()
-                .map(|k| mask_patches(&self.pixels, self.patch, k))
+                .map(|k| mask_patches(&self.pixels, &self.fill, self.patch, k))
                 .collect::<Result<Vec<_>>>()?;
             let pixel_values = Tensor::cat(&batch, 0)?;
             let logits = self
@@ -48,8 +81,8 @@ impl<'a> ImagePredictor<'a> {
     }
 }
 
-/// `pixels` (1, c, h, w) with the patches whose `keep` is false set to 0.
-pub fn mask_patches(pixels: &Tensor, patch: usize, keep: &[bool]) -> Result<Tensor> {
+/// `pixels` (1, c, h, w) with the patches whose `keep` is false taken from `fill` (same shape).
+pub fn mask_patches(pixels: &Tensor, fill: &Tensor, patch: usize, keep: &[bool]) -> Result<Tensor> {
     let (_, c, h, w) = pixels.dims4()?;
     let gw = w / patch;
     let mask: Vec<f32> = (0..h * w)
@@ -61,7 +94,8 @@ pub fn mask_patches(pixels: &Tensor, patch: usize, keep: &[bool]) -> Result<Tens
     let mask = Tensor::from_vec(mask, (1, 1, h, w), pixels.device())?
         .to_dtype(pixels.dtype())?
         .broadcast_as((1, c, h, w))?;
-    Ok((pixels * mask)?)
+    // pixels·mask + fill·(1 − mask): with a zero fill, exactly the kept pixels and zeros.
+    Ok(((pixels * &mask)? + (fill * (1.0 - &mask)?)?)?)
 }
 
 impl Predictor for ImagePredictor<'_> {
@@ -84,14 +118,25 @@ mod tests {
     use candle_core::Device;
 
     #[test]
-    fn removed_patches_become_zero_and_kept_ones_stay() -> Result<()> {
+    fn removed_patches_take_the_fill_and_kept_ones_stay() -> Result<()> {
         let px = Tensor::arange(1f32, 33.0, &Device::Cpu)?.reshape((1, 2, 4, 4))?;
-        let m = mask_patches(&px, 2, &[true, false, false, true])?;
+        let keep = [true, false, false, true];
+        let m = mask_patches(&px, &px.zeros_like()?, 2, &keep)?;
         let v: Vec<f32> = m.flatten_all()?.to_vec1()?;
         // Channel 0, row 0: patch 0 kept (1, 2), patch 1 removed (0, 0).
         assert_eq!(&v[..4], &[1.0, 2.0, 0.0, 0.0]);
         // Channel 1, row 3: patch 2 removed, patch 3 kept (31, 32).
         assert_eq!(&v[28..32], &[0.0, 0.0, 31.0, 32.0]);
+        // A black fill of −0.5 in channel 0 and −2 in channel 1.
+        let black = Tensor::new(&[-0.5f32, -2.0], &Device::Cpu)?
+            .reshape((1, 2, 1, 1))?
+            .broadcast_as((1, 2, 4, 4))?
+            .contiguous()?;
+        let v: Vec<f32> = mask_patches(&px, &black, 2, &keep)?
+            .flatten_all()?
+            .to_vec1()?;
+        assert_eq!(&v[..4], &[1.0, 2.0, -0.5, -0.5]);
+        assert_eq!(&v[28..32], &[-2.0, -2.0, 31.0, 32.0]);
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! sampled, the methods parsed (and attributions made elsewhere read), the evaluation run, and
 //! the tables, plots and exports written to the output directory (docs/evaluation.md).
 
+use super::image_removal::ImageRemoval;
 use super::metrics::MetricChoice;
 use super::plot;
 use super::removal::Removal;
@@ -57,6 +58,8 @@ pub struct EvalJob {
     pub metrics: Vec<MetricChoice>,
     pub preset: Option<Preset>,
     pub removal: Option<Removal>,
+    /// What removed image patches become (images only; default grey).
+    pub image_removal: Option<ImageRemoval>,
     pub limit: Option<usize>,
     pub seed: u64,
     pub output: PathBuf,
@@ -88,6 +91,7 @@ impl EvalJob {
             metrics: Vec::new(),
             preset: None,
             removal: None,
+            image_removal: None,
             limit: None,
             seed: 0,
             output: PathBuf::from("calig-eval"),
@@ -245,11 +249,17 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
     let is_text = m.config.family.is_text();
     if !is_text && a.removal.is_some() {
         return Err(invalid(
-            "--removal applies to text; removed image patches are set to 0 in the normalised \
-             space"
+            "--removal applies to text; for images, --image-removal grey|black says what \
+             removed patches become"
                 .into(),
         ));
     }
+    if is_text && a.image_removal.is_some() {
+        return Err(invalid(
+            "--image-removal applies to images; for text, --removal delete|pad|pad-mask".into(),
+        ));
+    }
+    let image_removal = a.image_removal.unwrap_or_default();
     let mut methods = if a.methods.trim().is_empty() {
         Vec::new()
     } else {
@@ -309,6 +319,7 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
         methods: methods.clone(),
         metrics: metrics.clone(),
         removal,
+        image_removal,
         seed: a.seed,
         cache_dir: a.cache.clone().unwrap_or_else(|| a.output.join("cache")),
         rationales,
@@ -325,7 +336,7 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
             .map(|m| format!("{m:?}"))
             .collect::<Vec<_>>()
             .join(","),
-        removal_name(m, removal, &metrics)
+        removal_name(m, removal, image_removal, &metrics)
     ));
     // Created only now: a request refused above (or by `evaluate`'s own checks) leaves nothing.
     let out = evaluate(m, &examples, &opts)?;
@@ -429,10 +440,15 @@ fn run_sanity(
 }
 
 /// How removal works for this model: the text option, or the image rule.
-fn removal_name(m: &LoadedModel, removal: Removal, metrics: &[MetricChoice]) -> String {
+fn removal_name(
+    m: &LoadedModel,
+    removal: Removal,
+    image_removal: ImageRemoval,
+    metrics: &[MetricChoice],
+) -> String {
     const FERRET: &str = "ferret's: deleted, the rest decoded and re-tokenised";
     if !m.config.family.is_text() {
-        "patch set to 0 (normalised pixels)".into()
+        image_removal.describe().into()
     } else if metrics.iter().all(MetricChoice::is_ferret) {
         FERRET.into()
     } else if metrics.iter().any(MetricChoice::is_ferret) {
@@ -457,6 +473,7 @@ fn write_outputs(
     total: usize,
 ) -> Result<serde_json::Value> {
     let dir = &a.output;
+    let image_removal = a.image_removal.unwrap_or_default();
     let tables = report::tables(out, names, reference, a.seed);
     let accuracy = out
         .examples
@@ -506,7 +523,10 @@ fn write_outputs(
             "preset".into(),
             a.preset.map_or("none".into(), |p| format!("{p:?}")),
         ),
-        ("removal".into(), removal_name(m, removal, metrics)),
+        (
+            "removal".into(),
+            removal_name(m, removal, image_removal, metrics),
+        ),
         ("explained class".into(), {
             const FERRET: &str = "predicted class for ferret's metrics (its plausibility only where that is the gold class)";
             const CALIG: &str = "predicted class for comprehensiveness/sufficiency/log-odds/deletion/insertion; gold class for the perturbation test and rationales";
@@ -571,7 +591,7 @@ fn write_outputs(
         "dataset": a.dataset,
         "n": n,
         "seed": a.seed,
-        "removal": removal_name(m, removal, metrics),
+        "removal": removal_name(m, removal, image_removal, metrics),
         "preset": a.preset,
         "metrics_requested": metrics,
         "reference": names[reference],

@@ -6,13 +6,14 @@
 
 use super::cache::{example_key, model_hash, Cached, MethodCache};
 use super::faithfulness::{Predictor, FRACTIONS};
-use super::image_removal::ImagePredictor;
+use super::image_removal::{ImagePredictor, ImageRemoval};
 use super::measure::{measure, FerretInput, Measure};
 use super::metrics::MetricChoice;
 use super::rationales::{self, FaithRecord, RationaleCase};
 use super::removal::{Removal, Retokenized, TextPredictor};
 use super::spec::{Kind, MethodSpec};
 use super::units::Units;
+use crate::attr::baseline::Baseline;
 use crate::attr::{calig, Method, Params};
 use crate::data::Example;
 use crate::error::{CaligError, Result};
@@ -28,6 +29,7 @@ pub struct EvalOptions {
     pub methods: Vec<MethodSpec>,
     pub metrics: Vec<MetricChoice>,
     pub removal: Removal,
+    pub image_removal: ImageRemoval,
     pub seed: u64,
     pub cache_dir: PathBuf,
     /// Data sets with human rationales (ERASER): units are its whitespace tokens.
@@ -273,9 +275,16 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                     (!opts.rationales).then(|| Units::words(&p.words)),
                 ),
                 ModelInput::Image(image) => {
+                    let fill = match opts.image_removal {
+                        ImageRemoval::Grey => image.pixel_values.zeros_like()?,
+                        ImageRemoval::Black => {
+                            p.subject.baseline(Baseline::Black)?.input_embeddings
+                        }
+                    };
                     let predictor = ImagePredictor::new(
                         m.model.as_ref(),
                         image.pixel_values.clone(),
+                        fill,
                         p.subject.patch_size,
                     )?;
                     let n = predictor.len();
@@ -344,7 +353,11 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
             let metric_key = format!(
                 "{}|{}{}|{:?}",
                 example_key(&ex.text, 0),
-                opts.removal.name(),
+                if is_text {
+                    opts.removal.name()
+                } else {
+                    opts.image_removal.name()
+                },
                 if ferret_wanted {
                     "+ferret-retokenised-f32"
                 } else {

@@ -174,7 +174,7 @@ impl PyModel {
     /// writes its files into `output` and returns results.json as text.
     #[pyo3(signature = (dataset, methods, attributions, metrics, preset, removal, limit, seed,
         output, cache, reference, split, text_column, label_column, id_column, ids, min_words,
-        sanity, progress))]
+        sanity, progress, image_removal=None))]
     #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
@@ -198,6 +198,7 @@ impl PyModel {
         min_words: usize,
         sanity: bool,
         progress: bool,
+        image_removal: Option<String>,
     ) -> PyResult<String> {
         let job = calig::eval::job::EvalJob {
             dataset,
@@ -209,6 +210,9 @@ impl PyModel {
                 .collect::<PyResult<_>>()?,
             preset: preset.map(|p| choice("preset", &p)).transpose()?,
             removal: removal.map(|r| choice("removal", &r)).transpose()?,
+            image_removal: image_removal
+                .map(|r| choice("image_removal", &r))
+                .transpose()?,
             limit,
             seed,
             output,

@@ -209,6 +209,10 @@ def test_evaluate_errors_are_python_exceptions(tmp_path):
         m.evaluate(data, "", output=tmp_path / "o", progress=False)
     with pytest.raises(ValueError, match="removal `sideways`"):
         m.evaluate(data, "random", removal="sideways", output=tmp_path / "o", progress=False)
+    with pytest.raises(ValueError, match="image_removal `white`"):
+        m.evaluate(data, "random", image_removal="white", output=tmp_path / "o", progress=False)
+    with pytest.raises(ValueError, match="--image-removal applies to images"):
+        m.evaluate(data, "random", image_removal="black", output=tmp_path / "o", progress=False)
     with pytest.raises(FileNotFoundError):
         m.evaluate(tmp_path / "missing.tsv", "random", output=tmp_path / "o", progress=False)
     assert not (tmp_path / "o").exists()
