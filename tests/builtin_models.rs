@@ -4,7 +4,7 @@
 mod common;
 
 use calig::model::builtin;
-use common::{calig, fixture, read_json};
+use common::{fixture, json_ok, read_json};
 
 fn require_installed(name: &str) {
     assert!(
@@ -18,9 +18,7 @@ fn require_installed(name: &str) {
 
 #[test]
 fn models_lists_the_builtins_with_metrics() {
-    let o = calig(&["models", "--format", "json"]);
-    assert!(o.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json_ok(&["models", "--format", "json"]);
     let names: Vec<&str> = v
         .as_array()
         .unwrap()
@@ -85,7 +83,7 @@ fn default_text_model_explains_with_every_method() {
         "attnlrp",
         "chefer2021",
     ] {
-        let o = calig(&[
+        let e = json_ok(&[
             "explain",
             "--method",
             method,
@@ -95,12 +93,6 @@ fn default_text_model_explains_with_every_method() {
             "json",
             "a gorgeous, witty movie",
         ]);
-        assert!(
-            o.status.success(),
-            "{method}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(e["model"], "minilm-sst2");
         assert_eq!(e["predicted"]["label"], "positive", "{method}");
         assert_eq!(
@@ -117,9 +109,7 @@ fn every_builtin_text_model_loads_and_predicts() {
         ("minilm-bbc", "the prime minister told parliament that the election campaign would focus on taxes and public services", "politics"),
     ] {
         require_installed(name);
-        let o = calig(&["predict", name, text, "--format", "json"]);
-        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let v = json_ok(&["predict", name, text, "--format", "json"]);
         assert_eq!(v["prediction"]["label"], expected, "{name}");
     }
 }
@@ -133,15 +123,9 @@ fn lrp_methods_run_on_every_builtin_text_model() {
     ] {
         require_installed(name);
         for method in ["attnlrp", "chefer2021"] {
-            let o = calig(&[
+            let v = json_ok(&[
                 "explain", "--model", name, "--method", method, "--format", "json", text,
             ]);
-            assert!(
-                o.status.success(),
-                "{name} {method}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             let scores = v["scores"].as_array().unwrap();
             assert_eq!(
                 scores.len(),
@@ -156,24 +140,11 @@ fn lrp_methods_run_on_every_builtin_text_model() {
     }
 }
 
-/// `calig explain ARGS --format json`, which must succeed, parsed.
-fn explain_json(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["explain", "--format", "json"];
-    all.extend_from_slice(args);
-    let o = calig(&all);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 #[test]
 fn default_image_model_explains_an_example() {
     require_installed("vit-fashion-mae");
     let img = builtin::source_root().join("vit-fashion-mae/examples/test00000_ankle-boot.png");
-    let o = calig(&[
+    let v = json_ok(&[
         "predict",
         "vit-fashion-mae",
         "--image",
@@ -181,11 +152,12 @@ fn default_image_model_explains_an_example() {
         "--format",
         "json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["prediction"]["label"], "Ankle boot");
     for method in ["calig", "ig", "gae", "occlusion", "attnlrp", "chefer2021"] {
-        let e = explain_json(&[
+        let e = json_ok(&[
+            "explain",
+            "--format",
+            "json",
             "--method",
             method,
             "--steps",
@@ -223,7 +195,10 @@ fn image_models_predict_their_examples_as_pytorch_did() {
         for img in &examples {
             let file = img.file_name().unwrap().to_str().unwrap();
             let index: usize = file[4..9].parse().unwrap();
-            let e = explain_json(&[
+            let e = json_ok(&[
+                "explain",
+                "--format",
+                "json",
                 "--model",
                 name,
                 "--method",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{calig, fixture};
+use common::{calig, fixture, json_ok};
 
 fn explain_json(model: &str, method: &str, extra: &[&str]) -> serde_json::Value {
     let dir = fixture(model);
@@ -23,13 +23,7 @@ fn explain_json(model: &str, method: &str, extra: &[&str]) -> serde_json::Value 
     } else {
         args.push("a gorgeous , witty movie .");
     }
-    let o = calig(&args);
-    assert!(
-        o.status.success(),
-        "{model} {method}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+    json_ok(&args)
 }
 
 const METHODS: [&str; 11] = [

@@ -101,6 +101,14 @@ pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs calig, expects success and returns its stdout parsed as JSON.
+pub fn json_ok(args: &[&str]) -> Value {
+    let o = calig(args);
+    assert!(o.status.success(), "calig {args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("calig {args:?}: stdout is not JSON: {e}"))
+}
+
 /// Runs calig, expects failure with an error message containing every `needle`.
 pub fn fails_with(args: &[&str], needles: &[&str]) {
     let o = calig(args);
