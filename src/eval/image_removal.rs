@@ -5,6 +5,7 @@
 
 use super::faithfulness::Predictor;
 use super::removal::distinct_in_parallel;
+use crate::attr::baseline::Baseline;
 use crate::error::Result;
 use crate::explain::softmax;
 use crate::model::{Encoder, ImageInput, ModelInput};
@@ -27,6 +28,14 @@ impl ImageRemoval {
         match self {
             Self::Grey => "grey",
             Self::Black => "black",
+        }
+    }
+
+    /// The attribution reference whose pixels a removed patch takes (`zero` is the normalised 0).
+    pub fn baseline(&self) -> Baseline {
+        match self {
+            Self::Grey => Baseline::Zero,
+            Self::Black => Baseline::Black,
         }
     }
 

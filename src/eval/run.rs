@@ -13,7 +13,6 @@ use super::rationales::{self, FaithRecord, RationaleCase};
 use super::removal::{Removal, Retokenized, TextPredictor};
 use super::spec::{Kind, MethodSpec};
 use super::units::Units;
-use crate::attr::baseline::Baseline;
 use crate::attr::{calig, Method, Params};
 use crate::data::Example;
 use crate::error::{CaligError, Result};
@@ -275,12 +274,10 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                     (!opts.rationales).then(|| Units::words(&p.words)),
                 ),
                 ModelInput::Image(image) => {
-                    let fill = match opts.image_removal {
-                        ImageRemoval::Grey => image.pixel_values.zeros_like()?,
-                        ImageRemoval::Black => {
-                            p.subject.baseline(Baseline::Black)?.input_embeddings
-                        }
-                    };
+                    let fill = p
+                        .subject
+                        .baseline(opts.image_removal.baseline())?
+                        .input_embeddings;
                     let predictor = ImagePredictor::new(
                         m.model.as_ref(),
                         image.pixel_values.clone(),
