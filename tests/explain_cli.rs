@@ -260,6 +260,10 @@ fn bad_options_are_refused_without_output() {
         "baseline `black` is for images",
     );
     fails_with(
+        &["explain", "--model", m, "--baseline", "grey", "nice"],
+        "baseline `grey` is for images",
+    );
+    fails_with(
         &["explain", "--model", m, "--max-batch", "0", "nice"],
         "max-batch",
     );

@@ -386,3 +386,44 @@ fn head_weighted_attention_relevance_favours_the_heads_that_carry_the_class() {
     prm.attention_sign = calig::attr::AttentionSign::Signed;
     assert!(attr::run(Method::Calig, &p.subject, &prm).is_err());
 }
+
+#[test]
+fn the_grey_image_reference_starts_every_layer_path_at_the_grey_images_hidden_states() {
+    use calig::attr::baseline::Baseline;
+    use calig::model::{ImageInput, ModelInput};
+    let m = load("vit", DType::F64);
+    let p = prepare(&m, &input_for("vit"), None).unwrap();
+    let ModelInput::Image(img) = &p.subject.input else {
+        panic!("vit input")
+    };
+    // y_c of the grey image (pixels 0 after normalisation), straight from the model.
+    let grey = ModelInput::Image(ImageInput {
+        pixel_values: img.pixel_values.zeros_like().unwrap(),
+    });
+    let y_grey = m.logits(&grey).unwrap()[p.subject.target];
+    let y = p.subject.logit().unwrap();
+    let run = |baseline| {
+        let mut prm = params(false);
+        prm.baseline = baseline;
+        attr::run(Method::Lig, &p.subject, &prm).unwrap()
+    };
+    let grey_paths = run(Baseline::Grey);
+    // Every layer's path ends where the grey image's forward pass is: y(x) − y(grey) each time,
+    // and the integral is complete.
+    for (l, (delta, difference)) in grey_paths.completeness.iter().enumerate() {
+        assert!((difference - (y - y_grey)).abs() < 1e-9, "layer {l}");
+        assert!(delta.abs() < 1e-2 * difference.abs().max(1.0), "layer {l}");
+    }
+    // `zero` has the same pixels but the zero hidden state above the embeddings: a different
+    // reference logit in the blocks.
+    let zero_paths = run(Baseline::Zero);
+    let (_, last) = zero_paths.completeness.last().unwrap();
+    assert!((last - (y - y_grey)).abs() > 1e-6);
+    // At the input (h^(0) is computed from the pixels), IG sees the same pixels either way.
+    let ig = |baseline| {
+        let mut prm = params(false);
+        prm.baseline = baseline;
+        tokens(&attr::run(Method::Ig, &p.subject, &prm).unwrap().scores).to_vec()
+    };
+    assert_eq!(ig(Baseline::Grey), ig(Baseline::Zero));
+}

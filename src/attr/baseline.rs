@@ -21,6 +21,10 @@ pub enum Baseline {
     Black,
     /// Images: the image blurred with a Gaussian of σ = one patch.
     Blur,
+    /// Images: pixel value 0 after normalisation (the normaliser's mean colour) as a reference
+    /// *image*: the input-space methods see the same pixels as `zero`, but the layer methods
+    /// start from this image's hidden states h'^(l), not from the zero hidden state.
+    Grey,
 }
 
 impl Baseline {
@@ -40,6 +44,7 @@ impl Baseline {
             Self::Unk => "unk",
             Self::Black => "black",
             Self::Blur => "blur",
+            Self::Grey => "grey",
         }
     }
 }
@@ -79,7 +84,7 @@ pub fn replacement_token(baseline: Baseline, ids: SpecialIds) -> Result<Option<u
         Baseline::Mask => Some(ids.mask.ok_or_else(|| missing("mask"))?),
         Baseline::Unk => Some(ids.unk.ok_or_else(|| missing("unk"))?),
         Baseline::Zero => None,
-        Baseline::Black | Baseline::Blur => {
+        Baseline::Black | Baseline::Blur | Baseline::Grey => {
             return Err(CaligError::InvalidInput(format!(
                 "baseline `{}` is for images; text takes pad, zero, mask or unk",
                 baseline.name()
@@ -104,11 +109,11 @@ pub fn image_reference(
                 Tensor::from_vec(black.to_vec(), (1, c, 1, 1), px.device())?.to_dtype(dtype)?;
             per_channel.broadcast_as((b, c, h, w))?.contiguous()?
         }
-        Baseline::Zero => px.zeros_like()?,
+        Baseline::Zero | Baseline::Grey => px.zeros_like()?,
         Baseline::Blur => gaussian_blur(px, sigma)?,
         other => {
             return Err(CaligError::InvalidInput(format!(
-                "baseline `{}` is for text; images take black, blur or zero",
+                "baseline `{}` is for text; images take black, blur, grey or zero",
                 other.name()
             )))
         }
@@ -160,7 +165,8 @@ fn gaussian_blur(px: &Tensor, sigma: f64) -> Result<Tensor> {
 
 /// The baseline in the attributed input space (E for text, pixels for images) and as a model
 /// input (for the hidden-state baselines of layer methods). `None` input: the zero baseline,
-/// whose hidden-state baseline is zero at every layer.
+/// whose hidden-state baseline is zero at every layer (images: `grey` is the same pixels with
+/// the grey image's hidden states instead).
 pub struct ResolvedBaseline {
     pub input_embeddings: Tensor,
     pub input: Option<ModelInput>,

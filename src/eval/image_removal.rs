@@ -31,10 +31,11 @@ impl ImageRemoval {
         }
     }
 
-    /// The attribution reference whose pixels a removed patch takes (`zero` is the normalised 0).
+    /// The attribution reference whose pixels a removed patch takes (`grey` is the normalised 0
+    /// as a reference image).
     pub fn baseline(&self) -> Baseline {
         match self {
-            Self::Grey => Baseline::Zero,
+            Self::Grey => Baseline::Grey,
             Self::Black => Baseline::Black,
         }
     }
