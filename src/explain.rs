@@ -360,6 +360,7 @@ fn method_params(
             ("specials", serde_json::to_value(p.specials)),
             ("layer_relevance", serde_json::to_value(p.layer_relevance)),
             ("heads", serde_json::to_value(p.heads)),
+            ("cls", serde_json::to_value(p.cls)),
         ] {
             v.insert(k.into(), val.unwrap_or_default());
         }

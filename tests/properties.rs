@@ -427,3 +427,43 @@ fn the_grey_image_reference_starts_every_layer_path_at_the_grey_images_hidden_st
     };
     assert_eq!(ig(Baseline::Grey), ig(Baseline::Zero));
 }
+
+#[test]
+fn calig_cls_spread_moves_the_readout_relevance_onto_the_tokens_and_keeps_every_layer_total() {
+    use calig::attr::Cls;
+    for name in ["bert", "vit"] {
+        let m = load(name, DType::F64);
+        let p = prepare(&m, &input_for(name), None).unwrap();
+        let mut prm = params(name != "vit");
+        prm.lambda = 1.0;
+        prm.aggregation = Aggregation::Sum;
+        prm.cls = Cls::Spread;
+        let c = attr::run(Method::Calig, &p.subject, &prm).unwrap();
+        let lig = attr::run(Method::Lig, &p.subject, &prm).unwrap();
+        let layers = lig.layers.unwrap();
+        // With λ = 1 and sum: the map holds every layer's whole LIG total (Σ_l Σ_t r^(l)_t),
+        // [CLS]'s share included, and [CLS] itself (text: token 0) keeps nothing.
+        let want: f64 = layers[1..].iter().flat_map(|l| l.as_ref().unwrap()).sum();
+        let s = tokens(&c.scores);
+        let got: f64 = s.iter().sum();
+        assert!(
+            (got - want).abs() < 1e-9 * want.abs().max(1.0),
+            "{name}: {got} vs {want}"
+        );
+        if name == "bert" {
+            assert_eq!(s[0], 0.0);
+        }
+        // The layer maps keep their totals one by one.
+        for (l, (fused, r)) in c.layers.unwrap()[1..].iter().zip(&layers[1..]).enumerate() {
+            let (f, r): (f64, f64) = (
+                fused.as_ref().unwrap().iter().sum(),
+                r.as_ref().unwrap().iter().sum(),
+            );
+            assert!(
+                (f - r).abs() < 1e-9 * r.abs().max(1.0),
+                "{name} layer {}",
+                l + 1
+            );
+        }
+    }
+}

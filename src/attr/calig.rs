@@ -3,6 +3,7 @@
 //! 1. r^(l) = LIG at h^(l), l = 1..L, signed, from one batched suffix-only computation;
 //! 2. a^(l) = Ā^(l) read at [CLS], Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+ at the input or
 //!    integrated along the path entering block l (`attention_sign=signed`: without the ReLU);
+//!    (`cls=spread`: [CLS]'s r^(l) is first handed to the other tokens in proportion to a^(l));
 //! 3. s^(l) = r^(l) · (λ + (1 − λ) â^(l)), â^(l) = a^(l) / max_t a^(l)_t (`fusion=mixed`:
 //!    s = λ r̂ + (1 − λ) â sign(r));
 //! 4. final = Σ_l R^(l→L) s^(l) (rollout: v ← v + Ā^(k) v for k = l+1..L, Ā at the input),
@@ -15,8 +16,8 @@ use super::attention::readout;
 use super::gae::relevance_maps_with_signed;
 use super::layer_ig::{by_layer, layer_paths, LayerPaths};
 use super::{
-    Aggregation, AttentionMode, AttentionSign, Attribution, Delta, Fusion, Heads, LayerRelevance,
-    Params, Propagation, Scores, Specials, Subject,
+    Aggregation, AttentionMode, AttentionSign, Attribution, Cls, Delta, Fusion, Heads,
+    LayerRelevance, Params, Propagation, Scores, Specials, Subject,
 };
 use crate::error::{CaligError, Result};
 use candle_core::Tensor;
@@ -58,6 +59,26 @@ pub fn fuse_mixed(r: &[f64], a_hat: &[f64], lambda: f64) -> Vec<f64> {
         .zip(r.iter().zip(a_hat))
         .map(|(rh, (r, a))| {
             lambda * rh + (1.0 - lambda) * a * r.signum() * f64::from(u8::from(*r != 0.0))
+        })
+        .collect()
+}
+
+/// r with the readout token's value (position 0) handed to the other tokens in proportion to
+/// their positive attention relevance a; unchanged when no other token has any. Keeps Σ r.
+pub fn spread_cls(r: &[f64], a: &[f64]) -> Vec<f64> {
+    let weight = |t: usize| a.get(t).copied().unwrap_or(0.0).max(0.0);
+    let total: f64 = (1..r.len()).map(weight).sum();
+    if r.is_empty() || total <= 0.0 {
+        return r.to_vec();
+    }
+    r.iter()
+        .enumerate()
+        .map(|(t, v)| {
+            if t == 0 {
+                0.0
+            } else {
+                v + r[0] * weight(t) / total
+            }
         })
         .collect()
 }
@@ -253,7 +274,11 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
     let (mut r_parts, mut a_parts, mut s_parts) = (Vec::new(), Vec::new(), Vec::new());
     let mut total = vec![0.0; c.r[0].len()];
     for l in 1..=num_layers {
-        let r = &c.r[l - offset];
+        let r = match params.cls {
+            Cls::Keep => c.r[l - offset].clone(),
+            Cls::Spread => spread_cls(&c.r[l - offset], &c.a_positive[l - 1]),
+        };
+        let r = &r;
         let a: Vec<f64> = match params.attention_sign {
             AttentionSign::Positive if params.heads == Heads::Weighted => &c.a_head_weighted[l - 1],
             AttentionSign::Positive => &c.a_positive[l - 1],
@@ -323,6 +348,15 @@ mod tests {
         assert_eq!(fuse_scale(&r, &a, 0.0), vec![0.5, -2.0, 0.0]);
         assert_eq!(normalise(&[0.0, 0.0]), vec![0.0, 0.0]);
         assert_eq!(normalise_signed(&[0.5, -1.0]), vec![0.5, -1.0]);
+    }
+
+    #[test]
+    fn cls_relevance_spreads_by_attention_and_keeps_the_total() {
+        // r_CLS = 2 goes 1:3 to tokens 1 and 2 (token 3's negative a gets nothing).
+        let s = spread_cls(&[2.0, 1.0, -1.0, 0.5], &[0.9, 0.25, 0.75, -0.2]);
+        assert_eq!(s, vec![0.0, 1.5, 0.5, 0.5]);
+        // Nothing positive outside [CLS]: r stays as it is.
+        assert_eq!(spread_cls(&[2.0, 1.0], &[1.0, 0.0]), vec![2.0, 1.0]);
     }
 
     #[test]

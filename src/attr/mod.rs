@@ -157,6 +157,18 @@ pub enum Specials {
     Drop,
 }
 
+/// What CA-LIG does with the relevance r^(l) that sits on the readout token ([CLS], <s>;
+/// position 0), which the map of the input tokens or patches never shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Cls {
+    /// r^(l) as it is.
+    Keep,
+    /// [CLS]'s r^(l) handed to the other tokens in proportion to a^(l), the class-specific
+    /// attention relevance of [CLS]'s row in block l (what [CLS] drew its content from).
+    Spread,
+}
+
 /// Which hidden states the layer methods cover.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layers {
@@ -239,6 +251,9 @@ pub struct Params {
     /// CA-LIG's r^(l). Left out of the serialised form at its default (cache keys).
     #[serde(skip_serializing_if = "is_lig")]
     pub layer_relevance: LayerRelevance,
+    /// CA-LIG's [CLS] relevance. Left out of the serialised form at its default (cache keys).
+    #[serde(skip_serializing_if = "is_keep")]
+    pub cls: Cls,
     /// chefer2021: the first block (1..=L) of the rollout. Left out of the serialised form at
     /// its default, so that `calig eval` caches keyed by the parameters stay valid.
     #[serde(skip_serializing_if = "is_first_block")]
@@ -255,6 +270,10 @@ fn is_mean(h: &Heads) -> bool {
 
 fn is_lig(r: &LayerRelevance) -> bool {
     *r == LayerRelevance::Lig
+}
+
+fn is_keep(c: &Cls) -> bool {
+    *c == Cls::Keep
 }
 
 fn is_first_block(start_layer: &usize) -> bool {
@@ -279,6 +298,7 @@ impl Params {
             specials: Specials::Keep,
             heads: Heads::Mean,
             layer_relevance: LayerRelevance::Lig,
+            cls: Cls::Keep,
             start_layer: 1,
             tolerance: None,
         }

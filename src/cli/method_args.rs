@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use calig::attr::baseline::Baseline;
 use calig::attr::quadrature::Quadrature;
 use calig::attr::{
-    Aggregation, AttentionMode, AttentionSign, Fusion, Heads, LayerRelevance, Layers, Method,
+    Aggregation, AttentionMode, AttentionSign, Cls, Fusion, Heads, LayerRelevance, Layers, Method,
     Params, Propagation, Specials,
 };
 
@@ -65,6 +65,9 @@ pub struct MethodArgs {
     /// CA-LIG: r^(l) by layer IG (the paper) or by AttnLRP relevance at h^(l).
     #[arg(long, value_enum, default_value = "lig")]
     layer_relevance: LayerRelevance,
+    /// CA-LIG: keep [CLS]'s r^(l) or spread it over the tokens [CLS] attends to (by a^(l)).
+    #[arg(long, value_enum, default_value = "keep")]
+    cls: Cls,
     /// chefer2021: the first block of the rollout, 1..=L (1: every block; L: the last block
     /// only, as Chefer et al.'s BERT code).
     #[arg(long, default_value_t = 1)]
@@ -104,7 +107,7 @@ impl MethodArgs {
         } else {
             |_| false
         };
-        let checks: [(&str, bool, UsedBy); 17] = [
+        let checks: [(&str, bool, UsedBy); 18] = [
             ("--steps", self.steps != Steps::Fixed(d.steps), path),
             ("--tolerance", self.tolerance.is_some(), tolerance),
             ("--quadrature", self.quadrature != d.quadrature, path),
@@ -137,6 +140,7 @@ impl MethodArgs {
                 self.layer_relevance != d.layer_relevance,
                 calig,
             ),
+            ("--cls", self.cls != d.cls, calig),
             ("--start-layer", self.start_layer != d.start_layer, |m| {
                 m == Chefer2021
             }),
@@ -204,6 +208,7 @@ impl MethodArgs {
             specials: self.specials,
             heads: self.heads,
             layer_relevance: self.layer_relevance,
+            cls: self.cls,
             start_layer: self.start_layer,
         })
     }

@@ -83,6 +83,7 @@ impl MethodSpec {
                 "specials" => params.specials = value(entry, &k, &v)?,
                 "layer_relevance" => params.layer_relevance = value(entry, &k, &v)?,
                 "heads" => params.heads = value(entry, &k, &v)?,
+                "cls" => params.cls = value(entry, &k, &v)?,
                 // Inside an entry commas separate parameters: layer lists use `+` or `-`.
                 "layers" => params.layers = parse_layers(&v).map_err(|e| bad(entry, e))?,
                 _ => return Err(bad(entry, format!("unknown parameter `{k}`"))),
