@@ -60,6 +60,14 @@ def test_parameters_pass_through():
     np.testing.assert_array_equal(e.scores, want["scores"])
     lig = m.explain(TEXT, method="lig", steps=8, layers=[1, 2])
     assert np.isnan(lig.layers[0]).all() and not np.isnan(lig.layers[1]).any()
+    # A design variant by keyword, as the CLI's --cls: [CLS] hands its relevance on (and, with
+    # sum aggregation, none comes back to it).
+    spread = m.explain(TEXT, method="calig", steps=8, cls="spread", aggregation="sum")
+    want = cli_json(FIXTURES / "bert", "calig", "--steps", "8", "--cls", "spread",
+                    "--aggregation", "sum", TEXT)
+    assert spread.params["cls"] == "spread" == want["params"]["cls"]
+    np.testing.assert_array_equal(spread.scores, want["scores"])
+    assert spread.scores[0] == 0.0
 
 
 def test_arrays_have_documented_shapes_and_dtypes():
