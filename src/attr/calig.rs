@@ -68,7 +68,7 @@ pub fn fuse_mixed(r: &[f64], a_hat: &[f64], lambda: f64) -> Vec<f64> {
 pub fn spread_cls(r: &[f64], a: &[f64]) -> Vec<f64> {
     let weight = |t: usize| a.get(t).copied().unwrap_or(0.0).max(0.0);
     let total: f64 = (1..r.len()).map(weight).sum();
-    if r.is_empty() || total <= 0.0 {
+    if total <= 0.0 {
         return r.to_vec();
     }
     r.iter()
@@ -271,14 +271,17 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
             (Propagation::Rownorm, true) => mat_t_vec(m, v),
         }
     };
-    let (mut r_parts, mut a_parts, mut s_parts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a_parts, mut s_parts) = (Vec::new(), Vec::new());
     let mut total = vec![0.0; c.r[0].len()];
     for l in 1..=num_layers {
+        let spread;
         let r = match params.cls {
-            Cls::Keep => c.r[l - offset].clone(),
-            Cls::Spread => spread_cls(&c.r[l - offset], &c.a_positive[l - 1]),
+            Cls::Keep => &c.r[l - offset],
+            Cls::Spread => {
+                spread = spread_cls(&c.r[l - offset], &c.a_positive[l - 1]);
+                &spread
+            }
         };
-        let r = &r;
         let a: Vec<f64> = match params.attention_sign {
             AttentionSign::Positive if params.heads == Heads::Weighted => &c.a_head_weighted[l - 1],
             AttentionSign::Positive => &c.a_positive[l - 1],
@@ -309,7 +312,6 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
             .iter_mut()
             .zip(&contribution)
             .for_each(|(t, x)| *t += x);
-        r_parts.push(r.clone());
         a_parts.push(a);
         s_parts.push(s);
     }
