@@ -248,3 +248,39 @@ fn xlmr_amharic_predicts_as_pytorch_did() {
         assert_eq!(pred as u64, want.as_u64().unwrap(), "{tweet}");
     }
 }
+
+/// Occlusion leaves a patch that is already black (the background, under the black reference)
+/// at exactly 0, not at the float noise of a batched pass against the single one (2.4e-7 here
+/// before), whose sign ordered the tied background patches differently from run to run.
+#[test]
+fn occlusion_scores_background_patches_exactly_zero() {
+    require_installed("vit-fashion-mae-p4");
+    let img = builtin::source_root().join("vit-fashion-mae-p4/examples/test00000_ankle-boot.png");
+    let pixels = image::open(&img).unwrap().to_luma8();
+    let m = calig::model::load_model(
+        "vit-fashion-mae-p4",
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let p = calig::explain::prepare(&m, &calig::explain::ExplainInput::Image(img), None).unwrap();
+    let params = calig::attr::Params::defaults(false);
+    let occ = calig::attr::run(calig::attr::Method::Occlusion, &p.subject, &params).unwrap();
+    let calig::attr::Scores::Patches(scores) = &occ.scores else {
+        panic!("patch scores expected")
+    };
+    assert_eq!(scores.len(), 49);
+    let black = |i: usize| {
+        let (y0, x0) = ((i / 7) * 4, (i % 7) * 4);
+        (y0..y0 + 4).all(|y| (x0..x0 + 4).all(|x| pixels.get_pixel(x as u32, y as u32)[0] == 0))
+    };
+    let background: Vec<usize> = (0..49).filter(|&i| black(i)).collect();
+    assert!(background.len() >= 10, "{background:?}");
+    for &i in &background {
+        assert_eq!(scores[i], 0.0, "background patch {i}");
+    }
+    assert!(
+        (0..49).filter(|&i| !black(i) && scores[i] != 0.0).count() >= 25,
+        "{scores:?}"
+    );
+}

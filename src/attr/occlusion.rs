@@ -1,6 +1,10 @@
 //! Occlusion: leave-one-token-out for text (each non-special token's word embedding replaced by
 //! the baseline's: the pad token by default, or zero), patch occlusion for images (each patch's
 //! pixels replaced by the baseline's: black by default). Score = y_c(x) − y_c(x occluded).
+//! A unit that already equals the baseline (a black background patch under the black
+//! reference) leaves the input as it is: its score is exactly 0, with no forward pass, rather
+//! than the float noise of a batched pass against the single one, whose sign would order the
+//! tied units differently from run to run.
 
 use super::batching::{map_parallel, workers};
 use super::{Attribution, Params, Scores, Subject};
@@ -14,28 +18,41 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     // One occluded variant per unit: (unit index, variant tensor of the input's shape).
     let variants: Vec<(usize, Tensor)> = if subject.is_text() {
         let s = input.dim(1)?;
-        (0..s)
-            .filter(|&t| !subject.special[t])
-            .map(|t| Ok((t, splice(&input, &baseline, 1, t, 1)?)))
-            .collect::<Result<_>>()?
+        let mut variants = Vec::new();
+        for t in (0..s).filter(|&t| !subject.special[t]) {
+            if !same(&input.narrow(1, t, 1)?, &baseline.narrow(1, t, 1)?)? {
+                variants.push((t, splice(&input, &baseline, 1, t, 1)?));
+            }
+        }
+        variants
     } else {
         let (_, _, h, w) = input.dims4()?;
         let p = subject.patch_size;
         let gw = w / p;
-        (0..(h / p) * gw)
-            .map(|i| {
-                Ok((
-                    i,
-                    occlude_patch(&input, &baseline, (i / gw) * p, (i % gw) * p, p)?,
-                ))
-            })
-            .collect::<Result<_>>()?
+        let patch = |x: &Tensor, i: usize| -> Result<Tensor> {
+            Ok(x.narrow(2, (i / gw) * p, p)?.narrow(3, (i % gw) * p, p)?)
+        };
+        let mut variants = Vec::new();
+        for i in 0..(h / p) * gw {
+            if !same(&patch(&input, i)?, &patch(&baseline, i)?)? {
+                let variant = occlude_patch(&input, &baseline, (i / gw) * p, (i % gw) * p, p)?;
+                variants.push((i, variant));
+            }
+        }
+        variants
     };
     let units = if subject.is_text() {
         input.dim(1)?
     } else {
-        variants.len()
+        let (_, _, h, w) = input.dims4()?;
+        (h / subject.patch_size) * (w / subject.patch_size)
     };
+    if variants.is_empty() {
+        return Ok(Attribution::scores_only(unit_scores(
+            subject,
+            vec![0.0; units],
+        )));
+    }
     let y = subject.logit()?;
     let mut scores = vec![0.0; units];
     // Batches of occluded copies, at least one per worker, run in parallel.
@@ -57,11 +74,21 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
             scores[*unit] = y - yo;
         }
     }
-    Ok(Attribution::scores_only(if subject.is_text() {
+    Ok(Attribution::scores_only(unit_scores(subject, scores)))
+}
+
+fn unit_scores(subject: &Subject, scores: Vec<f64>) -> Scores {
+    if subject.is_text() {
         Scores::Tokens(scores)
     } else {
         Scores::Patches(scores)
-    }))
+    }
+}
+
+/// Whether two tensors of one shape hold the same values.
+fn same(a: &Tensor, b: &Tensor) -> Result<bool> {
+    let diff = (a - b)?.abs()?.flatten_all()?.max(0)?;
+    Ok(diff.to_dtype(DType::F64)?.to_scalar::<f64>()? == 0.0)
 }
 
 /// `x` with `piece` in place of positions [start, start + piece's length) along `dim`.

@@ -74,6 +74,16 @@ struct MeasuredRecord {
     measured: Measured,
 }
 
+/// Bumped when a method's scores change for the same parameters, so that older cache files
+/// are not served (empty for a method never changed, which keeps its older files valid).
+/// Occlusion 2: units already equal to the baseline score exactly 0 (were float noise).
+fn revision(spec: &MethodSpec) -> &'static str {
+    match spec.kind {
+        super::spec::Kind::Method(crate::attr::Method::Occlusion) => "|revision 2",
+        _ => "",
+    }
+}
+
 pub struct MethodCache {
     store: JsonlStore,
     pub records: HashMap<String, Cached>,
@@ -86,7 +96,7 @@ impl MethodCache {
     pub fn open(dir: &Path, model_hash: &str, spec: &MethodSpec) -> Result<Self> {
         let params = serde_json::to_string(&spec.params).unwrap_or_default();
         let kind = format!("{:?}", spec.kind);
-        let d = Sha256::digest(format!("{kind}|{params}").as_bytes());
+        let d = Sha256::digest(format!("{kind}|{params}{}", revision(spec)).as_bytes());
         // Slugs may hold dots (lambda-0.5): build the names whole, not with `with_extension`.
         let stem = format!("{}-{}", spec.slug(), hex(&d[..6]));
         let dir = dir.join(model_hash);
