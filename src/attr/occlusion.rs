@@ -15,8 +15,8 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let model = subject.model;
     let input = model.input_embeddings(&subject.input)?;
     let baseline = subject.baseline(params.baseline)?.input_embeddings;
-    // One occluded variant per unit: (unit index, variant tensor of the input's shape).
-    let variants: Vec<(usize, Tensor)> = if subject.is_text() {
+    // Units, and one occluded variant per unit that the baseline changes: (unit, variant).
+    let (units, variants): (usize, Vec<(usize, Tensor)>) = if subject.is_text() {
         let s = input.dim(1)?;
         let mut variants = Vec::new();
         for t in (0..s).filter(|&t| !subject.special[t]) {
@@ -24,35 +24,22 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
                 variants.push((t, splice(&input, &baseline, 1, t, 1)?));
             }
         }
-        variants
+        (s, variants)
     } else {
         let (_, _, h, w) = input.dims4()?;
         let p = subject.patch_size;
         let gw = w / p;
-        let patch = |x: &Tensor, i: usize| -> Result<Tensor> {
-            Ok(x.narrow(2, (i / gw) * p, p)?.narrow(3, (i % gw) * p, p)?)
-        };
         let mut variants = Vec::new();
         for i in 0..(h / p) * gw {
-            if !same(&patch(&input, i)?, &patch(&baseline, i)?)? {
-                let variant = occlude_patch(&input, &baseline, (i / gw) * p, (i % gw) * p, p)?;
-                variants.push((i, variant));
+            let (y0, x0) = ((i / gw) * p, (i % gw) * p);
+            let patch =
+                |x: &Tensor| -> Result<Tensor> { Ok(x.narrow(2, y0, p)?.narrow(3, x0, p)?) };
+            if !same(&patch(&input)?, &patch(&baseline)?)? {
+                variants.push((i, occlude_patch(&input, &baseline, y0, x0, p)?));
             }
         }
-        variants
+        ((h / p) * gw, variants)
     };
-    let units = if subject.is_text() {
-        input.dim(1)?
-    } else {
-        let (_, _, h, w) = input.dims4()?;
-        (h / subject.patch_size) * (w / subject.patch_size)
-    };
-    if variants.is_empty() {
-        return Ok(Attribution::scores_only(unit_scores(
-            subject,
-            vec![0.0; units],
-        )));
-    }
     let y = subject.logit()?;
     let mut scores = vec![0.0; units];
     // Batches of occluded copies, at least one per worker, run in parallel.
@@ -74,20 +61,16 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
             scores[*unit] = y - yo;
         }
     }
-    Ok(Attribution::scores_only(unit_scores(subject, scores)))
-}
-
-fn unit_scores(subject: &Subject, scores: Vec<f64>) -> Scores {
-    if subject.is_text() {
+    Ok(Attribution::scores_only(if subject.is_text() {
         Scores::Tokens(scores)
     } else {
         Scores::Patches(scores)
-    }
+    }))
 }
 
 /// Whether two tensors of one shape hold the same values.
 fn same(a: &Tensor, b: &Tensor) -> Result<bool> {
-    let diff = (a - b)?.abs()?.flatten_all()?.max(0)?;
+    let diff = (a - b)?.abs()?.max_all()?;
     Ok(diff.to_dtype(DType::F64)?.to_scalar::<f64>()? == 0.0)
 }
 
