@@ -3,8 +3,8 @@
 //! or black (pixel 0 before normalisation, the image methods' default reference); units are the
 //! patches of the model's grid, row-major, [CLS] never removed (it is not an input).
 
+use super::distinct_inputs::distinct_in_parallel;
 use super::faithfulness::Predictor;
-use super::removal::distinct_in_parallel;
 use crate::attr::baseline::Baseline;
 use crate::error::Result;
 use crate::explain::softmax;
@@ -118,7 +118,7 @@ impl Predictor for ImagePredictor<'_> {
     }
 
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        distinct_in_parallel(keeps, |chunk| self.run(chunk))
+        distinct_in_parallel(keeps, |_| 0, |chunk| self.run(chunk))
     }
 }
 

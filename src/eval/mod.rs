@@ -5,6 +5,7 @@
 //! docs/results.md give the protocols and the numbers.
 
 pub mod cache;
+mod distinct_inputs;
 pub mod faithfulness;
 pub mod ferret;
 pub mod image_removal;

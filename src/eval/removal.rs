@@ -10,6 +10,7 @@
 //! Position ids are recomputed from the edited ids as Hugging Face does (RoBERTa/XLM-R count
 //! non-pad tokens, so a pad in the middle shifts later positions there too).
 
+use super::distinct_inputs::distinct_in_parallel;
 use super::faithfulness::Predictor;
 use crate::error::Result;
 use crate::explain::softmax;
@@ -77,9 +78,24 @@ impl TextPredictor<'_> {
         }
     }
 
+    /// Tokens left after applying `keep`: the length of the edited input.
+    fn kept_len(&self, keep: &[bool]) -> usize {
+        match self.removal {
+            Removal::Delete => keep.iter().filter(|&&k| k).count(),
+            Removal::Pad | Removal::PadMask => self.ids.len(),
+        }
+    }
+
+    /// `keeps` come longest first ([`distinct_in_parallel`]); each forward pass takes the next
+    /// rows that fit the token budget when padded to the first (longest) of them, so deleting
+    /// most of a long text does not cost a full-length row.
     fn run(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
         let mut out = Vec::with_capacity(keeps.len());
-        for chunk in keeps.chunks(rows_per_pass(self.ids.len())) {
+        let mut rest = keeps;
+        while !rest.is_empty() {
+            let rows = rows_per_pass(self.kept_len(&rest[0])).min(rest.len());
+            let (chunk, tail) = rest.split_at(rows);
+            rest = tail;
             let (mut ids, mut types, mut masks) = (vec![], vec![], vec![]);
             for keep in chunk {
                 let (i, t, m) = self.edited(keep);
@@ -202,7 +218,9 @@ impl Predictor for Retokenized<'_> {
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
         let inputs: Vec<(Vec<u32>, Vec<u32>)> =
             keeps.iter().map(|k| self.input(k)).collect::<Result<_>>()?;
-        distinct_in_parallel(&inputs, |chunk| self.run(chunk))
+        // One length for all: ferret's batches stay as they were, since its ties are exact
+        // float32 ties that a different batch could round apart.
+        distinct_in_parallel(&inputs, |_| 0, |chunk| self.run(chunk))
     }
 }
 
@@ -216,34 +234,52 @@ impl Predictor for TextPredictor<'_> {
     }
 
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        distinct_in_parallel(keeps, |chunk| self.run(chunk))
+        distinct_in_parallel(keeps, |k| self.kept_len(k), |chunk| self.run(chunk))
     }
 }
 
-/// Runs `run` once per distinct input (short inputs repeat masks across thresholds and curves),
-/// split over the attribution workers (one thread per core); results in `inputs` order. Equal
-/// inputs therefore get bit-equal probabilities, whatever batch they would have landed in.
-pub(crate) fn distinct_in_parallel<K: std::hash::Hash + Eq + Clone + Sync>(
-    inputs: &[K],
-    run: impl Fn(&[K]) -> Result<Vec<Vec<f64>>> + Sync,
-) -> Result<Vec<Vec<f64>>> {
-    let mut distinct: Vec<K> = Vec::new();
-    let mut index: std::collections::HashMap<&K, usize> = Default::default();
-    let slots: Vec<usize> = inputs
-        .iter()
-        .map(|k| {
-            *index.entry(k).or_insert_with(|| {
-                distinct.push(k.clone());
-                distinct.len() - 1
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::load_model;
+    use candle_core::Device;
+
+    /// Batching deleted texts longest first, each pass padded to its own longest row, gives every
+    /// row the probabilities it has alone: 300 distinct masks of a 40-token text, so several
+    /// passes of different widths, against one forward pass per mask.
+    #[test]
+    fn batched_deletions_match_one_pass_per_mask() -> Result<()> {
+        let dir = format!("{}/tests/fixtures/bert", env!("CARGO_MANIFEST_DIR"));
+        let m = load_model(&dir, DType::F32, &Device::Cpu)?;
+        let n = 40;
+        let ids: Vec<u32> = (0..n as u32).map(|i| 5 + (i * 37) % 390).collect();
+        let special: Vec<bool> = (0..n).map(|i| i == 0 || i == n - 1).collect();
+        let keeps: Vec<Vec<bool>> = (0..300u64)
+            .map(|r| {
+                let h = crate::eval::fnv1a(0xcbf2_9ce4_8422_2325, r.to_le_bytes());
+                // Between 2 and 40 tokens kept: rows of very different lengths.
+                let kept = 2 + (h % 39) as usize;
+                (0..n)
+                    .map(|i| special[i] || (i as u64 * 7919 + h) % (n as u64) < kept as u64)
+                    .collect()
             })
-        })
-        .collect();
-    let workers = crate::attr::batching::workers().min(distinct.len()).max(1);
-    let per = distinct.len().div_ceil(workers).max(1);
-    let parts: Vec<&[K]> = distinct.chunks(per).collect();
-    let probs: Vec<Vec<f64>> = crate::attr::batching::map_parallel(&parts, |c| run(c))?
-        .into_iter()
-        .flatten()
-        .collect();
-    Ok(slots.into_iter().map(|i| probs[i].clone()).collect())
+            .collect();
+        let predictor = TextPredictor {
+            model: m.model.as_ref(),
+            config: &m.config,
+            ids,
+            type_ids: vec![0; n],
+            special,
+            removal: Removal::Delete,
+        };
+        let batched = predictor.probs(&keeps)?;
+        assert_eq!(batched.len(), keeps.len());
+        for (keep, got) in keeps.iter().zip(&batched) {
+            let alone = predictor.run(std::slice::from_ref(keep))?;
+            for (a, b) in got.iter().zip(&alone[0]) {
+                assert!((a - b).abs() < 1e-5, "batched {a} alone {b}");
+            }
+        }
+        Ok(())
+    }
 }

@@ -5,6 +5,7 @@
 //! hard-rationale k) is known.
 
 use super::cache::{example_key, model_hash, Cached, MethodCache};
+use super::distinct_inputs::Memoized;
 use super::faithfulness::{Predictor, FRACTIONS};
 use super::image_removal::{ImagePredictor, ImageRemoval};
 use super::measure::{measure, FerretInput, Measure};
@@ -432,9 +433,18 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
                         })?;
                         Ok(scores)
                     };
+                    // Text: one memo per (example, method), so that its metrics share masks and
+                    // its values depend on its cache key alone (not on the other methods run, nor
+                    // on where an interrupted run resumed). Images keep one batch per metric call.
+                    let memoized = Memoized::new(predictor.as_ref());
+                    let removal: &dyn Predictor = if is_text {
+                        &memoized
+                    } else {
+                        predictor.as_ref()
+                    };
                     let r = measure(
                         &Measure {
-                            predictor: predictor.as_ref(),
+                            predictor: removal,
                             // External scores are per whitespace word: rank those.
                             units: if matches!(spec.kind, Kind::External { .. }) {
                                 &whitespace
