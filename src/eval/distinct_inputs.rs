@@ -61,7 +61,7 @@ pub(crate) fn distinct_in_parallel<K: std::hash::Hash + Eq + Clone + Sync>(
     run: impl Fn(&[K]) -> Result<Vec<Vec<f64>>> + Sync,
 ) -> Result<Vec<Vec<f64>>> {
     let mut distinct: Vec<K> = Vec::new();
-    let mut index: std::collections::HashMap<&K, usize> = Default::default();
+    let mut index: HashMap<&K, usize> = Default::default();
     let slots: Vec<usize> = inputs
         .iter()
         .map(|k| {
@@ -71,10 +71,11 @@ pub(crate) fn distinct_in_parallel<K: std::hash::Hash + Eq + Clone + Sync>(
             })
         })
         .collect();
+    let lengths: Vec<usize> = distinct.iter().map(&length).collect();
     let mut order: Vec<usize> = (0..distinct.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(length(&distinct[i])));
+    order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
     let sorted: Vec<K> = order.iter().map(|&i| distinct[i].clone()).collect();
-    let costs: Vec<usize> = sorted.iter().map(|k| length(k).max(1)).collect();
+    let costs: Vec<usize> = order.iter().map(|&i| lengths[i].max(1)).collect();
     let workers = crate::attr::batching::workers().min(sorted.len()).max(1);
     let parts: Vec<&[K]> = balanced_runs(&costs, workers)
         .into_iter()
