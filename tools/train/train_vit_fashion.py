@@ -87,10 +87,13 @@ def cosine(step, total, warm, base):
 
 DEVICE = [torch.device("cpu")]
 DEADLINE = [float("inf")]
+BF16 = [False]
 
 
 def amp():
-    return torch.autocast(device_type=DEVICE[0].type, dtype=torch.bfloat16)
+    """bf16 autocast, or nothing in fp32: a CPU without native bf16 (AVX2) runs a bf16
+    training step about 10x slower than fp32 (0.9 s against 9.8 s, batch 128, one thread)."""
+    return torch.autocast(device_type=DEVICE[0].type, dtype=torch.bfloat16, enabled=BF16[0])
 
 
 def past(frac):
@@ -258,6 +261,8 @@ def main():
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                    help="training precision; auto: bf16 autocast on CUDA, fp32 on the CPU")
     ap.add_argument("--deadline-s", type=float, default=float("inf"),
                     help="stop MAE after 40%%, fine-tune (MAE) after 70%%, fine-tune (scratch) after 100%% of this")
     ap.add_argument("--no-examples", action="store_true", help="do not write examples/*.png")
@@ -270,6 +275,7 @@ def main():
     torch.set_num_threads(args.threads)
     DEVICE[0] = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     DEADLINE[0] = args.deadline_s
+    BF16[0] = args.precision == "bf16" or (args.precision == "auto" and DEVICE[0].type == "cuda")
     ENC.update(patch_size=args.patch, hidden_size=args.hidden, num_hidden_layers=args.layers, num_attention_heads=args.heads,
                intermediate_size=4 * args.hidden)
     if DEVICE[0].type == "cuda":
@@ -286,7 +292,8 @@ def main():
         args.mae_epochs = args.ft_epochs = 1
     log(f"device {DEVICE[0]} {torch.cuda.get_device_name(0) if DEVICE[0].type == 'cuda' else ''}")
     log(f"train {len(data[0][0])} / val {len(data[1][0])} / test {len(data[2][0])}; torch {torch.__version__} "
-        f"transformers {transformers.__version__}; threads {args.threads}; encoder {ENC}")
+        f"transformers {transformers.__version__}; threads {args.threads}; "
+        f"precision {'bf16 autocast' if BF16[0] else 'fp32'}; encoder {ENC}")
     enc, mae_hist = mae_pretrain(data[0][0], args, args.work)
     best, res_mae = finetune("mae", enc, data, args, args.work)
     res_scratch = None if args.no_baseline else finetune("scratch", None, data, args, args.work)[1]
@@ -318,7 +325,8 @@ def main():
                  epochs=args.mae_epochs, batch=args.mae_bs, lr=args.mae_lr, history=mae_hist),
         finetune=dict(epochs=args.ft_epochs, batch=args.ft_bs, lr=args.ft_lr, weight_decay=0.05,
                       label_smoothing=0.1, augmentation="random crop (pad 2) + horizontal flip",
-                      schedule="1 warm-up epoch, cosine"),
+                      schedule="1 warm-up epoch, cosine",
+                      precision="bf16 autocast" if BF16[0] else "fp32"),
         with_mae=res_mae, without_mae=res_scratch,
         test_acc=res_mae["test_acc"],
         test_acc_without_mae=res_scratch and res_scratch["test_acc"],
