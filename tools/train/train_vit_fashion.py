@@ -276,6 +276,7 @@ def main():
     DEVICE[0] = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     DEADLINE[0] = args.deadline_s
     BF16[0] = args.precision == "bf16" or (args.precision == "auto" and DEVICE[0].type == "cuda")
+    precision = "bf16 autocast" if BF16[0] else "fp32"  # MAE pre-training and fine-tuning alike
     ENC.update(patch_size=args.patch, hidden_size=args.hidden, num_hidden_layers=args.layers, num_attention_heads=args.heads,
                intermediate_size=4 * args.hidden)
     if DEVICE[0].type == "cuda":
@@ -293,7 +294,7 @@ def main():
     log(f"device {DEVICE[0]} {torch.cuda.get_device_name(0) if DEVICE[0].type == 'cuda' else ''}")
     log(f"train {len(data[0][0])} / val {len(data[1][0])} / test {len(data[2][0])}; torch {torch.__version__} "
         f"transformers {transformers.__version__}; threads {args.threads}; "
-        f"precision {'bf16 autocast' if BF16[0] else 'fp32'}; encoder {ENC}")
+        f"precision {precision}; encoder {ENC}")
     enc, mae_hist = mae_pretrain(data[0][0], args, args.work)
     best, res_mae = finetune("mae", enc, data, args, args.work)
     res_scratch = None if args.no_baseline else finetune("scratch", None, data, args, args.work)[1]
@@ -325,8 +326,8 @@ def main():
                  epochs=args.mae_epochs, batch=args.mae_bs, lr=args.mae_lr, history=mae_hist),
         finetune=dict(epochs=args.ft_epochs, batch=args.ft_bs, lr=args.ft_lr, weight_decay=0.05,
                       label_smoothing=0.1, augmentation="random crop (pad 2) + horizontal flip",
-                      schedule="1 warm-up epoch, cosine",
-                      precision="bf16 autocast" if BF16[0] else "fp32"),
+                      schedule="1 warm-up epoch, cosine"),
+        precision=precision,
         with_mae=res_mae, without_mae=res_scratch,
         test_acc=res_mae["test_acc"],
         test_acc_without_mae=res_scratch and res_scratch["test_acc"],
