@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     };
     let m = load_model(&model_dir, DType::F32, &device)?;
     let c = m.config.clone();
-    let workers = calig::attr::batching::workers();
+    let workers = m.runtime().workers;
     let peak = gemm_rate() * workers as f64;
     println!(
         "model {model} on {device:?}: {} layers, width {}, ffn {}; {workers} workers; GEMM rate \

@@ -12,6 +12,7 @@ pub mod explain;
 pub mod fuzz_targets;
 pub mod model;
 pub mod render;
+pub mod runtime;
 pub mod store;
 
 pub use error::{CaligError, Result};

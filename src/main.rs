@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // Before any thread exists (attr/batching.rs says why).
-    calig::attr::batching::init_thread_policy();
+    calig::runtime::init_thread_policy();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

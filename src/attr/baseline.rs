@@ -49,13 +49,7 @@ impl Baseline {
     }
 }
 
-/// Token ids a text baseline substitutes for the non-special tokens.
-#[derive(Debug, Clone, Copy)]
-pub struct SpecialIds {
-    pub pad: u32,
-    pub mask: Option<u32>,
-    pub unk: Option<u32>,
-}
+pub use crate::model::text::SpecialIds;
 
 /// The reference input of a text input: same sequence with every non-special token replaced;
 /// mask, token types and position ids of the real input.

@@ -27,7 +27,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         }],
         &PathOptions {
             rule: &rule,
-            engine: crate::engine::EngineChoice::from_env(),
+            engine: model.runtime().engine,
             max_batch: params.chunk_rows(subject),
             attention: false,
         },

@@ -96,7 +96,7 @@ pub fn layer_paths(
                 &group_paths,
                 &PathOptions {
                     rule: &rule,
-                    engine: crate::engine::EngineChoice::from_env(),
+                    engine: model.runtime().engine,
                     max_batch: params.chunk_rows(subject),
                     attention,
                 },

@@ -381,7 +381,8 @@ impl Params {
         let bytes =
             per_block * c.num_layers.max(1) as f64 * subject.model.dtype().size_in_bytes() as f64;
         // Chunks run on parallel workers: each gets its share of the budget.
-        let budget = self.memory_mib as f64 * 1024.0 * 1024.0 / batching::workers() as f64;
+        let workers = subject.model.runtime().workers;
+        let budget = self.memory_mib as f64 * 1024.0 * 1024.0 / workers as f64;
         ((budget / bytes).floor() as usize).clamp(1, 25)
     }
 }

@@ -6,7 +6,6 @@
 //! than the float noise of a batched pass against the single one, whose sign would order the
 //! tied units differently from run to run.
 
-use super::batching::{map_parallel, workers};
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{DType, IndexOp, Tensor};
@@ -43,11 +42,12 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let y = subject.logit()?;
     let mut scores = vec![0.0; units];
     // Batches of occluded copies, at least one per worker, run in parallel.
+    let runtime = model.runtime();
     let rows = params
         .chunk_rows(subject)
-        .min(variants.len().div_ceil(workers()).max(1));
+        .min(variants.len().div_ceil(runtime.workers).max(1));
     let chunks: Vec<&[(usize, Tensor)]> = variants.chunks(rows).collect();
-    let per_chunk = map_parallel(&chunks, |chunk| -> Result<Vec<f64>> {
+    let per_chunk = runtime.map_parallel(&chunks, |chunk| -> Result<Vec<f64>> {
         let batch = Tensor::cat(&chunk.iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
         let h0 = model.embed(&subject.input, &batch)?;
         let logits = model.logits_from(&h0, subject.mask_bias.as_ref())?;

@@ -6,7 +6,7 @@
 //! path joining just before the block that follows its space. So a layer-l path only re-runs
 //! blocks l+1..L, and the paths of all layers share one forward/backward per chunk.
 
-use super::batching::{chunks, map_parallel, workers, Point};
+use super::batching::{chunks, Point};
 use super::path_explicit::explicit_chunk;
 use super::quadrature::Rule;
 use crate::engine::{Engine, EngineChoice};
@@ -101,11 +101,12 @@ pub fn integrate(
     let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
     let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
     // At most max_batch points per chunk, and at least one chunk per worker.
+    let runtime = model.runtime();
     let rows = opts
         .max_batch
-        .min((paths.len() * steps).div_ceil(workers()).max(1));
+        .min((paths.len() * steps).div_ceil(runtime.workers).max(1));
     for (chunk_sums, chunk_attention) in
-        map_parallel(&chunks(paths.len(), steps, rows), |c| run_chunk(c))?
+        runtime.map_parallel(&chunks(paths.len(), steps, rows), |c| run_chunk(c))?
     {
         accumulate(&mut sums, chunk_sums)?;
         accumulate(&mut attention, chunk_attention)?;

@@ -12,7 +12,8 @@ mod render;
 mod report_args;
 
 use anyhow::Result;
-use calig::model::{load_model, LoadedModel};
+use calig::model::{load_model_with, LoadedModel};
+use calig::runtime::Runtime;
 use candle_core::{DType, Device};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -80,7 +81,8 @@ impl RuntimeArgs {
                 anyhow::anyhow!("cannot use CUDA (is calig built with --features cuda?): {e}")
             })?,
         };
-        let m = load_model(model, dtype, &device)?;
+        // The runtime is decided here, at the top: the flags, then CALIG_ENGINE/CALIG_WORKERS.
+        let m = load_model_with(model, &Runtime::from_env(dtype, device))?;
         for n in &m.notes {
             eprintln!("note: {n}");
         }

@@ -4,12 +4,20 @@
 use super::attention::{self, Dims};
 use super::buffer::Buf;
 use super::gemm::{matmul, Mat};
+use super::kernels::Activation;
 use super::kernels::{
     activate, activation_backward, add_bias, add_into, layer_norm, layer_norm_backward, NormCache,
 };
-use super::{to_host, Real};
-use crate::model::block::{Block, Norm};
-use crate::model::ops::Activation;
+use super::Real;
+
+/// Where a block normalises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// LayerNorm after each residual add (BERT family).
+    Post,
+    /// LayerNorm before attention and before the FFN (ViT).
+    Pre,
+}
 
 /// A frozen linear layer: W (out, in) row-major and its bias.
 pub struct Dense<T> {
@@ -20,18 +28,15 @@ pub struct Dense<T> {
 }
 
 impl<T: Real> Dense<T> {
-    fn from(l: &crate::model::linear::Linear) -> candle_core::Result<Self> {
-        let (outputs, inputs) = l.weight().dims2()?;
-        let bias = match l.bias() {
-            Some(b) => to_host(b)?,
-            None => vec![T::zero(); outputs],
-        };
-        Ok(Self {
-            weight: to_host(l.weight())?,
-            bias,
+    /// W (outputs, inputs) row-major; no bias is a bias of zeros.
+    pub fn new(weight: Vec<T>, bias: Option<Vec<T>>, outputs: usize, inputs: usize) -> Self {
+        debug_assert_eq!(weight.len(), outputs * inputs);
+        Self {
+            weight,
+            bias: bias.unwrap_or_else(|| vec![T::zero(); outputs]),
             inputs,
             outputs,
-        })
+        }
     }
 
     /// y = x · Wᵀ + b for `rows` rows.
@@ -73,20 +78,12 @@ impl<T: Real> Dense<T> {
 }
 
 pub struct LayerNormWeights<T> {
-    gamma: Vec<T>,
-    beta: Vec<T>,
-    eps: T,
+    pub gamma: Vec<T>,
+    pub beta: Vec<T>,
+    pub eps: T,
 }
 
 impl<T: Real> LayerNormWeights<T> {
-    fn from(n: &crate::model::ops::LayerNorm) -> candle_core::Result<Self> {
-        Ok(Self {
-            gamma: to_host(n.weight())?,
-            beta: to_host(n.bias())?,
-            eps: T::from(n.eps()).expect("eps fits the float type"),
-        })
-    }
-
     fn forward(&self, x: &[T]) -> (Buf<T>, NormCache<T>) {
         layer_norm(x, &self.gamma, &self.beta, self.eps)
     }
@@ -96,18 +93,19 @@ impl<T: Real> LayerNormWeights<T> {
     }
 }
 
+/// One block's frozen weights, as plain row-major arrays (the model converts its own).
 pub struct BlockWeights<T> {
-    query: Dense<T>,
-    key: Dense<T>,
-    value: Dense<T>,
-    output: Dense<T>,
-    attention_norm: LayerNormWeights<T>,
-    ffn_in: Dense<T>,
-    ffn_out: Dense<T>,
-    ffn_norm: LayerNormWeights<T>,
-    activation: Activation,
-    norm: Norm,
-    heads: usize,
+    pub query: Dense<T>,
+    pub key: Dense<T>,
+    pub value: Dense<T>,
+    pub output: Dense<T>,
+    pub attention_norm: LayerNormWeights<T>,
+    pub ffn_in: Dense<T>,
+    pub ffn_out: Dense<T>,
+    pub ffn_norm: LayerNormWeights<T>,
+    pub activation: Activation,
+    pub norm: Norm,
+    pub heads: usize,
 }
 
 /// What one block's backward reads, saved by its forward.
@@ -161,22 +159,6 @@ pub(super) fn add_at_queries<T: Real>(
 }
 
 impl<T: Real> BlockWeights<T> {
-    pub fn from(b: &Block) -> candle_core::Result<Self> {
-        Ok(Self {
-            query: Dense::from(&b.attention.query)?,
-            key: Dense::from(&b.attention.key)?,
-            value: Dense::from(&b.attention.value)?,
-            output: Dense::from(&b.attention.output)?,
-            attention_norm: LayerNormWeights::from(&b.attention_norm)?,
-            ffn_in: Dense::from(&b.ffn_in)?,
-            ffn_out: Dense::from(&b.ffn_out)?,
-            ffn_norm: LayerNormWeights::from(&b.ffn_norm)?,
-            activation: b.activation,
-            norm: b.norm,
-            heads: b.attention.num_heads,
-        })
-    }
-
     pub fn width(&self) -> usize {
         self.query.inputs
     }

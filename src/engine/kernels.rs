@@ -3,7 +3,27 @@
 
 use super::buffer::Buf;
 use super::Real;
-use crate::model::ops::Activation;
+
+/// Hidden activations named by Hugging Face configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact erf GELU (HF "gelu").
+    Gelu,
+    /// tanh approximation (HF "gelu_new", "gelu_pytorch_tanh", "gelu_fast").
+    GeluTanh,
+    Relu,
+}
+
+impl Activation {
+    pub fn from_hf(name: &str) -> std::result::Result<Self, String> {
+        match name {
+            "gelu" | "gelu_python" => Ok(Self::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Self::GeluTanh),
+            "relu" => Ok(Self::Relu),
+            other => Err(format!("unsupported hidden activation `{other}`")),
+        }
+    }
+}
 
 /// What the LayerNorm backward needs: the normalised rows x̂ and 1/σ per row.
 pub struct NormCache<T: Real> {

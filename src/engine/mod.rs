@@ -4,7 +4,9 @@
 //! attr/path.rs, where all the FLOPs are; embeddings and heads (a few rows) stay on candle's
 //! autograd. The candle implementation (model/block.rs) is the oracle the tests compare with.
 //!
-//! Used for f32 and f64 on the CPU with true gradients; `CALIG_ENGINE=candle` forces the oracle.
+//! Used for f32 and f64 on the CPU with true gradients; [`EngineChoice::Candle`] (the CLI's
+//! `CALIG_ENGINE=candle`) forces the oracle. The engine knows no model type: the model hands it
+//! plain weight arrays ([`block::BlockWeights`]).
 
 pub mod attention;
 pub mod block;
@@ -13,8 +15,9 @@ pub mod chunk;
 pub mod gemm;
 pub mod kernels;
 
-use crate::model::block::Block;
-use candle_core::{DType, Device, Tensor};
+pub use crate::runtime::EngineChoice;
+use crate::runtime::Runtime;
+use candle_core::Tensor;
 
 /// The float types the engine runs in, with the transcendental functions of its hot loops.
 pub trait Real:
@@ -95,16 +98,6 @@ pub struct Stack<T> {
 }
 
 impl<T: Real> Stack<T> {
-    pub fn from_blocks(blocks: &[Block], first_token_readout: bool) -> candle_core::Result<Self> {
-        Ok(Self {
-            blocks: blocks
-                .iter()
-                .map(block::BlockWeights::from)
-                .collect::<candle_core::Result<_>>()?,
-            first_token_readout,
-        })
-    }
-
     /// Tokens per sequence of h^(L) as the stack returns it: 1 with a first-token readout.
     pub fn readout_tokens(&self, seq: usize) -> usize {
         if self.first_token_readout && !self.blocks.is_empty() {
@@ -136,23 +129,6 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// None where the engine does not apply (other devices and dtypes).
-    pub fn for_blocks(
-        blocks: &[Block],
-        first_token_readout: bool,
-        dtype: DType,
-        device: &Device,
-    ) -> candle_core::Result<Option<Self>> {
-        if !matches!(device, Device::Cpu) || blocks.is_empty() {
-            return Ok(None);
-        }
-        Ok(match dtype {
-            DType::F32 => Some(Self::F32(Stack::from_blocks(blocks, first_token_readout)?)),
-            DType::F64 => Some(Self::F64(Stack::from_blocks(blocks, first_token_readout)?)),
-            _ => None,
-        })
-    }
-
     /// h^(L) of a batch h^(0) (b, s, d) with an optional additive mask (b|1, 1, 1, s), as
     /// (b, t, d) with t = [`Stack::readout_tokens`]: the sequences are shared out among the
     /// workers.
@@ -160,10 +136,11 @@ impl Engine {
         &self,
         h0: &Tensor,
         mask_bias: Option<&Tensor>,
+        runtime: &Runtime,
     ) -> crate::error::Result<Tensor> {
         match self {
-            Self::F32(stack) => forward_parallel(stack, h0, mask_bias),
-            Self::F64(stack) => forward_parallel(stack, h0, mask_bias),
+            Self::F32(stack) => forward_parallel(stack, h0, mask_bias, runtime),
+            Self::F64(stack) => forward_parallel(stack, h0, mask_bias, runtime),
         }
     }
 }
@@ -172,15 +149,16 @@ fn forward_parallel<T: Real>(
     stack: &Stack<T>,
     h0: &Tensor,
     mask_bias: Option<&Tensor>,
+    runtime: &Runtime,
 ) -> crate::error::Result<Tensor> {
     let (b, s, d) = h0.dims3()?;
     let h = to_host::<T>(h0)?;
     let mask = mask_bias.map(to_host::<T>).transpose()?;
     // Per-sequence masks are cut with their rows; a shared one (s values) goes to every part.
     let per_row_mask = mask.as_ref().is_some_and(|m| m.len() == b * s && b > 1);
-    let part = b.div_ceil(crate::attr::batching::workers()).max(1);
+    let part = b.div_ceil(runtime.workers).max(1);
     let starts: Vec<usize> = (0..b).step_by(part).collect();
-    let parts = crate::attr::batching::map_parallel(&starts, |&first| {
+    let parts = runtime.map_parallel(&starts, |&first| {
         let rows = part.min(b - first);
         let m = mask.as_deref().map(|m| {
             if per_row_mask {
@@ -200,37 +178,6 @@ fn forward_parallel<T: Real>(
     let t = stack.readout_tokens(s);
     let all: Vec<&[T]> = parts.iter().map(|p| &p[..]).collect();
     Ok(Tensor::from_vec(all.concat(), (b, t, d), h0.device())?)
-}
-
-/// Which implementation runs the integrated-gradients chunks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineChoice {
-    /// The explicit engine where it applies, else candle.
-    Auto,
-    /// candle's autograd (the oracle).
-    Candle,
-}
-
-impl EngineChoice {
-    /// The engine to run on: the model's (`engine`, asked only under Auto, so the oracle never
-    /// builds the engine's copy of the weights) or none.
-    pub fn select<'a>(
-        self,
-        engine: impl FnOnce() -> crate::error::Result<Option<&'a Engine>>,
-    ) -> crate::error::Result<Option<&'a Engine>> {
-        match self {
-            Self::Auto => engine(),
-            Self::Candle => Ok(None),
-        }
-    }
-
-    /// `CALIG_ENGINE=candle` selects the oracle; anything else (or unset) is Auto.
-    pub fn from_env() -> Self {
-        match std::env::var("CALIG_ENGINE").as_deref() {
-            Ok("candle") => Self::Candle,
-            _ => Self::Auto,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use super::faithfulness::Predictor;
 use crate::error::Result;
+use crate::runtime::Runtime;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -56,6 +57,7 @@ impl Predictor for Memoized<'_> {
 /// equal lengths keep theirs) and are cut into one run of consecutive inputs per worker with
 /// about equal total length, so each run's batches pad little and the workers finish together.
 pub(crate) fn distinct_in_parallel<K: std::hash::Hash + Eq + Clone + Sync>(
+    runtime: &Runtime,
     inputs: &[K],
     length: impl Fn(&K) -> usize,
     run: impl Fn(&[K]) -> Result<Vec<Vec<f64>>> + Sync,
@@ -76,12 +78,13 @@ pub(crate) fn distinct_in_parallel<K: std::hash::Hash + Eq + Clone + Sync>(
     order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
     let sorted: Vec<K> = order.iter().map(|&i| distinct[i].clone()).collect();
     let costs: Vec<usize> = order.iter().map(|&i| lengths[i].max(1)).collect();
-    let workers = crate::attr::batching::workers().min(sorted.len()).max(1);
+    let workers = runtime.workers.min(sorted.len()).max(1);
     let parts: Vec<&[K]> = balanced_runs(&costs, workers)
         .into_iter()
         .map(|r| &sorted[r])
         .collect();
-    let in_sorted_order: Vec<Vec<f64>> = crate::attr::batching::map_parallel(&parts, |c| run(c))?
+    let in_sorted_order: Vec<Vec<f64>> = runtime
+        .map_parallel(&parts, |c| run(c))?
         .into_iter()
         .flatten()
         .collect();
@@ -188,6 +191,7 @@ mod tests {
         ];
         let seen = Mutex::new(Vec::new());
         let probs = distinct_in_parallel(
+            &Runtime::cpu(),
             &inputs,
             |k| k.len(),
             |chunk| {

@@ -118,7 +118,7 @@ impl Predictor for ImagePredictor<'_> {
     }
 
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        distinct_in_parallel(keeps, |_| 0, |chunk| self.run(chunk))
+        distinct_in_parallel(self.model.runtime(), keeps, |_| 0, |chunk| self.run(chunk))
     }
 }
 

@@ -220,7 +220,12 @@ impl Predictor for Retokenized<'_> {
             keeps.iter().map(|k| self.input(k)).collect::<Result<_>>()?;
         // One length for all: ferret's batches stay as they were, since its ties are exact
         // float32 ties that a different batch could round apart.
-        distinct_in_parallel(&inputs, |_| 0, |chunk| self.run(chunk))
+        distinct_in_parallel(
+            self.model.runtime(),
+            &inputs,
+            |_| 0,
+            |chunk| self.run(chunk),
+        )
     }
 }
 
@@ -234,7 +239,12 @@ impl Predictor for TextPredictor<'_> {
     }
 
     fn probs(&self, keeps: &[Vec<bool>]) -> Result<Vec<Vec<f64>>> {
-        distinct_in_parallel(keeps, |k| self.kept_len(k), |chunk| self.run(chunk))
+        distinct_in_parallel(
+            self.model.runtime(),
+            keeps,
+            |k| self.kept_len(k),
+            |chunk| self.run(chunk),
+        )
     }
 }
 

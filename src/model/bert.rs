@@ -3,12 +3,13 @@
 //! embeddings (see roberta.rs, distilbert.rs).
 
 use super::block::{load_blocks, BlockNames, Norm};
-use super::classifier::{head_if, Classifier, DenseActivation, DenseHead, Embeddings, Head};
+use super::classifier::{Classifier, DenseActivation, DenseHeadNames, Embeddings, Under};
 use super::ops::LayerNorm;
 use super::rules::Rules;
 use super::{ModelConfig, ModelInput, TextInput};
 use crate::error::{CaligError, Result};
-use candle_core::{DType, Device, Module, Tensor};
+use crate::runtime::Runtime;
+use candle_core::{Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
 pub struct BertEmbeddings {
@@ -96,42 +97,40 @@ pub const BERT_BLOCK: BlockNames = BlockNames {
     norm: Norm::Post,
 };
 
-/// Assembles a text classifier from BERT-style embeddings under `base.embeddings`.
-pub fn text_classifier(
-    base: &VarBuilder,
-    encoder: &str,
-    names: &BlockNames,
-    head: Option<Box<dyn Head>>,
-    cfg: &ModelConfig,
-    dtype: DType,
-    device: &Device,
-) -> candle_core::Result<Classifier> {
-    Ok(Classifier {
-        config: cfg.clone(),
-        embeddings: Box::new(BertEmbeddings::load(base.pp("embeddings"), cfg)?),
-        blocks: load_blocks(base.pp(encoder), cfg, names)?,
-        head,
-        dtype,
-        device: device.clone(),
-        engine: Default::default(),
-    })
+/// A text family: BERT-style embeddings under `embeddings`, the shared block under `encoder`
+/// with the family's tensor names, and a dense head.
+pub struct TextFamily {
+    pub encoder: &'static str,
+    pub block: BlockNames,
+    pub head: DenseHeadNames,
 }
 
-/// `base` points at the BertModel weights (`bert.` or the root), `root` at the checkpoint root.
+/// BERT and MiniLM: pooler (dense + tanh on [CLS], under the base model) and classifier.
+pub const BERT: TextFamily = TextFamily {
+    encoder: "encoder",
+    block: BERT_BLOCK,
+    head: DenseHeadNames {
+        probe: "classifier.weight",
+        dense: (Under::Base, "pooler.dense"),
+        classifier: "classifier",
+        activation: DenseActivation::Tanh,
+    },
+};
+
+/// A text classifier of `family`; `base` points at the encoder weights (`bert.` or the root),
+/// `root` at the checkpoint root.
 pub fn load(
-    base: VarBuilder,
-    root: VarBuilder,
+    family: &TextFamily,
+    base: &VarBuilder,
+    root: &VarBuilder,
     cfg: &ModelConfig,
-    dtype: DType,
-    device: &Device,
+    runtime: &Runtime,
 ) -> candle_core::Result<Classifier> {
-    let head = head_if(&root, "classifier.weight", || {
-        DenseHead::load(
-            base.pp("pooler.dense"),
-            root.pp("classifier"),
-            cfg,
-            DenseActivation::Tanh,
-        )
-    })?;
-    text_classifier(&base, "encoder", &BERT_BLOCK, head, cfg, dtype, device)
+    Ok(Classifier::new(
+        cfg,
+        Box::new(BertEmbeddings::load(base.pp("embeddings"), cfg)?),
+        load_blocks(base.pp(family.encoder), cfg, &family.block)?,
+        family.head.load(base, root, cfg)?,
+        runtime,
+    ))
 }

@@ -62,13 +62,7 @@ pub fn merge_heads(t: &Tensor) -> Result<Tensor> {
     t.transpose(1, 2)?.reshape((b, s, h * hd))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Norm {
-    /// LayerNorm after each residual add (BERT family).
-    Post,
-    /// LayerNorm before attention and before the FFN (ViT).
-    Pre,
-}
+pub use crate::engine::block::Norm;
 
 #[derive(Debug, Clone)]
 pub struct Block {

@@ -7,7 +7,8 @@ use super::relprop;
 use super::rules::{identity_rule, Rules};
 use super::{no_head_error, Encoder, ModelConfig, ModelInput};
 use crate::error::Result;
-use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use crate::runtime::Runtime;
+use candle_core::{IndexOp, Module, Tensor};
 use candle_nn::VarBuilder;
 
 /// Input embeddings of a family (see [`Encoder::input_embeddings`] and [`Encoder::embed`]).
@@ -78,6 +79,43 @@ impl Head for DenseHead {
     }
 }
 
+/// Where a text head's dense layer sits: under the base model (BERT's pooler) or at the
+/// checkpoint root.
+#[derive(Debug, Clone, Copy)]
+pub enum Under {
+    Base,
+    Root,
+}
+
+/// The tensor names of a text family's dense head.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseHeadNames {
+    /// The tensor whose presence says the checkpoint has a head (bare encoders have none).
+    pub probe: &'static str,
+    pub dense: (Under, &'static str),
+    /// The linear classifier, at the root.
+    pub classifier: &'static str,
+    pub activation: DenseActivation,
+}
+
+impl DenseHeadNames {
+    /// The head, when the checkpoint has one.
+    pub fn load(
+        &self,
+        base: &VarBuilder,
+        root: &VarBuilder,
+        cfg: &ModelConfig,
+    ) -> candle_core::Result<Option<Box<dyn Head>>> {
+        head_if(root, self.probe, || {
+            let dense = match self.dense.0 {
+                Under::Base => base.pp(self.dense.1),
+                Under::Root => root.pp(self.dense.1),
+            };
+            DenseHead::load(dense, root.pp(self.classifier), cfg, self.activation)
+        })
+    }
+}
+
 /// Loads the head when the checkpoint has `tensor` (bare encoders have none).
 pub fn head_if<H: Head + 'static>(
     root: &VarBuilder,
@@ -96,10 +134,28 @@ pub struct Classifier {
     pub embeddings: Box<dyn Embeddings>,
     pub blocks: Vec<Block>,
     pub head: Option<Box<dyn Head>>,
-    pub dtype: DType,
-    pub device: Device,
+    pub runtime: Runtime,
     /// The explicit engine's copy of the block weights, made on first use.
     pub engine: std::sync::OnceLock<Option<crate::engine::Engine>>,
+}
+
+impl Classifier {
+    pub fn new(
+        config: &ModelConfig,
+        embeddings: Box<dyn Embeddings>,
+        blocks: Vec<Block>,
+        head: Option<Box<dyn Head>>,
+        runtime: &Runtime,
+    ) -> Self {
+        Self {
+            config: config.clone(),
+            embeddings,
+            blocks,
+            head,
+            runtime: runtime.clone(),
+            engine: Default::default(),
+        }
+    }
 }
 
 impl Encoder for Classifier {
@@ -110,8 +166,7 @@ impl Encoder for Classifier {
         // Every text head and ViT's [CLS] pooling read h^(L) at the first token only.
         let first_token =
             self.config.family.is_text() || self.config.pooling == super::Pooling::Cls;
-        let built =
-            crate::engine::Engine::for_blocks(&self.blocks, first_token, self.dtype, &self.device)?;
+        let built = super::engine_weights::engine_for(&self.blocks, first_token, &self.runtime)?;
         // Another thread may have won the race; both built the same thing.
         let _ = self.engine.set(built);
         Ok(self.engine.get().and_then(Option::as_ref))
@@ -120,11 +175,8 @@ impl Encoder for Classifier {
     fn config(&self) -> &ModelConfig {
         &self.config
     }
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-    fn device(&self) -> &Device {
-        &self.device
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
     fn input_embeddings(&self, input: &ModelInput) -> Result<Tensor> {
         self.embeddings.input_embeddings(input)

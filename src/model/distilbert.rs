@@ -1,12 +1,9 @@
 //! DistilBERT: BERT-style embeddings without token types, post-LN blocks with DistilBERT weight
 //! names, and a pre_classifier (dense + ReLU) + classifier head on [CLS].
 
-use super::bert::text_classifier;
+use super::bert::TextFamily;
 use super::block::{BlockNames, Norm};
-use super::classifier::{head_if, Classifier, DenseActivation, DenseHead};
-use super::ModelConfig;
-use candle_core::{DType, Device};
-use candle_nn::VarBuilder;
+use super::classifier::{DenseActivation, DenseHeadNames, Under};
 
 const DISTILBERT_BLOCK: BlockNames = BlockNames {
     query: "attention.q_lin",
@@ -20,28 +17,15 @@ const DISTILBERT_BLOCK: BlockNames = BlockNames {
     norm: Norm::Post,
 };
 
-pub fn load(
-    base: VarBuilder,
-    root: VarBuilder,
-    cfg: &ModelConfig,
-    dtype: DType,
-    device: &Device,
-) -> candle_core::Result<Classifier> {
-    let head = head_if(&root, "classifier.weight", || {
-        DenseHead::load(
-            root.pp("pre_classifier"),
-            root.pp("classifier"),
-            cfg,
-            DenseActivation::Relu,
-        )
-    })?;
-    text_classifier(
-        &base,
-        "transformer",
-        &DISTILBERT_BLOCK,
-        head,
-        cfg,
-        dtype,
-        device,
-    )
-}
+/// DistilBERT: its block names under `transformer`, pre_classifier (dense + ReLU) and
+/// classifier at the root.
+pub const DISTILBERT: TextFamily = TextFamily {
+    encoder: "transformer",
+    block: DISTILBERT_BLOCK,
+    head: DenseHeadNames {
+        probe: "classifier.weight",
+        dense: (Under::Root, "pre_classifier"),
+        classifier: "classifier",
+        activation: DenseActivation::Relu,
+    },
+};

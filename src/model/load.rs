@@ -8,6 +8,7 @@ use super::text::TextTokenizer;
 use super::weights::{read_checkpoint, Checkpoint};
 use super::{bert, distilbert, roberta, vit, Encoder};
 use crate::error::{CaligError, Result};
+use crate::runtime::Runtime;
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use std::path::{Path, PathBuf};
@@ -153,13 +154,12 @@ pub struct LoadedModel {
     pub notes: Vec<String>,
 }
 
-/// Builds the encoder of `cfg` from checkpoint tensors.
+/// Builds the encoder of `cfg` from checkpoint tensors, to run as `runtime` says.
 pub fn build_encoder(
     ckpt: &Checkpoint,
     cfg: &ModelConfig,
     dir: &Path,
-    dtype: DType,
-    device: &Device,
+    runtime: &Runtime,
 ) -> Result<Classifier> {
     let probe = match cfg.family {
         Family::Vit => "embeddings.cls_token",
@@ -175,17 +175,19 @@ pub fn build_encoder(
                 cfg.family
             ),
         })?;
-    let root = VarBuilder::from_tensors(ckpt.tensors.clone(), dtype, device);
+    let root = VarBuilder::from_tensors(ckpt.tensors.clone(), runtime.dtype, &runtime.device);
     let base = if prefix.is_empty() {
         root.clone()
     } else {
         root.pp(&prefix)
     };
     let built = match cfg.family {
-        Family::Bert => bert::load(base, root, cfg, dtype, device),
-        Family::Roberta | Family::XlmRoberta => roberta::load(base, root, cfg, dtype, device),
-        Family::DistilBert => distilbert::load(base, root, cfg, dtype, device),
-        Family::Vit => vit::load(base, root, cfg, dtype, device),
+        Family::Bert => bert::load(&bert::BERT, &base, &root, cfg, runtime),
+        Family::Roberta | Family::XlmRoberta => {
+            bert::load(&roberta::ROBERTA, &base, &root, cfg, runtime)
+        }
+        Family::DistilBert => bert::load(&distilbert::DISTILBERT, &base, &root, cfg, runtime),
+        Family::Vit => vit::load(&base, &root, cfg, runtime),
     };
     built.map_err(|e| CaligError::Weights {
         path: dir.to_path_buf(),
@@ -203,12 +205,20 @@ fn tokenizer_max_length(dir: &Path) -> Option<usize> {
         .map(|x| x as usize)
 }
 
+/// Loads `spec` (a built-in name, a checkpoint directory or a cached hub id) in `dtype` on
+/// `device`, with the engine and worker count of the environment ([`Runtime::from_env`]);
+/// [`load_model_with`] takes the runtime from the caller.
 pub fn load_model(spec: &str, dtype: DType, device: &Device) -> Result<LoadedModel> {
+    load_model_with(spec, &Runtime::from_env(dtype, device.clone()))
+}
+
+/// Loads `spec` to run as `runtime` says.
+pub fn load_model_with(spec: &str, runtime: &Runtime) -> Result<LoadedModel> {
     let source = resolve(spec)?;
     let dir = source.dir().to_path_buf();
     let config = ModelConfig::from_file(&dir.join("config.json"))?;
     let ckpt = read_checkpoint(&dir)?;
-    let model = build_encoder(&ckpt, &config, &dir, dtype, device)?;
+    let model = build_encoder(&ckpt, &config, &dir, runtime)?;
     let (mut tokenizer, mut image_processor, mut notes) = (None, None, Vec::new());
     if config.family.is_text() {
         let path = dir.join("tokenizer.json");
@@ -258,6 +268,11 @@ impl LoadedModel {
 
     pub fn device(&self) -> &Device {
         self.model.device()
+    }
+
+    /// Where and how the model runs.
+    pub fn runtime(&self) -> &Runtime {
+        self.model.runtime()
     }
 
     /// The logits of the first (usually only) row of `input`, as f64. Non-finite logits are an

@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod classifier;
 pub mod config;
 pub mod distilbert;
+pub mod engine_weights;
 pub mod fused;
 pub mod image;
 pub mod linear;
@@ -25,10 +26,11 @@ pub mod weights;
 
 pub use block::BlocksOutput;
 pub use config::{Family, ModelConfig, Pooling};
-pub use load::{load_model, LoadedModel, ModelSource};
+pub use load::{load_model, load_model_with, LoadedModel, ModelSource};
 pub use rules::Rules;
 
 use crate::error::Result;
+use crate::runtime::Runtime;
 use candle_core::{DType, Device, Tensor};
 
 /// A batch of tokenised text. All tensors are (b, s) u32.
@@ -89,8 +91,16 @@ pub struct ForwardOutput {
 /// The hook API shared by all families.
 pub trait Encoder: Send + Sync {
     fn config(&self) -> &ModelConfig;
-    fn dtype(&self) -> DType;
-    fn device(&self) -> &Device;
+    /// Where and how the model runs (device, float type, engine, workers).
+    fn runtime(&self) -> &Runtime;
+
+    fn dtype(&self) -> DType {
+        self.runtime().dtype
+    }
+
+    fn device(&self) -> &Device {
+        &self.runtime().device
+    }
 
     /// The attributed input space: the word-embedding lookup E (b, s, d) for text, the
     /// normalised pixels (b, c, h, w) for images.
@@ -187,8 +197,8 @@ pub trait Encoder: Send + Sync {
 
     /// [`Encoder::logits`] from h^(0).
     fn logits_from(&self, h0: &Tensor, mask_bias: Option<&Tensor>) -> Result<Tensor> {
-        let last = match crate::engine::EngineChoice::from_env().select(|| self.engine())? {
-            Some(engine) => engine.run_blocks(h0, mask_bias)?,
+        let last = match self.runtime().engine.select(|| self.engine())? {
+            Some(engine) => engine.run_blocks(h0, mask_bias, self.runtime())?,
             None => {
                 let out = self.blocks(h0, mask_bias, 0, &[])?;
                 out.hidden.last().cloned().unwrap_or_else(|| h0.clone())

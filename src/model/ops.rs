@@ -74,26 +74,11 @@ pub fn softmax(x: &Tensor) -> Result<Tensor> {
     candle_nn::ops::softmax(x, D::Minus1)
 }
 
-/// Hidden activations named by Hugging Face configs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// Exact erf GELU (HF "gelu").
-    Gelu,
-    /// tanh approximation (HF "gelu_new", "gelu_pytorch_tanh", "gelu_fast").
-    GeluTanh,
-    Relu,
-}
+/// The architecture's activation names (shared with the engine, which implements them too).
+pub use crate::engine::kernels::Activation;
 
+/// The candle forward of the activations, differentiable.
 impl Activation {
-    pub fn from_hf(name: &str) -> std::result::Result<Self, String> {
-        match name {
-            "gelu" | "gelu_python" => Ok(Self::Gelu),
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Self::GeluTanh),
-            "relu" => Ok(Self::Relu),
-            other => Err(format!("unsupported hidden activation `{other}`")),
-        }
-    }
-
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(x, Rules::Gradient)
     }

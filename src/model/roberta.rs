@@ -1,11 +1,8 @@
 //! RoBERTa / XLM-R (and AfroLM, which shares the architecture): BERT embeddings and blocks, with
 //! position ids counted from the padding index and a dense + tanh + out_proj head on <s>.
 
-use super::bert::{text_classifier, BERT_BLOCK};
-use super::classifier::{head_if, Classifier, DenseActivation, DenseHead};
-use super::ModelConfig;
-use candle_core::{DType, Device};
-use candle_nn::VarBuilder;
+use super::bert::{TextFamily, BERT_BLOCK};
+use super::classifier::{DenseActivation, DenseHeadNames, Under};
 
 /// HF `create_position_ids_from_input_ids`: non-pad tokens get pad+1, pad+2, ...; pads get pad.
 pub fn position_ids(input_ids: &[u32], pad: u32) -> Vec<u32> {
@@ -23,23 +20,17 @@ pub fn position_ids(input_ids: &[u32], pad: u32) -> Vec<u32> {
         .collect()
 }
 
-pub fn load(
-    base: VarBuilder,
-    root: VarBuilder,
-    cfg: &ModelConfig,
-    dtype: DType,
-    device: &Device,
-) -> candle_core::Result<Classifier> {
-    let head = head_if(&root, "classifier.out_proj.weight", || {
-        DenseHead::load(
-            root.pp("classifier.dense"),
-            root.pp("classifier.out_proj"),
-            cfg,
-            DenseActivation::Tanh,
-        )
-    })?;
-    text_classifier(&base, "encoder", &BERT_BLOCK, head, cfg, dtype, device)
-}
+/// RoBERTa / XLM-R: BERT's block names, dense + tanh + out_proj head on <s>, at the root.
+pub const ROBERTA: TextFamily = TextFamily {
+    encoder: "encoder",
+    block: BERT_BLOCK,
+    head: DenseHeadNames {
+        probe: "classifier.out_proj.weight",
+        dense: (Under::Root, "classifier.dense"),
+        classifier: "classifier.out_proj",
+        activation: DenseActivation::Tanh,
+    },
+};
 
 #[cfg(test)]
 mod tests {

@@ -33,6 +33,14 @@ pub struct Encoded {
     pub truncated_from: Option<usize>,
 }
 
+/// Token ids a text reference input substitutes for the non-special tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct SpecialIds {
+    pub pad: u32,
+    pub mask: Option<u32>,
+    pub unk: Option<u32>,
+}
+
 pub struct TextTokenizer {
     tokenizer: Tokenizer,
     max_length: usize,
@@ -69,9 +77,9 @@ impl TextTokenizer {
     }
 
     /// Ids of the pad, mask and unknown tokens, by their usual spellings.
-    pub fn special_ids(&self, pad: u32) -> crate::attr::baseline::SpecialIds {
+    pub fn special_ids(&self, pad: u32) -> SpecialIds {
         let find = |names: &[&str]| names.iter().find_map(|n| self.tokenizer.token_to_id(n));
-        crate::attr::baseline::SpecialIds {
+        SpecialIds {
             pad,
             mask: find(&["[MASK]", "<mask>"]),
             unk: find(&["[UNK]", "<unk>"]),

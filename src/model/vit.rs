@@ -10,7 +10,8 @@ use super::relprop;
 use super::rules::Rules;
 use super::{ImageInput, ModelConfig, ModelInput, Pooling};
 use crate::error::{CaligError, Result};
-use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use crate::runtime::Runtime;
+use candle_core::{IndexOp, Module, Tensor};
 use candle_nn::VarBuilder;
 
 struct VitEmbeddings {
@@ -117,12 +118,12 @@ const VIT_BLOCK: BlockNames = BlockNames {
     norm: Norm::Pre,
 };
 
+/// `base` points at the ViTModel weights (`vit.` or the root), `root` at the checkpoint root.
 pub fn load(
-    base: VarBuilder,
-    root: VarBuilder,
+    base: &VarBuilder,
+    root: &VarBuilder,
     cfg: &ModelConfig,
-    dtype: DType,
-    device: &Device,
+    runtime: &Runtime,
 ) -> candle_core::Result<Classifier> {
     let d = cfg.hidden_size;
     let ic = cfg.image.as_ref().expect("ViT config has image settings");
@@ -138,20 +139,18 @@ pub fn load(
         image_size: ic.image_size,
         channels: ic.num_channels,
     };
-    let head = head_if(&root, "classifier.weight", || {
+    let head = head_if(root, "classifier.weight", || {
         Ok(VitHead {
             norm: LayerNorm::load(base.pp("layernorm"), d, cfg.layer_norm_eps)?,
             classifier: super::linear::linear(d, cfg.labels.len(), root.pp("classifier"))?,
             pooling: cfg.pooling,
         })
     })?;
-    Ok(Classifier {
-        config: cfg.clone(),
-        embeddings: Box::new(embeddings),
-        blocks: load_blocks(base.pp("encoder"), cfg, &VIT_BLOCK)?,
+    Ok(Classifier::new(
+        cfg,
+        Box::new(embeddings),
+        load_blocks(base.pp("encoder"), cfg, &VIT_BLOCK)?,
         head,
-        dtype,
-        device: device.clone(),
-        engine: Default::default(),
-    })
+        runtime,
+    ))
 }

@@ -6,7 +6,8 @@
 use calig::attr::Method;
 use calig::eval::spec::{Kind, MethodSpec};
 use calig::explain::{explain, softmax, ExplainInput};
-use calig::model::{load_model, LoadedModel};
+use calig::model::{load_model_with, LoadedModel};
+use calig::runtime::Runtime;
 use calig::CaligError;
 use candle_core::{DType, Device};
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
@@ -274,8 +275,9 @@ fn load(py: Python<'_>, model: &str, dtype: &str, device: &str) -> PyResult<PyMo
         }
     };
     let model = model.to_string();
+    let runtime = Runtime::from_env(dtype, device);
     let inner = py
-        .detach(|| load_model(&model, dtype, &device))
+        .detach(|| load_model_with(&model, &runtime))
         .map_err(py_err)?;
     Ok(PyModel { inner })
 }
@@ -290,7 +292,7 @@ fn version() -> &'static str {
 fn _calig(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The CLI's thread policy (one worker per core, candle's intra-op threads at 1), at import,
     // before calig starts any thread pool.
-    calig::attr::batching::init_thread_policy();
+    calig::runtime::init_thread_policy();
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_class::<PyModel>()?;
