@@ -22,6 +22,9 @@ pub enum CaligError {
     InvalidInput(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A broken invariant: a bug in calig, not in the input.
+    #[error("internal error (a bug in calig; please report it): {0}")]
+    Internal(String),
     #[error(transparent)]
     Tensor(#[from] candle_core::Error),
 }

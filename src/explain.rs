@@ -332,7 +332,10 @@ fn method_params(
             v.insert("steps_per_path".into(), steps_used.into());
         }
         v.insert("quadrature".into(), p.quadrature.name().into());
-        v.insert("max_batch".into(), p.chunk_rows(subject).into());
+        v.insert(
+            "max_batch".into(),
+            crate::attr::path::chunk_rows(p, subject).into(),
+        );
     }
     if path || method == Method::Occlusion {
         v.insert("baseline".into(), p.baseline.name().into());

@@ -7,8 +7,9 @@
 //! the LayerNorm shifts and (at the input) the position and token-type embeddings absorb;
 //! `details` reports each layer's total beside the logit.
 
-use super::layer_ig::by_layer;
-use super::{patch_sums, to_vec, token_sums, Attribution, Delta, Params, Scores, Subject};
+use super::attribution::by_layer;
+use super::subject::{patch_sums, to_vec, token_sums};
+use super::{Attribution, Delta, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use crate::model::Rules;
 use candle_core::{IndexOp, Tensor, Var};

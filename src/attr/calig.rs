@@ -12,9 +12,9 @@
 //! The expensive parts (the LIG paths and the attention maps) are [`Components`], computed once
 //! and fused by [`fuse`] for any λ, fusion, aggregation and propagation, so ablations share them.
 
-use super::attention::readout;
+use super::attribution::by_layer;
 use super::gae::relevance_maps_with_signed;
-use super::layer_ig::{by_layer, layer_paths, LayerPaths};
+use super::path::layers::{layer_paths, LayerPaths};
 use super::{
     Aggregation, AttentionMode, AttentionSign, Attribution, Cls, Delta, Fusion, Heads,
     LayerRelevance, Params, Propagation, Scores, Specials, Subject,
@@ -197,16 +197,16 @@ pub fn components(subject: &Subject, params: &Params) -> Result<Components> {
         layers,
         a_positive: a_maps
             .iter()
-            .map(|m| readout(subject, m))
+            .map(|m| subject.readout(m))
             .collect::<Result<_>>()?,
         a_head_weighted: rm
             .head_weighted
             .iter()
-            .map(|m| readout(subject, m))
+            .map(|m| subject.readout(m))
             .collect::<Result<_>>()?,
         a_signed: signed
             .iter()
-            .map(|m| readout(subject, m))
+            .map(|m| subject.readout(m))
             .collect::<Result<_>>()?,
         maps,
     })
@@ -218,7 +218,7 @@ fn attnlrp_layers(subject: &Subject, layers: &[usize]) -> Result<LayerPaths> {
     let r = super::attnlrp::relevance(subject)?;
     let scores = layers
         .iter()
-        .map(|&l| super::token_sums(&r.hidden[l]))
+        .map(|&l| super::subject::token_sums(&r.hidden[l]))
         .collect::<Result<Vec<_>>>()?;
     let deltas = scores
         .iter()

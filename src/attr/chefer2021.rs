@@ -9,9 +9,8 @@
 //!
 //! `layers[l]` (l = 1..L): the [CLS] row of block l's mean_k (∇A ⊙ R_A)^+.
 
-use super::attention::readout;
+use super::attribution::by_layer;
 use super::grads::attention_relevance;
-use super::layer_ig::by_layer;
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use candle_core::{Tensor, D};
@@ -58,11 +57,11 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     }
     let maps = relevance_maps(subject)?;
     let c = rollout(&maps, params.start_layer - 1, !subject.is_text())?;
-    let mut scores = readout(subject, &c)?;
+    let mut scores = subject.readout(&c)?;
     scores[0] = 0.0;
     let per_block = maps
         .iter()
-        .map(|m| readout(subject, m))
+        .map(|m| subject.readout(m))
         .collect::<Result<Vec<_>>>()?;
     let blocks: Vec<usize> = (1..=num_layers).collect();
     Ok(Attribution {

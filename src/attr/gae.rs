@@ -1,9 +1,8 @@
 //! Generic Attention-model Explainability (Chefer et al., ICCV 2021):
 //! Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+, R = I, R ← R + Ā^(l)·R for l = 1..L, read at [CLS].
 
-use super::attention::readout;
 use super::grads::attention_relevance;
-use super::{Attribution, Scores, Subject};
+use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::Tensor;
 
@@ -35,7 +34,7 @@ pub fn relevance_maps_with_signed(subject: &Subject) -> Result<RelevanceMaps> {
         out.positive.push(attention_relevance(a, da)?);
         out.signed.push((da * a)?.mean(0)?);
         let heads = per_head.dim(0)?;
-        let totals: Vec<f64> = super::to_vec(&per_head.sum((1, 2))?)?;
+        let totals: Vec<f64> = super::subject::to_vec(&per_head.sum((1, 2))?)?;
         let sum: f64 = totals.iter().sum();
         let w: Vec<f64> = if sum > 0.0 {
             totals.iter().map(|t| t / sum).collect()
@@ -61,10 +60,10 @@ pub fn accumulate(maps: &[Tensor]) -> Result<Tensor> {
     Ok(r)
 }
 
-pub fn run(subject: &Subject) -> Result<Attribution> {
+pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let maps = relevance_maps(subject)?;
     let r = accumulate(&maps)?;
-    Ok(Attribution::scores_only(Scores::Tokens(readout(
-        subject, &r,
-    )?)))
+    Ok(Attribution::scores_only(Scores::Tokens(
+        subject.readout(&r)?,
+    )))
 }

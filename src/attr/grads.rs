@@ -2,7 +2,7 @@
 
 use crate::error::{CaligError, Result};
 use crate::model::{Encoder, ModelInput};
-use candle_core::{DType, IndexOp, Tensor, Var};
+use candle_core::{IndexOp, Tensor, Var};
 
 pub struct InputGradients {
     /// The attributed input (1, s, d) or pixels (1, c, h, w), and ∂y_c/∂ of it.
@@ -11,7 +11,6 @@ pub struct InputGradients {
     /// Per block: attention probabilities (heads, s, s) and ∂y_c/∂A (heads, s, s).
     pub attentions: Vec<Tensor>,
     pub attention_grads: Vec<Tensor>,
-    pub logits: Vec<f64>,
 }
 
 pub fn at_input(
@@ -60,7 +59,6 @@ pub fn at_input(
         input_grad,
         attentions,
         attention_grads,
-        logits: logits.squeeze(0)?.to_dtype(DType::F64)?.to_vec1()?,
     })
 }
 

@@ -1,12 +1,11 @@
 //! Attention rollout (Abnar & Zuidema 2020): Ã^(l) = rownorm(mean_k A^(l,k) + I),
 //! R = Ã^(L)···Ã^(1), read at [CLS].
 
-use super::attention::readout;
-use super::{Attribution, Scores, Subject};
+use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{Tensor, D};
 
-pub fn run(subject: &Subject) -> Result<Attribution> {
+pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let out = subject.model.forward(&subject.input)?;
     let mut r: Option<Tensor> = None;
     for a in &out.attentions {
@@ -22,7 +21,7 @@ pub fn run(subject: &Subject) -> Result<Attribution> {
     let r = r.ok_or_else(|| {
         crate::CaligError::Unsupported("the model has no attention blocks".into())
     })?;
-    Ok(Attribution::scores_only(Scores::Tokens(readout(
-        subject, &r,
-    )?)))
+    Ok(Attribution::scores_only(Scores::Tokens(
+        subject.readout(&r)?,
+    )))
 }

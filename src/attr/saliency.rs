@@ -1,10 +1,11 @@
 //! Saliency: the L2 norm of ∂y_c/∂E over the hidden dimension (unsigned). Images: the L2 norm
 //! over channels per pixel, summed per patch.
 
-use super::{patch_sums, to_vec, Attribution, Scores, Subject};
+use super::subject::{patch_sums, to_vec};
+use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 
-pub fn run(subject: &Subject) -> Result<Attribution> {
+pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let g = subject.input_gradients()?;
     // L2 over dimension 1 of the batch-less gradient: hidden (s, d) or channels (c, h, w).
     let grad = g.input_grad.squeeze(0)?;

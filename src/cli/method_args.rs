@@ -184,7 +184,7 @@ impl MethodArgs {
                 if !(t.is_finite() && t > 0.0) {
                     bail!("--tolerance must be a positive number, not {t}");
                 }
-                (calig::attr::auto_steps::FIRST_STEPS, Some(t))
+                (calig::attr::path::auto::FIRST_STEPS, Some(t))
             }
         };
         Ok(Params {

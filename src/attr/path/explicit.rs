@@ -1,7 +1,8 @@
 //! One integrated-gradients chunk on the explicit engine (engine/): the block stack runs there;
 //! the embeddings (input-space paths) and the head, a few rows each, keep candle's autograd.
 
-use super::path::{add_to, entry, Chunk, ChunkSums, Space};
+use super::chunk::{add_to, Chunk, ChunkSums};
+use super::{entry, Space};
 use crate::engine::chunk::{self, Join};
 use crate::engine::{to_host, Real, Stack};
 use crate::error::{CaligError, Result};
@@ -12,7 +13,7 @@ pub(super) fn explicit_chunk<T: Real>(stack: &Stack<T>, c: &Chunk) -> Result<Chu
     let rows: Vec<Tensor> = c.leaves.iter().map(|l| c.rows(l)).collect::<Result<_>>()?;
     let (seq, width) = match rows.first() {
         Some(r) => (r.dim(1)?, r.dim(2)?),
-        None => return Err(CaligError::InvalidInput("empty path chunk".into())),
+        None => return Err(CaligError::Internal("an empty path chunk".into())),
     };
     let joins = c
         .leaves

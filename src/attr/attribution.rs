@@ -1,0 +1,96 @@
+//! What a method returns ([`Attribution`]): the scores and what positions they cover, per-layer
+//! scores, the completeness delta and the warnings about them.
+
+use super::path::auto;
+use serde::Serialize;
+
+/// What positions a score vector covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scores {
+    /// One score per token ([CLS] first for ViT).
+    Tokens(Vec<f64>),
+    /// One score per image patch (row-major grid).
+    Patches(Vec<f64>),
+}
+
+/// Completeness: Σ attributions − (y_c(input) − y_c(baseline)).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Delta {
+    None,
+    Scalar(f64),
+    /// Index = layer.
+    PerLayer(Vec<Option<f64>>),
+}
+
+/// Share of |y_c(input) − y_c(baseline)| above which a convergence delta is reported.
+pub const DELTA_WARNING_SHARE: f64 = 0.05;
+
+/// A warning when the worst (delta, logit difference) pair misses completeness by more than
+/// [`DELTA_WARNING_SHARE`] of the difference (and by more than 1e-3 in absolute terms); `steps`
+/// is the (largest) step count the paths used.
+pub(crate) fn delta_warning(pairs: &[(f64, f64)], steps: usize) -> Option<String> {
+    let (delta, diff) = pairs
+        .iter()
+        .copied()
+        .max_by(|a, b| auto::share(a.0, a.1).total_cmp(&auto::share(b.0, b.1)))?;
+    if delta.abs() <= 1e-3 || delta.abs() <= DELTA_WARNING_SHARE * diff.abs() {
+        return None;
+    }
+    Some(format!(
+        "convergence delta {delta:+.3e} is {:.0} % of the logit difference {diff:+.3e}: the \
+         integral is inaccurate; use more steps (now {}) or the gausslegendre quadrature",
+        100.0 * delta.abs() / diff.abs().max(1e-12),
+        steps
+    ))
+}
+
+/// A method's result before it is dressed as an [`crate::explain::Explanation`].
+#[derive(Debug, Clone)]
+pub struct Attribution {
+    pub scores: Scores,
+    /// Per-layer token scores, index = layer (None where a method has no value for a layer).
+    pub layers: Option<Vec<Option<Vec<f64>>>>,
+    pub delta: Delta,
+    /// Method-specific extras (CA-LIG's r, a, s parts).
+    pub details: Option<serde_json::Value>,
+    /// What the user should know about this result (an inaccurate integral).
+    pub warnings: Vec<String>,
+    /// Path methods: (completeness delta, y_c(x) − y_c(x′)) of every path.
+    pub completeness: Vec<(f64, f64)>,
+    /// Path methods: the steps each path used (they differ under `--steps auto`).
+    pub steps: Vec<usize>,
+}
+
+impl Attribution {
+    /// A single map, without layers, delta or details.
+    pub fn scores_only(scores: Scores) -> Self {
+        Self {
+            scores,
+            layers: None,
+            delta: Delta::None,
+            details: None,
+            warnings: Vec::new(),
+            completeness: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// The largest |delta| / |y_c(x) − y_c(x′)| over the paths (0 without paths).
+    pub fn worst_delta_share(&self) -> f64 {
+        auto::worst_share(&self.completeness)
+    }
+}
+
+/// Places per-layer values at their layer index in a 0..=L vector.
+pub(crate) fn by_layer<T: Clone>(
+    num_layers: usize,
+    layers: &[usize],
+    values: &[T],
+) -> Vec<Option<T>> {
+    let mut out = vec![None; num_layers + 1];
+    for (&l, v) in layers.iter().zip(values) {
+        out[l] = Some(v.clone());
+    }
+    out
+}

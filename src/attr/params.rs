@@ -1,0 +1,298 @@
+//! The settings of the methods: every knob of every method in one [`Params`] value (each method
+//! reads the ones it needs), the option enums of CA-LIG and the layer selection.
+
+use super::baseline::Baseline;
+use super::quadrature::{self, Quadrature};
+use crate::error::{CaligError, Result};
+use serde::Serialize;
+
+/// How CA-LIG reads the attention-gradient relevance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionMode {
+    /// At the real input (one extra forward/backward).
+    Input,
+    /// Integrated along the interpolation path entering each block.
+    Path,
+}
+
+/// How CA-LIG combines the per-layer fused maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// Propagate each layer's signed vector through the later blocks' (I + Ā) maps, then sum.
+    Rollout,
+    /// Sum the layers' fused maps.
+    Sum,
+    /// Carry each layer's vector back to the input positions through the earlier blocks'
+    /// maps transposed (relevance at position i of block k flows to the positions i attends
+    /// to), then sum; conserves each layer's total with `propagation=rownorm`.
+    Backward,
+}
+
+/// The attention map that CA-LIG's rollout and backward aggregation propagate through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    /// GAE's Ā (v ← v + Ā v forward; v ← v + Āᵀ v backward).
+    Gae,
+    /// 0.5·I + 0.5·rownorm(Ā), rows summing to 1, as attention rollout normalises.
+    Rownorm,
+}
+
+/// Whether CA-LIG's attention relevance a^(l) keeps GAE's ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionSign {
+    /// mean_k (∇A ⊙ A)^+, â = a / max a in [0, 1].
+    Positive,
+    /// mean_k (∇A ⊙ A) without the ReLU, â = a / max |a| in [−1, 1].
+    Signed,
+}
+
+/// How CA-LIG fuses r^(l) with â^(l).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// s = r · (λ + (1 − λ) â).
+    Scale,
+    /// s = λ · r̂ + (1 − λ) · â · sign(r), r̂ = r / max |r|.
+    Mixed,
+}
+
+/// How CA-LIG's attention relevance a^(l) combines the heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Heads {
+    /// The mean over heads, as GAE.
+    Mean,
+    /// Each head weighted by its share of the block's positive gradient relevance.
+    Weighted,
+}
+
+/// What CA-LIG's per-layer relevance r^(l) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerRelevance {
+    /// Layer Integrated Gradients at h^(l) (the paper's definition).
+    Lig,
+    /// AttnLRP relevance at h^(l), from one backward pass under AttnLRP's rules.
+    Attnlrp,
+}
+
+/// Whether special tokens ([CLS], [SEP]) take part in normalising â and in propagation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Specials {
+    Keep,
+    /// a^(l) of special tokens set to 0 before normalising (GAE's [CLS] self-relevance
+    /// otherwise sets the maximum); their columns zeroed in the propagation maps.
+    Drop,
+}
+
+/// What CA-LIG does with the relevance r^(l) that sits on the readout token ([CLS], <s>;
+/// position 0), which the map of the input tokens or patches never shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Cls {
+    /// r^(l) as it is.
+    Keep,
+    /// [CLS]'s r^(l) handed to the other tokens in proportion to a^(l), the class-specific
+    /// attention relevance of [CLS]'s row in block l (what [CLS] drew its content from).
+    Spread,
+}
+
+/// Which hidden states the layer methods cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layers {
+    All,
+    List(Vec<usize>),
+}
+
+/// `"all"` or the list of indices.
+impl Serialize for Layers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::All => s.serialize_str("all"),
+            Self::List(v) => v.serialize(s),
+        }
+    }
+}
+
+impl Layers {
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        if s == "all" {
+            return Ok(Self::All);
+        }
+        let mut v = s
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("`{p}` is not a layer index"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        v.sort_unstable();
+        v.dedup();
+        Ok(Self::List(v))
+    }
+
+    /// The sorted, distinct layers in 0..=num_layers; an error names an index out of range.
+    pub fn resolve(&self, num_layers: usize) -> Result<Vec<usize>> {
+        match self {
+            Self::All => Ok((0..=num_layers).collect()),
+            Self::List(v) => {
+                if let Some(bad) = v.iter().find(|&&l| l > num_layers) {
+                    return Err(CaligError::InvalidInput(format!(
+                        "layer {bad} does not exist: the model has layers 0..={num_layers}"
+                    )));
+                }
+                let mut v = v.clone();
+                v.sort_unstable();
+                v.dedup();
+                if v.is_empty() {
+                    return Err(CaligError::InvalidInput("no layers selected".into()));
+                }
+                Ok(v)
+            }
+        }
+    }
+}
+
+/// Every knob of every method; each method reads the ones it needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Params {
+    pub steps: usize,
+    pub quadrature: Quadrature,
+    pub baseline: Baseline,
+    pub layers: Layers,
+    /// Interpolation points per forward/backward chunk; 0 chooses it from `memory_mib`.
+    pub max_batch: usize,
+    /// Activation-memory budget (MiB) that sizes chunks when `max_batch` is 0.
+    pub memory_mib: usize,
+    /// CA-LIG fusion weight λ in [0, 1]: s = r·(λ + (1 − λ)·â).
+    pub lambda: f64,
+    pub attention_mode: AttentionMode,
+    pub aggregation: Aggregation,
+    pub propagation: Propagation,
+    pub attention_sign: AttentionSign,
+    pub fusion: Fusion,
+    pub specials: Specials,
+    /// CA-LIG's head combination in a^(l). Left out of the serialised form at its default.
+    #[serde(skip_serializing_if = "is_mean")]
+    pub heads: Heads,
+    /// CA-LIG's r^(l). Left out of the serialised form at its default (cache keys).
+    #[serde(skip_serializing_if = "is_lig")]
+    pub layer_relevance: LayerRelevance,
+    /// CA-LIG's [CLS] relevance. Left out of the serialised form at its default (cache keys).
+    #[serde(skip_serializing_if = "is_keep")]
+    pub cls: Cls,
+    /// chefer2021: the first block (1..=L) of the rollout. Left out of the serialised form at
+    /// its default, so that `calig eval` caches keyed by the parameters stay valid.
+    #[serde(skip_serializing_if = "is_first_block")]
+    pub start_layer: usize,
+    /// `--steps auto`: the path methods raise their steps (auto_steps.rs) until every
+    /// completeness delta is within this share of its logit difference (`steps` is then unused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
+}
+
+fn is_mean(h: &Heads) -> bool {
+    *h == Heads::Mean
+}
+
+fn is_lig(r: &LayerRelevance) -> bool {
+    *r == LayerRelevance::Lig
+}
+
+fn is_keep(c: &Cls) -> bool {
+    *c == Cls::Keep
+}
+
+fn is_first_block(start_layer: &usize) -> bool {
+    *start_layer == 1
+}
+
+impl Params {
+    pub fn defaults(is_text: bool) -> Self {
+        Self {
+            steps: 50,
+            quadrature: Quadrature::GaussLegendre,
+            baseline: Baseline::default_for(is_text),
+            layers: Layers::All,
+            max_batch: 0,
+            memory_mib: 2048,
+            lambda: 0.5,
+            attention_mode: AttentionMode::Input,
+            aggregation: Aggregation::Rollout,
+            propagation: Propagation::Gae,
+            attention_sign: AttentionSign::Positive,
+            fusion: Fusion::Scale,
+            specials: Specials::Keep,
+            heads: Heads::Mean,
+            layer_relevance: LayerRelevance::Lig,
+            cls: Cls::Keep,
+            start_layer: 1,
+            tolerance: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.tolerance {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(CaligError::InvalidInput(format!(
+                    "the --steps auto tolerance must be a positive number, not {t}"
+                )));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.lambda) {
+            return Err(CaligError::InvalidInput(format!(
+                "lambda {} is outside [0, 1]",
+                self.lambda
+            )));
+        }
+        if self.heads == Heads::Weighted
+            && (self.attention_mode == AttentionMode::Path
+                || self.attention_sign == AttentionSign::Signed)
+        {
+            return Err(CaligError::InvalidInput(
+                "heads=weighted weighs the positive attention relevance at the input: use \
+                 attention_mode=input and attention_sign=positive"
+                    .into(),
+            ));
+        }
+        if self.attention_mode == AttentionMode::Path
+            && self.layer_relevance == LayerRelevance::Attnlrp
+        {
+            return Err(CaligError::InvalidInput(
+                "layer_relevance=attnlrp has no integration path: use attention_mode=input".into(),
+            ));
+        }
+        if self.attention_mode == AttentionMode::Path
+            && self.attention_sign == AttentionSign::Signed
+        {
+            return Err(CaligError::InvalidInput(
+                "attention_sign=signed reads the attention at the input: use attention_mode=input"
+                    .into(),
+            ));
+        }
+        if self.steps > quadrature::MAX_STEPS {
+            return Err(CaligError::InvalidInput(format!(
+                "steps {} is above calig's limit of {}: every step is a forward and backward \
+                 pass per path; 50 Gauss–Legendre steps usually keep the convergence delta \
+                 under 1 % of the logit difference",
+                self.steps,
+                quadrature::MAX_STEPS
+            )));
+        }
+        self.quadrature
+            .rule(self.steps)
+            .map_err(CaligError::InvalidInput)?;
+        if self.max_batch == 0 && self.memory_mib == 0 {
+            return Err(CaligError::InvalidInput(
+                "memory-mib must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}

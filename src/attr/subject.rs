@@ -1,0 +1,128 @@
+//! The input prepared for attribution ([`Subject`]) and the ways a method's tensors become
+//! per-token or per-patch scores.
+
+use super::attribution::Scores;
+use super::baseline::{self, Baseline, SpecialIds};
+use super::grads;
+use crate::error::{CaligError, Result};
+use crate::model::{Encoder, ModelInput, Pooling};
+use candle_core::{IndexOp, Tensor};
+
+/// An input prepared for attribution: a batch of one, its target class, and what baselines need.
+pub struct Subject<'a> {
+    pub model: &'a dyn Encoder,
+    pub input: ModelInput,
+    pub mask_bias: Option<Tensor>,
+    pub target: usize,
+    /// Text: which tokens are special ([CLS], [SEP], <s>, </s>); images: empty.
+    pub special: Vec<bool>,
+    pub special_ids: Option<SpecialIds>,
+    /// Images: the normalised value of black per channel, and the patch size (blur σ).
+    pub black: Vec<f64>,
+    pub patch_size: usize,
+    /// Logits at the real input (computed once, when the subject is prepared).
+    pub logits: Vec<f64>,
+}
+
+impl Subject<'_> {
+    pub fn is_text(&self) -> bool {
+        matches!(self.input, ModelInput::Text(_))
+    }
+
+    pub fn baseline(&self, baseline: Baseline) -> Result<baseline::ResolvedBaseline> {
+        baseline::resolve(
+            self.model,
+            &self.input,
+            baseline,
+            &self.special,
+            self.special_ids,
+            &self.black,
+            self.patch_size as f64,
+        )
+    }
+
+    /// Tokens the blocks see (ViT: patches + [CLS]).
+    pub fn seq_len(&self) -> usize {
+        match &self.input {
+            ModelInput::Text(t) => t.input_ids.dims().get(1).copied().unwrap_or(0),
+            ModelInput::Image(_) => self
+                .model
+                .config()
+                .image
+                .as_ref()
+                .map_or(1, |i| i.grid() * i.grid() + 1),
+        }
+    }
+
+    /// One forward/backward pass at the real input (grads.rs).
+    pub fn input_gradients(&self) -> Result<grads::InputGradients> {
+        grads::at_input(
+            self.model,
+            &self.input,
+            self.mask_bias.as_ref(),
+            self.target,
+        )
+    }
+
+    /// Scores of an attribution in the attributed input space: per token, the sum over the
+    /// hidden dimension (text); per patch, the sum over channels and the patch's pixels (images).
+    pub fn scores_of(&self, attribution: &Tensor) -> Result<Scores> {
+        Ok(if self.is_text() {
+            Scores::Tokens(token_sums(attribution)?)
+        } else {
+            Scores::Patches(patch_sums(
+                &attribution.squeeze(0)?.sum(0)?,
+                self.patch_size,
+            )?)
+        })
+    }
+
+    /// A token-relevance vector read off an (s, s) map: the [CLS] row, or for mean-pooled ViTs
+    /// the mean of the patch rows (what the pooled representation attends to).
+    pub fn readout(&self, m: &Tensor) -> Result<Vec<f64>> {
+        let s = m.dim(0)?;
+        let row = if self.model.config().pooling == Pooling::Mean && !self.is_text() {
+            m.narrow(0, 1, s - 1)?.mean(0)?
+        } else {
+            m.i(0)?
+        };
+        to_vec(&row)
+    }
+
+    /// y_c at the real input.
+    pub fn logit(&self) -> Result<f64> {
+        self.logits.get(self.target).copied().ok_or_else(|| {
+            CaligError::InvalidInput(format!(
+                "target {} is not one of the {} classes",
+                self.target,
+                self.logits.len()
+            ))
+        })
+    }
+}
+
+/// Flattens a tensor to f64 values.
+pub(crate) fn to_vec(t: &Tensor) -> Result<Vec<f64>> {
+    Ok(t.to_dtype(candle_core::DType::F64)?
+        .flatten_all()?
+        .to_vec1()?)
+}
+
+/// Token scores of a (1, s, d) attribution: the sum over the hidden dimension.
+pub(crate) fn token_sums(attr: &Tensor) -> Result<Vec<f64>> {
+    to_vec(&attr.squeeze(0)?.sum(1)?)
+}
+
+/// Patch scores of a per-pixel map (h, w): sums over each patch, row-major.
+pub(crate) fn patch_sums(pixel_map: &Tensor, patch: usize) -> Result<Vec<f64>> {
+    let (h, w) = pixel_map.dims2()?;
+    let values = to_vec(pixel_map)?;
+    let (gh, gw) = (h / patch, w / patch);
+    let mut out = vec![0.0; gh * gw];
+    for y in 0..h {
+        for x in 0..w {
+            out[(y / patch) * gw + x / patch] += values[y * w + x];
+        }
+    }
+    Ok(out)
+}
