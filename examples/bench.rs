@@ -67,8 +67,7 @@ fn main() -> anyhow::Result<()> {
         let p = prepare(&m, &ExplainInput::Text(text), None)?;
         let s = p.tokens.len();
         for name in &methods {
-            let method: Method = clap::ValueEnum::from_str(name, true)
-                .map_err(|e| anyhow::anyhow!("method {name}: {e}"))?;
+            let method = Method::parse(name).map_err(|e| anyhow::anyhow!("method {e}"))?;
             let mut params = Params::defaults(true);
             params.steps = steps;
             reset_peak_rss();

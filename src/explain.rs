@@ -1,6 +1,7 @@
 //! The `Explanation` value (JSON schema 1, docs/json-schema.md) and the function that produces
 //! it from a loaded model, an input, a method and its parameters.
 
+use crate::attr::settings::{Report, Scope, Used, SETTINGS};
 use crate::attr::{self, Attribution, Delta, Method, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use crate::model::text::Word;
@@ -59,6 +60,16 @@ pub struct InputInfo {
     pub resized_from: Option<[usize; 2]>,
 }
 
+impl InputInfo {
+    pub fn is_text(&self) -> bool {
+        self.kind == "text"
+    }
+
+    pub fn is_image(&self) -> bool {
+        self.kind == "image"
+    }
+}
+
 /// Serialised with `serde_json` as schema 1 (docs/json-schema.md) and read back by
 /// `calig render`: `Deserialize` accepts exactly what `Serialize` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +81,9 @@ pub struct Explanation {
     pub device: String,
     pub model: String,
     pub method: String,
+    /// Whether the scores carry a sign (evidence for and against the target); unsigned methods
+    /// give non-negative relevance.
+    pub signed: bool,
     pub params: serde_json::Value,
     pub input: InputInfo,
     /// Text: sub-tokens, special tokens included. Images: "[CLS]" then one name per patch.
@@ -105,6 +119,13 @@ pub struct Explanation {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub timing_ms: f64,
+}
+
+impl Explanation {
+    /// Whether `scores` has one value per token (text), not per image patch.
+    pub fn scores_cover_tokens(&self) -> bool {
+        self.scores_cover == "tokens"
+    }
 }
 
 /// Resolves a target given as a label name or an index; `None` picks the predicted class.
@@ -285,6 +306,7 @@ pub fn explain_prepared(
         baseline_logit,
         model: m.source.name(),
         method: method.name().into(),
+        signed: method.info().signed,
         params: method_params(method, params, &p.subject, &a.steps),
         input: p.info.clone(),
         tokens: p.tokens.clone(),
@@ -313,64 +335,39 @@ pub fn explain_prepared(
     })
 }
 
-/// The parameters that a method actually used, for the output.
-/// `steps_used`: what each path of the method used (they differ under `--steps auto`).
+/// The settings a method read, as the settings table reports them (attr/settings.rs), and
+/// the input kind. `steps_used`: what each path of the method used (they differ under
+/// `--steps auto`).
 fn method_params(
     method: Method,
     p: &Params,
     subject: &Subject,
     steps_used: &[usize],
 ) -> serde_json::Value {
-    let is_text = subject.is_text();
+    let used = Used {
+        steps: steps_used,
+        chunk_rows: attr::path::chunk_rows(p, subject),
+    };
     let mut v = serde_json::Map::new();
-    let path = matches!(method, Method::Calig | Method::Lig | Method::Ig);
-    if path {
-        let most = steps_used.iter().copied().max().unwrap_or(p.steps);
-        v.insert("steps".into(), most.into());
-        if let Some(t) = p.tolerance {
-            v.insert("steps_auto_tolerance".into(), t.into());
-            v.insert("steps_per_path".into(), steps_used.into());
-        }
-        v.insert("quadrature".into(), p.quadrature.name().into());
-        v.insert(
-            "max_batch".into(),
-            crate::attr::path::chunk_rows(p, subject).into(),
-        );
-    }
-    if path || method == Method::Occlusion {
-        v.insert("baseline".into(), p.baseline.name().into());
-    }
-    if method == Method::Chefer2021 {
-        v.insert("start_layer".into(), p.start_layer.into());
-    }
-    if matches!(method, Method::Lig | Method::Attnlrp) {
-        v.insert(
-            "layers".into(),
-            serde_json::to_value(&p.layers).unwrap_or_default(),
-        );
-    }
-    if method == Method::Calig {
-        v.insert("lambda".into(), p.lambda.into());
-        v.insert(
-            "attention_mode".into(),
-            serde_json::to_value(p.attention_mode).unwrap_or_default(),
-        );
-        for (k, val) in [
-            ("aggregation", serde_json::to_value(p.aggregation)),
-            ("propagation", serde_json::to_value(p.propagation)),
-            ("attention_sign", serde_json::to_value(p.attention_sign)),
-            ("fusion", serde_json::to_value(p.fusion)),
-            ("specials", serde_json::to_value(p.specials)),
-            ("layer_relevance", serde_json::to_value(p.layer_relevance)),
-            ("heads", serde_json::to_value(p.heads)),
-            ("cls", serde_json::to_value(p.cls)),
-        ] {
-            v.insert(k.into(), val.unwrap_or_default());
+    for s in SETTINGS
+        .iter()
+        .filter(|s| s.scope == Scope::Method && method.info().reads(s.name))
+    {
+        match s.report {
+            Report::Value => {
+                v.insert(s.name.into(), (s.get)(p));
+            }
+            Report::Hidden => {}
+            Report::Custom(report) => {
+                for (key, value) in report(p, &used) {
+                    v.insert(key.into(), value);
+                }
+            }
         }
     }
     v.insert(
         "input_kind".into(),
-        if is_text { "text" } else { "image" }.into(),
+        if subject.is_text() { "text" } else { "image" }.into(),
     );
     serde_json::Value::Object(v)
 }

@@ -4,6 +4,7 @@
 pub mod atomic;
 pub mod attr;
 pub mod batch;
+pub mod choice;
 pub mod data;
 pub mod engine;
 pub mod error;

@@ -2,6 +2,19 @@
 
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
+use super::{Completeness, MethodInfo};
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "attention",
+    summary: "Last-layer attention, mean over heads, [CLS] row.",
+    signed: false,
+    uses_reference: false,
+    integrates_path: false,
+    settings: &[],
+    layers_title: None,
+    completeness: Completeness::None,
+    run,
+};
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let out = subject.model.forward(&subject.input)?;

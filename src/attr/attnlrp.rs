@@ -13,6 +13,7 @@ use super::{Attribution, Delta, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use crate::model::Rules;
 use candle_core::{IndexOp, Tensor, Var};
+use super::{Completeness, MethodInfo};
 
 /// Relevance products (modified gradient ⊙ value), before summing over hidden.
 pub struct Relevance {
@@ -67,6 +68,18 @@ pub fn relevance(subject: &Subject) -> Result<Relevance> {
         logit,
     })
 }
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "attnlrp",
+    summary: "AttnLRP (Achtibat et al., ICML 2024): LRP relevance in one backward pass.",
+    signed: true,
+    uses_reference: false,
+    integrates_path: false,
+    settings: &[&["layers"]],
+    layers_title: Some("AttnLRP relevance at each h^(l)"),
+    completeness: Completeness::Logit,
+    run,
+};
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let num_layers = subject.model.num_layers();

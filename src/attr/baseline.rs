@@ -1,13 +1,27 @@
 //! Baselines (reference inputs) for path and perturbation methods.
 
+use crate::choice::Choice;
 use crate::error::{CaligError, Result};
 use crate::model::{Encoder, ImageInput, ModelInput, TextInput};
 use candle_core::{DType, Tensor};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Baseline {
+    #[default]
     /// Text: every non-special token replaced by the pad token; positions, token types and mask
     /// of the real input (the default for text).
     Pad,
@@ -33,18 +47,6 @@ impl Baseline {
             Self::Pad
         } else {
             Self::Black
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Pad => "pad",
-            Self::Zero => "zero",
-            Self::Mask => "mask",
-            Self::Unk => "unk",
-            Self::Black => "black",
-            Self::Blur => "blur",
-            Self::Grey => "grey",
         }
     }
 }

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::error::{CaligError, Result};
 use candle_core::Tensor;
+use super::{settings, Completeness, MethodInfo};
 
 type Matrix = Vec<Vec<f64>>;
 
@@ -332,6 +333,32 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
         steps: c.steps.clone(),
     })
 }
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "calig",
+    summary: "Context-Aware Layer-wise Integrated Gradients (Mersha & Kalita 2026; docs/calig.md): layer IG in every block fused with class-specific attention gradients.",
+    signed: true,
+    uses_reference: true,
+    integrates_path: true,
+    settings: &[
+        settings::PATH,
+        &[
+            "lambda",
+            "attention_mode",
+            "aggregation",
+            "propagation",
+            "attention_sign",
+            "fusion",
+            "specials",
+            "heads",
+            "layer_relevance",
+            "cls",
+        ],
+    ],
+    layers_title: Some("s^(l): the fused CA-LIG relevance of each layer"),
+    completeness: Completeness::LogitDifference,
+    run,
+};
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     fuse(subject, &components(subject, params)?, params)

@@ -6,6 +6,19 @@ use super::path::auto::integrate_paths;
 use super::path::{logit_at, Path, Space};
 use super::{Attribution, Delta, Params, Subject};
 use crate::error::Result;
+use super::{settings, Completeness, MethodInfo};
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "ig",
+    summary: "Integrated Gradients w.r.t. the word embeddings (pixels for images).",
+    signed: true,
+    uses_reference: true,
+    integrates_path: true,
+    settings: &[settings::PATH],
+    layers_title: None,
+    completeness: Completeness::LogitDifference,
+    run,
+};
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let model = subject.model;

@@ -6,6 +6,19 @@ use super::attribution::by_layer;
 use super::path::layers::layer_paths;
 use super::{Attribution, Delta, Params, Scores, Subject};
 use crate::error::Result;
+use super::{settings, Completeness, MethodInfo};
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "lig",
+    summary: "Layer Integrated Gradients in the space of every (selected) hidden state h^(l).",
+    signed: true,
+    uses_reference: true,
+    integrates_path: true,
+    settings: &[settings::PATH, &["layers"]],
+    layers_title: Some("Layer IG at each h^(l)"),
+    completeness: Completeness::LogitDifference,
+    run,
+};
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let num_layers = subject.model.num_layers();

@@ -1,48 +1,169 @@
-//! The attribution methods calig offers, by name.
+//! The method table: each method declares, in its own file, what it is ([`MethodInfo`]); the
+//! [`methods!`](crate::methods) list in attr/mod.rs holds one row per method and makes the
+//! [`Method`] enum from it. The CLI, `calig eval`'s method entries, the Python package, the
+//! "ignored option" warnings, the JSON `params`, the renderers and the docs tables all read
+//! these declarations, so adding a method is its file plus one row.
 
-use serde::Serialize;
+use super::{Attribution, Params, Subject};
+use crate::error::Result;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Context-Aware Layer-wise Integrated Gradients (docs/calig.md).
-    Calig,
-    /// Layer Integrated Gradients in the space of every (selected) h^(l).
-    Lig,
-    /// Integrated Gradients w.r.t. the word embeddings (pixels for images).
-    Ig,
-    /// Gradient × input at the word embeddings.
-    Gxi,
-    /// L2 norm of the gradient at the word embeddings.
-    Saliency,
-    /// Last-layer attention, head mean, [CLS] row.
-    Attention,
-    /// Attention rollout (Abnar & Zuidema 2020).
-    Rollout,
-    /// Generic Attention-model Explainability (Chefer et al., ICCV 2021).
-    Gae,
-    /// Leave-one-token-out (text) or patch occlusion (images).
-    Occlusion,
-    /// AttnLRP (Achtibat et al., ICML 2024): LRP relevance in one backward pass.
-    Attnlrp,
-    /// Chefer, Gur & Wolf (CVPR 2021): LRP attention relevance × gradient, rolled out.
-    Chefer2021,
+/// What the sum of a method's scores is compared with, when it is compared at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    /// No conservation property.
+    None,
+    /// Σ scores ≈ y_c(x) − y_c(x′), the reference input's logit subtracted (IG and its kin).
+    LogitDifference,
+    /// Σ scores ≈ y_c(x) (LRP's conservation).
+    Logit,
 }
 
-impl Method {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Calig => "calig",
-            Self::Lig => "lig",
-            Self::Ig => "ig",
-            Self::Gxi => "gxi",
-            Self::Saliency => "saliency",
-            Self::Attention => "attention",
-            Self::Rollout => "rollout",
-            Self::Gae => "gae",
-            Self::Occlusion => "occlusion",
-            Self::Attnlrp => "attnlrp",
-            Self::Chefer2021 => "chefer2021",
+/// One method, as its file declares it.
+#[derive(Debug, Clone, Copy)]
+pub struct MethodInfo {
+    /// The name users write (`--method`, method entries, Python's `method=`).
+    pub name: &'static str,
+    /// One line: what it computes, with its reference.
+    pub summary: &'static str,
+    /// Whether scores carry a sign (evidence for and against the class); unsigned methods give
+    /// non-negative relevance and are drawn with a one-sided palette.
+    pub signed: bool,
+    /// Whether it compares the input with a reference input (`baseline`).
+    pub uses_reference: bool,
+    /// Whether it integrates gradients along a path (the `steps`, `quadrature`, ... settings).
+    pub integrates_path: bool,
+    /// The settings it reads, by name (attr/settings.rs), in groups.
+    pub settings: &'static [&'static [&'static str]],
+    /// What its per-layer scores are, for the layer views; None when it has no layers.
+    pub layers_title: Option<&'static str>,
+    pub completeness: Completeness,
+    pub run: fn(&Subject, &Params) -> Result<Attribution>,
+}
+
+impl MethodInfo {
+    /// Whether it reads the setting `name`.
+    pub fn reads(&self, name: &str) -> bool {
+        self.settings.iter().any(|group| group.contains(&name))
+    }
+}
+
+/// Makes the [`Method`] enum and its table from one row per method: `Variant => module`, where
+/// `module` (a file of attr/) holds `pub const INFO: MethodInfo` and the method.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! methods {
+    ($($variant:ident => $module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// An attribution method (see [`method::MethodInfo`] and [`Method::info`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Method {
+            $(
+                #[doc = concat!("See [`", stringify!($module), "`].")]
+                $variant,
+            )*
+        }
+
+        impl Method {
+            /// Every method, in table order.
+            pub const ALL: &'static [Method] = &[$(Method::$variant),*];
+
+            /// What the method is, as its file declares it.
+            pub fn info(self) -> &'static method::MethodInfo {
+                match self {
+                    $(Method::$variant => &$module::INFO,)*
+                }
+            }
+        }
+    };
+}
+
+impl super::Method {
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The method called `name` (ASCII case ignored).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// [`Self::from_name`] with an error that lists the methods.
+    pub fn parse(name: &str) -> std::result::Result<Self, String> {
+        Self::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|m| m.name()).collect();
+            format!("`{name}` is not one of {}", names.join(", "))
+        })
+    }
+}
+
+impl serde::Serialize for super::Method {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The methods as a markdown table (docs/methods.md holds it; a test keeps the two equal).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| method | what it computes | signed | reference input | path integral | settings it reads |\n|---|---|---|---|---|---|\n",
+    );
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    for m in super::Method::ALL {
+        let i = m.info();
+        let settings: Vec<String> = i
+            .settings
+            .iter()
+            .flat_map(|g| g.iter())
+            .map(|s| format!("`{s}`"))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            i.name,
+            i.summary,
+            yes(i.signed),
+            yes(i.uses_reference),
+            yes(i.integrates_path),
+            if settings.is_empty() {
+                "—".to_string()
+            } else {
+                settings.join(", ")
+            }
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{settings, Method};
+
+    #[test]
+    fn names_are_distinct_and_parse_back() {
+        for m in Method::ALL {
+            assert_eq!(Method::from_name(m.name()), Some(*m));
+            assert_eq!(Method::from_name(&m.name().to_uppercase()), Some(*m));
+        }
+        let e = Method::parse("shapley").unwrap_err();
+        assert!(e.contains("calig, lig, ig"), "{e}");
+    }
+
+    #[test]
+    fn every_declared_setting_exists_and_path_methods_read_the_path_settings() {
+        for m in Method::ALL {
+            let i = m.info();
+            for s in i.settings.iter().flat_map(|g| g.iter()) {
+                assert!(
+                    settings::find(s).is_some(),
+                    "{}: unknown setting {s}",
+                    i.name
+                );
+            }
+            assert_eq!(i.integrates_path, i.reads("steps"), "{}", i.name);
+            assert_eq!(i.uses_reference, i.reads("baseline"), "{}", i.name);
         }
     }
 }

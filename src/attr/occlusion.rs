@@ -9,6 +9,19 @@
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{DType, IndexOp, Tensor};
+use super::{Completeness, MethodInfo};
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "occlusion",
+    summary: "Leave-one-token-out (text) or patch occlusion (images), against the reference input.",
+    signed: true,
+    uses_reference: true,
+    integrates_path: false,
+    settings: &[&["baseline", "max_batch", "memory_mib"]],
+    layers_title: None,
+    completeness: Completeness::None,
+    run,
+};
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let model = subject.model;

@@ -7,20 +7,46 @@ use crate::error::{CaligError, Result};
 use serde::Serialize;
 
 /// How CA-LIG reads the attention-gradient relevance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum AttentionMode {
     /// At the real input (one extra forward/backward).
+    #[default]
     Input,
     /// Integrated along the interpolation path entering each block.
     Path,
 }
 
 /// How CA-LIG combines the per-layer fused maps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Aggregation {
     /// Propagate each layer's signed vector through the later blocks' (I + Ā) maps, then sum.
+    #[default]
     Rollout,
     /// Sum the layers' fused maps.
     Sum,
@@ -31,59 +57,138 @@ pub enum Aggregation {
 }
 
 /// The attention map that CA-LIG's rollout and backward aggregation propagate through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Propagation {
     /// GAE's Ā (v ← v + Ā v forward; v ← v + Āᵀ v backward).
+    #[default]
     Gae,
     /// 0.5·I + 0.5·rownorm(Ā), rows summing to 1, as attention rollout normalises.
     Rownorm,
 }
 
 /// Whether CA-LIG's attention relevance a^(l) keeps GAE's ReLU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum AttentionSign {
     /// mean_k (∇A ⊙ A)^+, â = a / max a in [0, 1].
+    #[default]
     Positive,
     /// mean_k (∇A ⊙ A) without the ReLU, â = a / max |a| in [−1, 1].
     Signed,
 }
 
 /// How CA-LIG fuses r^(l) with â^(l).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Fusion {
     /// s = r · (λ + (1 − λ) â).
+    #[default]
     Scale,
     /// s = λ · r̂ + (1 − λ) · â · sign(r), r̂ = r / max |r|.
     Mixed,
 }
 
 /// How CA-LIG's attention relevance a^(l) combines the heads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Heads {
     /// The mean over heads, as GAE.
+    #[default]
     Mean,
     /// Each head weighted by its share of the block's positive gradient relevance.
     Weighted,
 }
 
 /// What CA-LIG's per-layer relevance r^(l) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum LayerRelevance {
     /// Layer Integrated Gradients at h^(l) (the paper's definition).
+    #[default]
     Lig,
     /// AttnLRP relevance at h^(l), from one backward pass under AttnLRP's rules.
     Attnlrp,
 }
 
 /// Whether special tokens ([CLS], [SEP]) take part in normalising â and in propagation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Specials {
+    /// Special tokens are treated as every other token.
+    #[default]
     Keep,
     /// a^(l) of special tokens set to 0 before normalising (GAE's [CLS] self-relevance
     /// otherwise sets the maximum); their columns zeroed in the propagation maps.
@@ -92,10 +197,23 @@ pub enum Specials {
 
 /// What CA-LIG does with the relevance r^(l) that sits on the readout token ([CLS], <s>;
 /// position 0), which the map of the input tokens or patches never shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Cls {
     /// r^(l) as it is.
+    #[default]
     Keep,
     /// [CLS]'s r^(l) handed to the other tokens in proportion to a^(l), the class-specific
     /// attention relevance of [CLS]'s row in block l (what [CLS] drew its content from).
@@ -103,8 +221,9 @@ pub enum Cls {
 }
 
 /// Which hidden states the layer methods cover.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Layers {
+    #[default]
     All,
     List(Vec<usize>),
 }
@@ -120,18 +239,29 @@ impl Serialize for Layers {
 }
 
 impl Layers {
+    /// `all`, or indices and ranges separated by `,` or `+` (`1,3`, `1+3`, `1-3`, `0,2-4`).
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
-        if s == "all" {
+        if s.trim() == "all" {
             return Ok(Self::All);
         }
-        let mut v = s
-            .split(',')
-            .map(|p| {
-                p.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("`{p}` is not a layer index"))
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let index = |p: &str| {
+            p.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("`{}` is not a layer index", p.trim()))
+        };
+        let mut v = Vec::new();
+        for part in s.split([',', '+']) {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (index(a)?, index(b)?);
+                    if a > b {
+                        return Err(format!("empty layer range {a}-{b}"));
+                    }
+                    v.extend(a..=b);
+                }
+                None => v.push(index(part)?),
+            }
+        }
         v.sort_unstable();
         v.dedup();
         Ok(Self::List(v))
@@ -159,8 +289,11 @@ impl Layers {
     }
 }
 
-/// Every knob of every method; each method reads the ones it needs.
-#[derive(Debug, Clone, Serialize)]
+/// Every setting of every method; each method reads the ones it needs. [`Params::defaults`]
+/// and [`Params::apply`] read the settings table (settings.rs): a new setting is a field here
+/// plus a row there. Serialised (`calig eval`'s cache keys, results.json) with the later
+/// settings left out at their defaults, so that older caches stay valid.
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Params {
     pub steps: usize,
     pub quadrature: Quadrature,
@@ -191,7 +324,7 @@ pub struct Params {
     /// its default, so that `calig eval` caches keyed by the parameters stay valid.
     #[serde(skip_serializing_if = "is_first_block")]
     pub start_layer: usize,
-    /// `--steps auto`: the path methods raise their steps (auto_steps.rs) until every
+    /// `--steps auto`: the path methods raise their steps (path/auto.rs) until every
     /// completeness delta is within this share of its logit difference (`steps` is then unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
@@ -214,29 +347,6 @@ fn is_first_block(start_layer: &usize) -> bool {
 }
 
 impl Params {
-    pub fn defaults(is_text: bool) -> Self {
-        Self {
-            steps: 50,
-            quadrature: Quadrature::GaussLegendre,
-            baseline: Baseline::default_for(is_text),
-            layers: Layers::All,
-            max_batch: 0,
-            memory_mib: 2048,
-            lambda: 0.5,
-            attention_mode: AttentionMode::Input,
-            aggregation: Aggregation::Rollout,
-            propagation: Propagation::Gae,
-            attention_sign: AttentionSign::Positive,
-            fusion: Fusion::Scale,
-            specials: Specials::Keep,
-            heads: Heads::Mean,
-            layer_relevance: LayerRelevance::Lig,
-            cls: Cls::Keep,
-            start_layer: 1,
-            tolerance: None,
-        }
-    }
-
     pub fn validate(&self) -> Result<()> {
         if let Some(t) = self.tolerance {
             if !(t.is_finite() && t > 0.0) {

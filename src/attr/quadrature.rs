@@ -1,21 +1,36 @@
 //! Integration rules for path methods, with Captum's exact alphas and weights
 //! (`captum.attr._utils.approximation_methods`).
 
+use crate::choice::Choice;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Quadrature {
-    #[value(name = "gausslegendre")]
+    /// Gauss–Legendre nodes and weights (the default).
+    #[default]
     #[serde(rename = "gausslegendre")]
+    #[strum(serialize = "gausslegendre")]
     GaussLegendre,
-    #[value(name = "riemann_left")]
+    /// Left Riemann sum.
     RiemannLeft,
-    #[value(name = "riemann_right")]
+    /// Right Riemann sum.
     RiemannRight,
-    #[value(name = "riemann_middle")]
+    /// Midpoint Riemann sum.
     RiemannMiddle,
-    #[value(name = "riemann_trapezoid")]
+    /// Trapezoid rule (Captum's: weights sum to (n − 1)/n).
     RiemannTrapezoid,
 }
 
@@ -31,16 +46,6 @@ pub struct Rule {
 }
 
 impl Quadrature {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::GaussLegendre => "gausslegendre",
-            Self::RiemannLeft => "riemann_left",
-            Self::RiemannRight => "riemann_right",
-            Self::RiemannMiddle => "riemann_middle",
-            Self::RiemannTrapezoid => "riemann_trapezoid",
-        }
-    }
-
     /// The rule with `n` points. Riemann rules need n > 1 (as in Captum).
     pub fn rule(&self, n: usize) -> Result<Rule, String> {
         if n == 0 || (n == 1 && *self != Self::GaussLegendre) {

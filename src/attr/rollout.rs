@@ -4,6 +4,19 @@
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{Tensor, D};
+use super::{Completeness, MethodInfo};
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "rollout",
+    summary: "Attention rollout (Abnar & Zuidema 2020).",
+    signed: false,
+    uses_reference: false,
+    integrates_path: false,
+    settings: &[],
+    layers_title: None,
+    completeness: Completeness::None,
+    run,
+};
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let out = subject.model.forward(&subject.input)?;

@@ -4,6 +4,19 @@
 use super::subject::{patch_sums, to_vec};
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
+use super::{Completeness, MethodInfo};
+
+pub const INFO: MethodInfo = MethodInfo {
+    name: "saliency",
+    summary: "L2 norm of the gradient at the word embeddings (pixels for images).",
+    signed: false,
+    uses_reference: false,
+    integrates_path: false,
+    settings: &[],
+    layers_title: None,
+    completeness: Completeness::None,
+    run,
+};
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let g = subject.input_gradients()?;

@@ -115,7 +115,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
         );
     }
     let params = a.method.params(!is_image)?;
-    a.method.warn_ignored(!is_image);
+    a.method.warn_ignored(&params);
     params.validate()?;
     let _lock = Lock::acquire(&a.output)?;
     let existing = std::fs::metadata(&a.output).map(|m| m.len()).unwrap_or(0);

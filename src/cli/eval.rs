@@ -2,6 +2,7 @@
 //! attribution methods on a data set, with paired statistics (the job is src/eval/job.rs,
 //! shared with the Python package; docs/results.md has the runs).
 
+use super::choice::choice;
 use super::RuntimeArgs;
 use anyhow::Result;
 use calig::eval::image_removal::ImageRemoval;
@@ -32,17 +33,18 @@ pub struct EvalArgs {
     #[arg(long)]
     attributions: Vec<PathBuf>,
     /// Metrics (comma-separated; default: the preset's, else every metric the data set allows).
-    #[arg(long, value_enum, value_delimiter = ',')]
+    #[arg(long, value_parser = choice::<MetricChoice>(), value_delimiter = ',')]
     metrics: Vec<MetricChoice>,
-    #[arg(long, value_enum)]
+    /// The metrics and removal of a published protocol.
+    #[arg(long, value_parser = choice::<Preset>())]
     preset: Option<Preset>,
     /// How removed tokens are removed (default: delete; pad-mask for chefer/beyond-intuition).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Removal>())]
     removal: Option<Removal>,
     /// Images: what removed patches become (default grey: 0 in the normalised space, as
     /// Chefer et al.'s code; black: pixel 0 before normalisation, the reference IG, occlusion
     /// and CA-LIG integrate from by default).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<ImageRemoval>())]
     image_removal: Option<ImageRemoval>,
     /// Evaluate a seeded random sample of N examples (kept in file order).
     #[arg(long)]

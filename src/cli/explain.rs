@@ -77,7 +77,7 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         super::refuse_truncation(&m, t)?;
     }
     let params = a.method.params(is_text)?;
-    a.method.warn_ignored(is_text);
+    a.method.warn_ignored(&params);
     // The input is prepared once; each method explains the same prepared input.
     let prepared = prepare(&m, &input, a.target.as_deref())?;
     let several = a.method.method.len() > 1;

@@ -1,154 +1,119 @@
-//! The method and its parameters, as `calig explain` and `calig batch` take them.
+//! The method and its settings, as `calig explain` and `calig batch` take them: `--method` and
+//! one flag per row of the library's settings table (attr/settings.rs), made from the table
+//! so that the CLI, `calig eval`'s method entries and Python accept the same settings.
 
+use super::choice::possible_values_of;
 use anyhow::{bail, Result};
-use calig::attr::baseline::Baseline;
-use calig::attr::quadrature::Quadrature;
-use calig::attr::{
-    Aggregation, AttentionMode, AttentionSign, Cls, Fusion, Heads, LayerRelevance, Layers, Method,
-    Params, Propagation, Specials,
-};
+use calig::attr::settings::{self, Kind, Setting, SETTINGS};
+use calig::attr::{Method, Params};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 
-/// Whether a method reads an option.
-type UsedBy = fn(Method) -> bool;
-
-#[derive(clap::Args, Debug, Clone)]
+#[derive(Clone)]
 pub struct MethodArgs {
-    /// The method; `calig explain` takes several separated by commas (`--method calig,ig,gae`)
-    /// and reports them side by side.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "calig")]
+    /// The methods; `calig explain` takes several (`--method calig,ig,gae`).
     pub method: Vec<Method>,
-    /// Interpolation steps of the path methods, or `auto`: from 8, raised per path until its
-    /// completeness delta is within --tolerance of its logit difference.
-    #[arg(long, default_value = "50", value_parser = parse_steps)]
-    steps: Steps,
-    /// With `--steps auto`: the largest |delta| / |y_c(x) − y_c(x′)| accepted.
-    #[arg(long)]
-    tolerance: Option<f64>,
-    #[arg(long, value_enum, default_value = "gausslegendre")]
-    quadrature: Quadrature,
-    /// Reference input (default: pad for text, black for images).
-    #[arg(long, value_enum)]
-    baseline: Option<Baseline>,
-    /// Layers of `lig` and `attnlrp`: `all` or a comma-separated list of indices 0..=L.
-    #[arg(long, default_value = "all", value_parser = Layers::parse)]
-    layers: Layers,
-    /// Interpolation points per forward/backward chunk (default: sized by --memory-mib).
-    #[arg(long)]
-    max_batch: Option<usize>,
-    /// Activation-memory budget in MiB that sizes the chunks when --max-batch is not given.
-    #[arg(long, default_value_t = 2048)]
-    memory_mib: usize,
-    /// CA-LIG fusion weight λ in [0, 1].
-    #[arg(long, default_value_t = 0.5)]
-    lambda: f64,
-    /// CA-LIG attention gradients: at the input or integrated along the path.
-    #[arg(long, value_enum, default_value = "input")]
-    attention_mode: AttentionMode,
-    /// CA-LIG aggregation across layers.
-    #[arg(long, value_enum, default_value = "rollout")]
-    aggregation: Aggregation,
-    /// CA-LIG: the map that rollout/backward aggregation propagates through.
-    #[arg(long, value_enum, default_value = "gae")]
-    propagation: Propagation,
-    /// CA-LIG: keep GAE's ReLU in the attention relevance (positive) or not (signed).
-    #[arg(long, value_enum, default_value = "positive")]
-    attention_sign: AttentionSign,
-    /// CA-LIG: how r and â are fused.
-    #[arg(long, value_enum, default_value = "scale")]
-    fusion: Fusion,
-    /// CA-LIG: whether special tokens take part in normalising â and in propagation.
-    #[arg(long, value_enum, default_value = "keep")]
-    specials: Specials,
-    /// CA-LIG: a^(l) as the mean over heads or weighted by each head's gradient relevance.
-    #[arg(long, value_enum, default_value = "mean")]
-    heads: Heads,
-    /// CA-LIG: r^(l) by layer IG (the paper) or by AttnLRP relevance at h^(l).
-    #[arg(long, value_enum, default_value = "lig")]
-    layer_relevance: LayerRelevance,
-    /// CA-LIG: keep [CLS]'s r^(l) or spread it over the tokens [CLS] attends to (by a^(l)).
-    #[arg(long, value_enum, default_value = "keep")]
-    cls: Cls,
-    /// chefer2021: the first block of the rollout, 1..=L (1: every block; L: the last block
-    /// only, as Chefer et al.'s BERT code).
-    #[arg(long, default_value_t = 1)]
-    start_layer: usize,
+    /// The settings given on the command line, with their values, in table order.
+    given: Vec<(&'static Setting, String)>,
 }
 
-/// `--steps N` or `--steps auto`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Steps {
-    Fixed(usize),
-    Auto,
+/// The flag of `setting`, as errors and warnings name it.
+fn flag(setting: &Setting) -> String {
+    format!("--{}", setting.flag())
 }
 
-fn parse_steps(s: &str) -> std::result::Result<Steps, String> {
-    if s == "auto" {
-        return Ok(Steps::Auto);
+/// `--name VALUE` (or the switch `--name`) for one row of the settings table.
+fn arg_for(s: &'static Setting) -> Arg {
+    let default = s.default.describe().replace('`', "");
+    let arg = Arg::new(s.name)
+        .long(s.flag())
+        .value_name(s.name.to_uppercase());
+    match s.kind {
+        Kind::Flag => arg.action(ArgAction::SetTrue).help(s.doc),
+        Kind::Choice(list) => arg
+            .help(format!("{} [default: {default}]", s.doc))
+            .value_parser(PossibleValuesParser::new(possible_values_of(&list()))),
+        kind => arg
+            .help(format!("{} [default: {default}]", s.doc))
+            .value_parser(move |v: &str| kind.check(v).map(|()| v.to_string())),
     }
-    s.parse()
-        .map(Steps::Fixed)
-        .map_err(|_| format!("`{s}` is neither a number of steps nor `auto`"))
 }
 
-/// The tolerance of `--steps auto` when --tolerance is not given: 1 % of the logit difference.
-const DEFAULT_TOLERANCE: f64 = 0.01;
+impl std::fmt::Debug for MethodArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given: Vec<(&str, &str)> = self
+            .given
+            .iter()
+            .map(|(s, v)| (s.name, v.as_str()))
+            .collect();
+        f.debug_struct("MethodArgs")
+            .field("method", &self.method)
+            .field("given", &given)
+            .finish()
+    }
+}
+
+impl clap::Args for MethodArgs {
+    fn augment_args(cmd: Command) -> Command {
+        let methods = Method::ALL
+            .iter()
+            .map(|m| PossibleValue::new(m.name()).help(m.info().summary));
+        let cmd =
+            cmd.arg(
+                Arg::new("method")
+                    .long("method")
+                    .value_name("METHOD")
+                    .help(
+                        "The method; `calig explain` takes several separated by commas \
+                     (`--method calig,ig,gae`) and reports them side by side",
+                    )
+                    .value_delimiter(',')
+                    .default_value("calig")
+                    .value_parser(PossibleValuesParser::new(methods).map(|n: String| {
+                        Method::from_name(&n).expect("clap checked the method name")
+                    })),
+            );
+        SETTINGS.iter().fold(cmd, |cmd, s| cmd.arg(arg_for(s)))
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for MethodArgs {
+    fn from_arg_matches(m: &ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let method = m
+            .get_many::<Method>("method")
+            .map(|v| v.copied().collect())
+            .unwrap_or_default();
+        let mut given = Vec::new();
+        for s in SETTINGS {
+            match s.kind {
+                Kind::Flag if m.get_flag(s.name) => given.push((s, "true".to_string())),
+                Kind::Flag => {}
+                _ => {
+                    if let Some(v) = m.get_one::<String>(s.name) {
+                        given.push((s, v.clone()));
+                    }
+                }
+            }
+        }
+        Ok(Self { method, given })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> std::result::Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
 
 impl MethodArgs {
-    /// The options given away from their defaults (`Params::defaults`) that none of the
-    /// chosen methods reads.
-    pub fn ignored(&self, is_text: bool) -> Vec<&'static str> {
-        use Method::*;
-        let d = Params::defaults(is_text);
-        let path: UsedBy = |m| matches!(m, Calig | Lig | Ig);
-        let calig: UsedBy = |m| m == Calig;
-        // --tolerance is read by the path methods under --steps auto only.
-        let tolerance: UsedBy = if self.steps == Steps::Auto {
-            path
-        } else {
-            |_| false
-        };
-        let checks: [(&str, bool, UsedBy); 18] = [
-            ("--steps", self.steps != Steps::Fixed(d.steps), path),
-            ("--tolerance", self.tolerance.is_some(), tolerance),
-            ("--quadrature", self.quadrature != d.quadrature, path),
-            ("--baseline", self.baseline.is_some(), |m| {
-                matches!(m, Calig | Lig | Ig | Occlusion)
-            }),
-            ("--layers", self.layers != d.layers, |m| {
-                matches!(m, Lig | Attnlrp)
-            }),
-            ("--max-batch", self.max_batch.is_some(), path),
-            ("--memory-mib", self.memory_mib != d.memory_mib, path),
-            ("--lambda", self.lambda != d.lambda, calig),
-            (
-                "--attention-mode",
-                self.attention_mode != d.attention_mode,
-                calig,
-            ),
-            ("--aggregation", self.aggregation != d.aggregation, calig),
-            ("--propagation", self.propagation != d.propagation, calig),
-            (
-                "--attention-sign",
-                self.attention_sign != d.attention_sign,
-                calig,
-            ),
-            ("--fusion", self.fusion != d.fusion, calig),
-            ("--specials", self.specials != d.specials, calig),
-            ("--heads", self.heads != d.heads, calig),
-            (
-                "--layer-relevance",
-                self.layer_relevance != d.layer_relevance,
-                calig,
-            ),
-            ("--cls", self.cls != d.cls, calig),
-            ("--start-layer", self.start_layer != d.start_layer, |m| {
-                m == Chefer2021
-            }),
-        ];
-        checks
-            .iter()
-            .filter(|(_, changed, used)| *changed && !self.method.iter().any(|&m| used(m)))
-            .map(|(name, _, _)| *name)
+    /// The given settings that none of the chosen methods reads (with these parameters).
+    pub fn ignored(&self, params: &Params) -> Vec<String> {
+        settings::ignored(self.given.iter().map(|(s, _)| s.name), &self.method, params)
+            .into_iter()
+            .map(flag)
             .collect()
     }
 
@@ -158,9 +123,9 @@ impl MethodArgs {
         names.join(",")
     }
 
-    /// Says on stderr which given options the methods ignore.
-    pub fn warn_ignored(&self, is_text: bool) {
-        for flag in self.ignored(is_text) {
+    /// Says on stderr which given settings the methods ignore.
+    pub fn warn_ignored(&self, params: &Params) {
+        for flag in self.ignored(params) {
             eprintln!("warning: {flag} is ignored by --method {}", self.names());
         }
     }
@@ -176,40 +141,10 @@ impl MethodArgs {
         }
     }
 
+    /// The table's defaults for the input kind with the given settings applied.
     pub fn params(&self, is_text: bool) -> Result<Params> {
-        let (steps, tolerance) = match self.steps {
-            Steps::Fixed(n) => (n, None),
-            Steps::Auto => {
-                let t = self.tolerance.unwrap_or(DEFAULT_TOLERANCE);
-                if !(t.is_finite() && t > 0.0) {
-                    bail!("--tolerance must be a positive number, not {t}");
-                }
-                (calig::attr::path::auto::FIRST_STEPS, Some(t))
-            }
-        };
-        Ok(Params {
-            steps,
-            tolerance,
-            quadrature: self.quadrature,
-            baseline: self.baseline.unwrap_or(Baseline::default_for(is_text)),
-            layers: self.layers.clone(),
-            max_batch: match self.max_batch {
-                Some(0) => bail!("--max-batch must be at least 1"),
-                Some(n) => n,
-                None => 0,
-            },
-            memory_mib: self.memory_mib,
-            lambda: self.lambda,
-            attention_mode: self.attention_mode,
-            aggregation: self.aggregation,
-            propagation: self.propagation,
-            attention_sign: self.attention_sign,
-            fusion: self.fusion,
-            specials: self.specials,
-            heads: self.heads,
-            layer_relevance: self.layer_relevance,
-            cls: self.cls,
-            start_layer: self.start_layer,
-        })
+        let mut p = Params::defaults(is_text);
+        p.apply(self.given.iter().map(|(s, v)| (s.name, v.as_str())), flag)?;
+        Ok(p)
     }
 }

@@ -1,6 +1,7 @@
 //! Sub-commands of the `calig` binary; each lives in its own file.
 
 mod batch;
+mod choice;
 mod eval;
 mod explain;
 mod info;

@@ -12,8 +12,20 @@ use crate::model::{Encoder, ImageInput, ModelInput};
 use candle_core::{DType, Tensor};
 
 /// What a removed patch's pixels become (`calig eval --image-removal`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ImageRemoval {
     /// 0 in the normalised space: the data set's mean colour (Chefer et al.'s ViT code).
     #[default]
@@ -24,13 +36,6 @@ pub enum ImageRemoval {
 }
 
 impl ImageRemoval {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Grey => "grey",
-            Self::Black => "black",
-        }
-    }
-
     /// The attribution reference whose pixels a removed patch takes (`grey` is the normalised 0
     /// as a reference image).
     pub fn baseline(&self) -> Baseline {

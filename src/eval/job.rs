@@ -10,6 +10,7 @@ use super::report::{self, write_atomic};
 use super::run::{evaluate, EvalOptions, Outcome};
 use super::sanity;
 use super::spec::{Kind, MethodSpec};
+use crate::choice::Choice;
 use crate::data::{self, Example, Table};
 use crate::error::{CaligError, Result};
 use crate::model::LoadedModel;
@@ -28,8 +29,19 @@ fn pretty(v: &serde_json::Value) -> String {
 }
 
 /// Protocol presets that fix the metrics and the removal of a published set-up.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Preset {
     /// DeYoung et al. 2020: comprehensiveness, sufficiency (AOPC), log-odds; token F1, IOU-F1
     /// and AUPRC with rationales; tokens deleted.
@@ -265,6 +277,15 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
     } else {
         MethodSpec::parse_list(&a.methods, is_text)?
     };
+    for spec in &methods {
+        for name in &spec.ignored {
+            log(&format!(
+                "warning: method entry `{}`: {name} is ignored by {}",
+                spec.name,
+                spec.name.split(':').next().unwrap_or_default()
+            ));
+        }
+    }
     let mut external = Vec::new();
     for (i, path) in a.attributions.iter().enumerate() {
         let content = std::fs::read(path).map_err(|e| CaligError::io(path, e))?;

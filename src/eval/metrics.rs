@@ -1,10 +1,22 @@
 //! The metric names `calig eval` reports, their groups and which direction is better.
 
-use clap::ValueEnum;
-
 /// What `--metrics` accepts: single metrics or the groups that compute them together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+    serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum MetricChoice {
     /// ERASER comprehensiveness AOPC and per threshold.
     Comprehensiveness,
@@ -68,7 +80,7 @@ impl MetricChoice {
     /// Every calig metric that makes sense for a data set with (or without) rationales
     /// (ferret's come with its preset or by name).
     pub fn all(rationales: bool) -> Vec<Self> {
-        Self::value_variants()
+        <Self as strum::VariantArray>::VARIANTS
             .iter()
             .copied()
             .filter(|m| !m.is_ferret() && (rationales || !m.needs_rationales()))
@@ -77,7 +89,7 @@ impl MetricChoice {
 
     /// ferret's metrics for a data set with (or without) rationales.
     pub fn ferret(rationales: bool) -> Vec<Self> {
-        Self::value_variants()
+        <Self as strum::VariantArray>::VARIANTS
             .iter()
             .copied()
             .filter(|m| m.is_ferret() && (rationales || !m.needs_rationales()))

@@ -18,22 +18,26 @@ use crate::model::text::{self, TextTokenizer};
 use crate::model::{Encoder, ModelConfig, ModelInput};
 use candle_core::DType;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumMessage,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Removal {
+    /// Removed tokens are deleted from the sequence (ERASER).
     Delete,
+    /// Removed tokens become the pad token, still attended to.
     Pad,
+    /// Removed tokens become the pad token with attention mask 0 (Chefer et al.).
     PadMask,
-}
-
-impl Removal {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Delete => "delete",
-            Self::Pad => "pad",
-            Self::PadMask => "pad-mask",
-        }
-    }
 }
 
 /// One tokenised text and how to remove its tokens.

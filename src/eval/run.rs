@@ -15,6 +15,7 @@ use super::removal::{Removal, Retokenized, TextPredictor};
 use super::spec::{Kind, MethodSpec};
 use super::units::Units;
 use crate::attr::{calig, Method, Params};
+use crate::choice::Choice;
 use crate::data::Example;
 use crate::error::{CaligError, Result};
 use crate::explain::{argmax, explain_prepared, headline_scores, prepare, softmax};

@@ -1,11 +1,12 @@
-//! Method entries of `calig eval --methods`: a method name with optional parameters, e.g.
-//! `calig`, `calig:lambda=1,aggregation=sum`, `lig:layers=3`, `random`. In a comma-separated
-//! list, a `key=value` item without a `:` belongs to the entry before it, so
-//! `calig:lambda=1,aggregation=sum,ig` is two entries.
+//! Method entries of `calig eval --methods`: a method name with optional settings (the
+//! settings table, attr/settings.rs), e.g. `calig`, `calig:lambda=1,aggregation=sum`,
+//! `lig:layers=3`, `ig:steps=auto,tolerance=0.001`, `random`. In a comma-separated list, a
+//! `key=value` item without a `:` belongs to the entry before it, so
+//! `calig:lambda=1,aggregation=sum,ig` is two entries; layer lists inside an entry use `+`
+//! (`lig:layers=1+3`) or ranges (`1-3`).
 
-use crate::attr::{Layers, Method, Params};
+use crate::attr::{settings, Method, Params};
 use crate::error::{CaligError, Result};
-use clap::ValueEnum;
 
 /// What an entry computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,28 +28,20 @@ pub struct MethodSpec {
     pub name: String,
     pub kind: Kind,
     pub params: Params,
+    /// The given settings that the method does not read (said once when the job starts).
+    pub ignored: Vec<&'static str>,
 }
 
 fn bad(entry: &str, why: impl std::fmt::Display) -> CaligError {
     CaligError::InvalidInput(format!("method entry `{entry}`: {why}"))
 }
 
-fn value<T: ValueEnum>(entry: &str, key: &str, v: &str) -> Result<T> {
-    T::from_str(v, true).map_err(|_| {
-        let names: Vec<String> = T::value_variants()
-            .iter()
-            .filter_map(|x| x.to_possible_value().map(|p| p.get_name().to_string()))
-            .collect();
-        bad(
-            entry,
-            format!("{key} `{v}` is not one of {}", names.join(", ")),
-        )
-    })
-}
-
-fn number<T: std::str::FromStr>(entry: &str, key: &str, v: &str) -> Result<T> {
-    v.parse()
-        .map_err(|_| bad(entry, format!("{key} `{v}` is not a number")))
+/// The message of a settings error, without the "invalid input" prefix.
+fn reason(e: CaligError) -> String {
+    match e {
+        CaligError::InvalidInput(m) => m,
+        other => other.to_string(),
+    }
 }
 
 impl MethodSpec {
@@ -59,38 +52,31 @@ impl MethodSpec {
         let kind = if head == "random" {
             Kind::Random
         } else {
-            Kind::Method(value::<Method>(entry, "method", head)?)
+            Kind::Method(Method::parse(head).map_err(|e| bad(entry, format!("method {e}")))?)
         };
-        let mut params = Params::defaults(is_text);
         let mut pairs: Vec<(String, String)> = Vec::new();
         for item in rest.split(',').filter(|s| !s.trim().is_empty()) {
             let (k, v) = item
                 .split_once('=')
                 .ok_or_else(|| bad(entry, format!("`{item}` is not key=value")))?;
-            let (k, v) = (k.trim().replace('-', "_"), v.trim().to_string());
-            match k.as_str() {
-                "steps" => params.steps = number(entry, &k, &v)?,
-                "lambda" => params.lambda = number(entry, &k, &v)?,
-                "max_batch" => params.max_batch = number(entry, &k, &v)?,
-                "start_layer" => params.start_layer = number(entry, &k, &v)?,
-                "quadrature" => params.quadrature = value(entry, &k, &v)?,
-                "baseline" => params.baseline = value(entry, &k, &v)?,
-                "attention_mode" => params.attention_mode = value(entry, &k, &v)?,
-                "aggregation" => params.aggregation = value(entry, &k, &v)?,
-                "propagation" => params.propagation = value(entry, &k, &v)?,
-                "attention_sign" => params.attention_sign = value(entry, &k, &v)?,
-                "fusion" => params.fusion = value(entry, &k, &v)?,
-                "specials" => params.specials = value(entry, &k, &v)?,
-                "layer_relevance" => params.layer_relevance = value(entry, &k, &v)?,
-                "heads" => params.heads = value(entry, &k, &v)?,
-                "cls" => params.cls = value(entry, &k, &v)?,
-                // Inside an entry commas separate parameters: layer lists use `+` or `-`.
-                "layers" => params.layers = parse_layers(&v).map_err(|e| bad(entry, e))?,
-                _ => return Err(bad(entry, format!("unknown parameter `{k}`"))),
-            }
-            pairs.push((k, v));
+            pairs.push((k.trim().replace('-', "_"), v.trim().to_string()));
         }
-        params.validate().map_err(|e| bad(entry, e))?;
+        let mut params = Params::defaults(is_text);
+        params
+            .apply(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), |s| {
+                s.name.to_string()
+            })
+            .and_then(|()| params.validate())
+            .map_err(|e| bad(entry, reason(e)))?;
+        let ignored = match kind {
+            Kind::Method(m) => {
+                settings::ignored(pairs.iter().map(|(k, _)| k.as_str()), &[m], &params)
+                    .iter()
+                    .map(|s| s.name)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         pairs.sort();
         pairs.dedup_by(|a, b| a.0 == b.0);
         let name = if pairs.is_empty() {
@@ -99,7 +85,12 @@ impl MethodSpec {
             let p: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!("{head}:{}", p.join(","))
         };
-        Ok(Self { name, kind, params })
+        Ok(Self {
+            name,
+            kind,
+            params,
+            ignored,
+        })
     }
 
     /// A `--methods` list; see the module documentation for how commas split it.
@@ -143,6 +134,7 @@ impl MethodSpec {
             name: format!("file:{stem}"),
             kind: Kind::External { index, content: h },
             params: Params::defaults(is_text),
+            ignored: Vec::new(),
         }
     }
 
@@ -161,27 +153,10 @@ impl MethodSpec {
     }
 }
 
-/// `all`, one index, `a+b+c` or a range `a-b`.
-fn parse_layers(v: &str) -> std::result::Result<Layers, String> {
-    if let Some((a, b)) = v.split_once('-') {
-        let (a, b): (usize, usize) = (
-            a.parse()
-                .map_err(|_| format!("`{a}` is not a layer index"))?,
-            b.parse()
-                .map_err(|_| format!("`{b}` is not a layer index"))?,
-        );
-        if a > b {
-            return Err(format!("empty layer range {a}-{b}"));
-        }
-        return Ok(Layers::List((a..=b).collect()));
-    }
-    Layers::parse(&v.replace('+', ","))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attr::Aggregation;
+    use crate::attr::{Aggregation, Layers};
 
     #[test]
     fn lists_split_into_entries_with_parameters() {
@@ -196,6 +171,21 @@ mod tests {
         assert_eq!(s[1].params.aggregation, Aggregation::Sum);
         assert_eq!(s[3].kind, Kind::Random);
         assert_eq!(s[1].slug(), "calig_aggregation-sum_lambda-1");
+    }
+
+    #[test]
+    fn settings_come_from_the_table_and_ignored_ones_are_named() {
+        let s = MethodSpec::parse("ig:steps=auto,tolerance=0.001,memory_mib=64", true).unwrap();
+        assert_eq!(s.params.tolerance, Some(0.001));
+        assert_eq!(s.params.memory_mib, 64);
+        // Order does not matter: tolerance is read after steps.
+        let t = MethodSpec::parse("ig:tolerance=0.001,steps=auto", true).unwrap();
+        assert_eq!(t.params.tolerance, Some(0.001));
+        assert!(s.ignored.is_empty());
+        let g = MethodSpec::parse("gae:steps=8", true).unwrap();
+        assert_eq!(g.ignored, ["steps"]);
+        let l = MethodSpec::parse("lig:layers=0+2-3", true).unwrap();
+        assert_eq!(l.params.layers, Layers::List(vec![0, 2, 3]));
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl Flow {
 /// Which columns of a layer vector are special: text, the tokens no word covers; images, the
 /// leading \[CLS\].
 pub fn layer_specials(e: &Explanation) -> Vec<bool> {
-    if e.scores_cover == "tokens" {
+    if e.scores_cover_tokens() {
         super::special_tokens(e)
     } else {
         (0..e.tokens.len()).map(|i| i == 0).collect()
@@ -66,7 +66,7 @@ pub fn flows(e: &Explanation) -> Vec<Flow> {
     let Some(layers) = &e.layers else {
         return vec![];
     };
-    let signed = super::is_signed(&e.method);
+    let signed = e.signed;
     let special = layer_specials(e);
     let make = |name: &str, title: String, rows, signed| Flow {
         name: name.into(),
@@ -76,33 +76,27 @@ pub fn flows(e: &Explanation) -> Vec<Flow> {
         labels: e.tokens.clone(),
         special: special.clone(),
     };
-    let main_title = match e.method.as_str() {
-        "calig" => "s^(l): the fused CA-LIG relevance of each layer".to_string(),
-        "lig" => "Layer IG at each h^(l)".to_string(),
-        "attnlrp" => "AttnLRP relevance at each h^(l)".to_string(),
-        m => format!("{m}: per-layer scores"),
-    };
+    let main_title = super::method_info(e)
+        .and_then(|i| i.layers_title)
+        .map_or_else(|| format!("{}: per-layer scores", e.method), String::from);
     let mut out = vec![make("layers", main_title, rows_of(layers), signed)];
-    if e.method == "calig" {
-        if let Some(r) = detail(e, "r") {
-            out.push(make(
-                "r",
-                "r^(l): layer IG, the signed part".into(),
-                r,
-                true,
-            ));
-        }
-        if let Some(a) = detail(e, "a") {
-            let signed_a =
-                e.params.get("attention_sign").and_then(|v| v.as_str()) == Some("signed");
-            out.push(make(
-                "a",
-                "a^(l): class-specific attention-gradient relevance (before normalisation to â)"
-                    .into(),
-                a,
-                signed_a,
-            ));
-        }
+    // CA-LIG's parts, where the explanation holds them.
+    if let Some(r) = detail(e, "r") {
+        out.push(make(
+            "r",
+            "r^(l): layer IG, the signed part".into(),
+            r,
+            true,
+        ));
+    }
+    if let Some(a) = detail(e, "a") {
+        let signed_a = e.params.get("attention_sign").and_then(|v| v.as_str()) == Some("signed");
+        out.push(make(
+            "a",
+            "a^(l): class-specific attention-gradient relevance (before normalisation to â)".into(),
+            a,
+            signed_a,
+        ));
     }
     out
 }

@@ -22,18 +22,23 @@ pub(crate) mod sample;
 
 pub use scale::Scale;
 
-/// Whether a method's scores carry a sign (evidence for and against); the others are
-/// non-negative relevance.
-pub fn is_signed(method: &str) -> bool {
-    !matches!(
-        method,
-        "saliency" | "attention" | "rollout" | "gae" | "chefer2021"
-    )
+use crate::attr::{Completeness, Method, MethodInfo};
+
+/// What the method table says about the explanation's method (None for a method this calig
+/// does not know).
+pub(crate) fn method_info(e: &crate::explain::Explanation) -> Option<&'static MethodInfo> {
+    Method::from_name(&e.method).map(|m| m.info())
+}
+
+/// Whether the method's scores sum to y_c itself (LRP's conservation) rather than to
+/// y_c(x) − y_c(x′): the renderers word the delta after it.
+pub(crate) fn conserves_the_logit(e: &crate::explain::Explanation) -> bool {
+    method_info(e).is_some_and(|i| i.completeness == Completeness::Logit)
 }
 
 /// Which tokens are special (\[CLS\], \[SEP\], <s>, </s>): those no word covers (text only).
 pub(crate) fn special_tokens(e: &crate::explain::Explanation) -> Vec<bool> {
-    let mut special = vec![e.scores_cover == "tokens"; e.tokens.len()];
+    let mut special = vec![e.scores_cover_tokens(); e.tokens.len()];
     for w in &e.words {
         for s in special
             .iter_mut()
@@ -48,13 +53,13 @@ pub(crate) fn special_tokens(e: &crate::explain::Explanation) -> Vec<bool> {
 
 /// The (label, score) units to show: words when the text has words, else tokens/patches.
 pub(crate) fn display_units(e: &crate::explain::Explanation) -> Vec<(String, f64)> {
-    if !e.words.is_empty() && e.scores_cover == "tokens" {
+    if !e.words.is_empty() && e.scores_cover_tokens() {
         e.words
             .iter()
             .map(|w| w.text.clone())
             .zip(e.word_scores.iter().copied())
             .collect()
-    } else if e.scores_cover == "tokens" {
+    } else if e.scores_cover_tokens() {
         e.tokens
             .iter()
             .cloned()

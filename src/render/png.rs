@@ -289,20 +289,20 @@ fn image_grid(c: &mut Canvas, e: &Explanation, p: Placed, base: Option<&RgbImage
 }
 
 fn panel(c: &mut Canvas, e: &Explanation, fl: &[Flow], maxima: &Maxima, at: usize, opts: &Options) {
-    let signed = super::is_signed(&e.method);
+    let signed = e.signed;
     header(c, e);
     let max = maxima.headline[at];
     c.colour_bar(
         Some(max),
         signed,
-        &maxima.scale.headline_legend(e.input.kind == "text"),
+        &maxima.scale.headline_legend(e.input.is_text()),
     );
-    let base = if e.input.kind == "image" {
+    let base = if e.input.is_image() {
         input_image(e, opts.image_dir.as_deref(), BIG)
     } else {
         None
     };
-    if let (true, Some(grid)) = (e.input.kind == "image", e.input.patch_grid) {
+    if let (true, Some(grid)) = (e.input.is_image(), e.input.patch_grid) {
         let y = c.y;
         c.text(MARGIN, y, "input", 12, GREY);
         c.text(
@@ -340,7 +340,7 @@ fn panel(c: &mut Canvas, e: &Explanation, fl: &[Flow], maxima: &Maxima, at: usiz
         c.line(format!("{}: {}", e.method, f.title), 13, INK);
         let p = maxima.place(f, at, v);
         c.colour_bar(p.bar_max(), f.signed, maxima.scale.flow_legend());
-        if e.input.kind == "image" {
+        if e.input.is_image() {
             let small = base.as_ref().map(|b| {
                 image::imageops::resize(b, SMALL, SMALL, image::imageops::FilterType::Triangle)
             });

@@ -16,7 +16,7 @@ pub fn text() -> Explanation {
     ]);
     from(json!({
         "schema": 1, "calig_version": "0.1.0", "dtype": "f32", "device": "cpu",
-        "model": "tiny", "method": "calig",
+        "model": "tiny", "method": "calig", "signed": true,
         "params": {"steps": 4, "lambda": 0.5, "attention_sign": "positive", "input_kind": "text"},
         "input": {"kind": "text", "text": "a gorgeous\n\nmovie"},
         "tokens": ["[CLS]", "a", "gorgeous", "movie", "[SEP]"],
@@ -43,7 +43,7 @@ pub fn text() -> Explanation {
 pub fn image() -> Explanation {
     from(json!({
         "schema": 1, "calig_version": "0.1.0", "dtype": "f32", "device": "cpu",
-        "model": "tiny-vit", "method": "gae", "params": {"input_kind": "image"},
+        "model": "tiny-vit", "method": "gae", "signed": false, "params": {"input_kind": "image"},
         "input": {"kind": "image", "path": "/nonexistent/shirt.png", "patch_grid": [2, 2],
                   "image_size": [8, 8]},
         "tokens": ["[CLS]", "patch_0_0", "patch_0_1", "patch_1_0", "patch_1_1"],

@@ -4,6 +4,7 @@
 //! before anything is drawn, so a bad file gives an error that names the line and the problem
 //! and no output.
 
+use crate::attr::Method;
 use crate::error::{CaligError, Result};
 use crate::explain::{Explanation, SCHEMA_VERSION};
 use serde_json::Value;
@@ -102,7 +103,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Saved> {
 }
 
 /// One record: an explanation, with `line` and `id` when it comes from a batch.
-fn item(v: Value) -> std::result::Result<Item, String> {
+fn item(mut v: Value) -> std::result::Result<Item, String> {
+    // Files written before explanations said whether they are signed: the method table says.
+    if let Some(obj) = v.as_object_mut() {
+        if !obj.contains_key("signed") {
+            let method = obj
+                .get("method")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let signed = Method::from_name(method).is_none_or(|m| m.info().signed);
+            obj.insert("signed".into(), signed.into());
+        }
+    }
     let Value::Object(obj) = &v else {
         return Err(format!(
             "expected an explanation object, found {}",

@@ -80,7 +80,7 @@ pub fn max_kept(values: &[f64], special: &[bool]) -> f64 {
 
 /// The headline maximum of one explanation: its real sub-tokens and words, or its patches.
 pub fn headline_max(e: &Explanation) -> f64 {
-    if e.scores_cover == "tokens" {
+    if e.scores_cover_tokens() {
         let special = super::special_tokens(e);
         max_kept(&e.scores, &special).max(max_kept(&e.word_scores, &[]))
     } else {

@@ -202,7 +202,7 @@ fn header(e: &Explanation) -> String {
             let _ = writeln!(
                 s,
                 "delta     {d:+.3e} (sum of attributions minus {})",
-                if e.method == "attnlrp" {
+                if super::conserves_the_logit(e) {
                     "the target logit"
                 } else {
                     "logit difference"
@@ -233,16 +233,16 @@ pub fn render(e: &Explanation, o: &TextOptions) -> String {
     let mut s = header(e);
     let units = super::display_units(e);
     let max = super::scale::max_kept(&units.iter().map(|u| u.1).collect::<Vec<_>>(), &[]);
-    let signed = super::is_signed(&e.method);
+    let signed = e.signed;
     let _ = writeln!(s);
-    if o.colour != Colour::None && e.input.kind == "text" {
+    if o.colour != Colour::None && e.input.is_text() {
         let _ = writeln!(s, "{}\n", running_text(e, max, signed, o));
     }
     let mut order: Vec<usize> = (0..units.len()).collect();
     if let Some(k) = o.top {
         order.sort_by(|&a, &b| units[b].1.abs().total_cmp(&units[a].1.abs()));
         order.truncate(k);
-        let what = if e.input.kind == "text" {
+        let what = if e.input.is_text() {
             "words"
         } else {
             "patches"

@@ -3,8 +3,9 @@
 //! Python and CLI numbers are the same numbers) and the Python side turns them into NumPy
 //! arrays. Long computations release the GIL.
 
-use calig::attr::Method;
-use calig::eval::spec::{Kind, MethodSpec};
+use calig::attr::settings::{self, Scope, SETTINGS};
+use calig::attr::{Method, Params};
+use calig::choice::Choice;
 use calig::explain::{explain, softmax, ExplainInput};
 use calig::model::{load_model_with, LoadedModel};
 use calig::runtime::Runtime;
@@ -45,19 +46,32 @@ struct PyModel {
     inner: LoadedModel,
 }
 
+/// One explanation as Python receives it: its JSON and its HTML report.
+type Explained = (String, String);
+
 impl PyModel {
-    /// The method and its parameters from a `calig eval`-style entry (`calig:lambda=1,...`).
-    fn spec(&self, entry: &str) -> PyResult<(Method, calig::attr::Params)> {
-        let spec = MethodSpec::parse(entry, self.inner.config.family.is_text()).map_err(py_err)?;
-        match spec.kind {
-            Kind::Method(m) => {
-                spec.params.validate().map_err(py_err)?;
-                Ok((m, spec.params))
-            }
-            _ => Err(PyValueError::new_err(format!(
-                "`{entry}` is not an attribution method"
-            ))),
-        }
+    /// The method and its parameters from Python's `method=` and keyword arguments, read
+    /// through the settings table as the CLI reads its flags; also the given settings the
+    /// method ignores.
+    fn method_params(
+        &self,
+        method: &str,
+        given: &[(String, String)],
+    ) -> PyResult<(Method, Params, Vec<String>)> {
+        let method =
+            Method::parse(method).map_err(|e| PyValueError::new_err(format!("method {e}")))?;
+        let mut params = Params::defaults(self.inner.config.family.is_text());
+        params
+            .apply(given.iter().map(|(k, v)| (k.as_str(), v.as_str())), |s| {
+                s.name.to_string()
+            })
+            .and_then(|()| params.validate())
+            .map_err(py_err)?;
+        let ignored = settings::ignored(given.iter().map(|(k, _)| k.as_str()), &[method], &params)
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        Ok((method, params, ignored))
     }
 
     fn explain_one(
@@ -67,7 +81,7 @@ impl PyModel {
         method: Method,
         params: &calig::attr::Params,
         target: Option<&str>,
-    ) -> Result<(String, String), CaligError> {
+    ) -> Result<Explained, CaligError> {
         let e = explain(&self.inner, &input_of(input, image), target, method, params)?;
         let json = serde_json::to_string(&e).map_err(|x| CaligError::Unsupported(x.to_string()))?;
         Ok((
@@ -116,34 +130,40 @@ impl PyModel {
         .map_err(py_err)
     }
 
-    /// One explanation as (JSON, HTML). `entry` is a method entry as `calig eval` takes it.
-    #[pyo3(signature = (input, entry, target=None, image=false))]
+    /// One explanation as (JSON, HTML, ignored settings). `settings`: (name, value) pairs of
+    /// the settings table, values as the CLI writes them.
+    #[pyo3(signature = (input, method, settings, target=None, image=false))]
     fn explain(
         &self,
         py: Python<'_>,
         input: String,
-        entry: &str,
+        method: &str,
+        settings: Vec<(String, String)>,
         target: Option<String>,
         image: bool,
-    ) -> PyResult<(String, String)> {
-        let (method, params) = self.spec(entry)?;
-        py.detach(|| self.explain_one(input, image, method, &params, target.as_deref()))
-            .map_err(py_err)
+    ) -> PyResult<(String, String, Vec<String>)> {
+        let (method, params, ignored) = self.method_params(method, &settings)?;
+        let (json, html) = py
+            .detach(|| self.explain_one(input, image, method, &params, target.as_deref()))
+            .map_err(py_err)?;
+        Ok((json, html, ignored))
     }
 
     /// Explanations of many inputs as (JSON, HTML) pairs, with the GIL released and a
     /// progress bar on stderr when `progress`.
-    #[pyo3(signature = (inputs, entry, targets=None, image=false, progress=true))]
+    #[pyo3(signature = (inputs, method, settings, targets=None, image=false, progress=true))]
+    #[allow(clippy::too_many_arguments)]
     fn explain_batch(
         &self,
         py: Python<'_>,
         inputs: Vec<String>,
-        entry: &str,
+        method: &str,
+        settings: Vec<(String, String)>,
         targets: Option<Vec<Option<String>>>,
         image: bool,
         progress: bool,
-    ) -> PyResult<Vec<(String, String)>> {
-        let (method, params) = self.spec(entry)?;
+    ) -> PyResult<(Vec<Explained>, Vec<String>)> {
+        let (method, params, ignored) = self.method_params(method, &settings)?;
         if let Some(t) = &targets {
             if t.len() != inputs.len() {
                 return Err(PyValueError::new_err(format!(
@@ -166,7 +186,7 @@ impl PyModel {
                 bar.inc(1);
             }
             bar.finish_and_clear();
-            Ok(out)
+            Ok((out, ignored))
         })
         .map_err(py_err)
     }
@@ -240,14 +260,56 @@ impl PyModel {
 }
 
 /// A `calig eval` option value (`delete`, `eraser`, `comprehensiveness`, ...).
-fn choice<T: clap::ValueEnum>(what: &str, value: &str) -> PyResult<T> {
-    T::from_str(value, true).map_err(|_| {
-        let names: Vec<String> = T::value_variants()
-            .iter()
-            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
-            .collect();
+fn choice<T: Choice>(what: &str, value: &str) -> PyResult<T> {
+    calig::choice::parse(value).map_err(|_| {
+        let names = calig::choice::names::<T>();
         PyValueError::new_err(format!("{what} `{value}`: one of {}", names.join(", ")))
     })
+}
+
+/// The settings table as JSON: name, default, values, the methods that read it, help line.
+#[pyfunction]
+fn settings_table() -> String {
+    let rows: Vec<serde_json::Value> = SETTINGS
+        .iter()
+        .map(|s| {
+            let readers: Vec<&str> = match s.scope {
+                Scope::Input => Method::ALL.iter().map(|m| m.name()).collect(),
+                Scope::Method => Method::ALL
+                    .iter()
+                    .filter(|m| m.info().reads(s.name))
+                    .map(|m| m.name())
+                    .collect(),
+            };
+            serde_json::json!({
+                "name": s.name,
+                "default": s.default.describe().replace('`', ""),
+                "values": s.kind.describe().replace('`', ""),
+                "methods": readers,
+                "doc": s.doc,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+/// The method table as JSON: name, summary, signed, reference input, path integral.
+#[pyfunction]
+fn methods_table() -> String {
+    let rows: Vec<serde_json::Value> = Method::ALL
+        .iter()
+        .map(|m| {
+            let i = m.info();
+            serde_json::json!({
+                "name": i.name,
+                "summary": i.summary,
+                "signed": i.signed,
+                "uses_reference": i.uses_reference,
+                "integrates_path": i.integrates_path,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
 }
 
 /// Loads a built-in model, a checkpoint directory or a cached hub id, as the CLI does.
@@ -295,6 +357,8 @@ fn _calig(m: &Bound<'_, PyModule>) -> PyResult<()> {
     calig::runtime::init_thread_policy();
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(settings_table, m)?)?;
+    m.add_function(wrap_pyfunction!(methods_table, m)?)?;
     m.add_class::<PyModel>()?;
     Ok(())
 }

@@ -70,6 +70,33 @@ def test_parameters_pass_through():
     assert spread.scores[0] == 0.0
 
 
+def test_every_setting_of_the_table_is_a_keyword_as_the_cli_takes_it():
+    """The keywords come from calig's settings table: what the CLI's flags accept (steps=auto,
+    tolerance, memory_mib, non-contiguous layers) Python accepts too."""
+    m = calig.load(str(FIXTURES / "bert"))
+    names = {s["name"] for s in calig.settings()}
+    assert {"steps", "tolerance", "memory_mib", "layers", "lambda"} <= names
+    assert all(s["name"] in Model_explain_doc() for s in calig.settings())
+    auto = m.explain(TEXT, method="lig", steps="auto", tolerance=1e-3, layers=[0, 2],
+                     memory_mib=64)
+    want = cli_json(FIXTURES / "bert", "lig", "--steps", "auto", "--tolerance", "0.001",
+                    "--layers", "0,2", "--memory-mib", "64", TEXT)
+    assert auto.params == want["params"]
+    assert auto.params["steps_auto_tolerance"] == 1e-3 and auto.params["layers"] == [0, 2]
+    np.testing.assert_array_equal(auto.scores, want["scores"])
+    assert np.isnan(auto.layers[1]).all() and not np.isnan(auto.layers[2]).any()
+    with pytest.warns(UserWarning, match="lambda is ignored by method gae"):
+        m.explain(TEXT, method="gae", lambda_=0.3)
+    with pytest.raises(ValueError, match="tolerance must be a positive number"):
+        m.explain(TEXT, method="ig", steps="auto", tolerance=-1)
+    with pytest.raises(ValueError, match="neither a number of steps nor `auto`"):
+        m.explain(TEXT, method="ig", steps="lots")
+
+
+def Model_explain_doc() -> str:
+    return calig.Model.explain.__doc__
+
+
 def test_arrays_have_documented_shapes_and_dtypes():
     m = calig.load(str(FIXTURES / "bert"))
     e = m.explain(TEXT, method="calig", steps=8)

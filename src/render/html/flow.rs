@@ -27,7 +27,7 @@ pub(super) fn flow_html(e: &Explanation, p: Placed, first: bool, opts: &Options)
             &format!(
                 "{}; {}",
                 p.scale().flow_legend(),
-                if e.input.kind == "image" {
+                if e.input.is_image() {
                     "[CLS] outside it (its score on hover)"
                 } else {
                     "special tokens outlined, outside it"
@@ -35,7 +35,7 @@ pub(super) fn flow_html(e: &Explanation, p: Placed, first: bool, opts: &Options)
             )
         )
     );
-    if e.input.kind == "image" {
+    if e.input.is_image() {
         s.push_str(&image::layer_grid(e, p, opts));
     } else {
         s.push_str(&token_grid(p));

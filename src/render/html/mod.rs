@@ -100,7 +100,7 @@ fn checks(e: &Explanation) -> String {
     }
     match &e.convergence_delta {
         crate::attr::Delta::Scalar(d) => {
-            let what = if e.method == "attnlrp" {
+            let what = if super::conserves_the_logit(e) {
                 "Σ relevance − y_c (biases and the softmax rule absorb the rest)"
             } else {
                 "convergence delta"
@@ -144,15 +144,15 @@ fn params_table(e: &Explanation) -> String {
 /// The headline map of one explanation on the scale ±`max`: checks, colour bar, the text or the
 /// image overlay.
 fn method_panel(e: &Explanation, max: f64, scale: Scale, opts: &Options) -> String {
-    let signed = super::is_signed(&e.method);
+    let signed = e.signed;
     let mut s = format!("<section class=\"method\"><h3>{}</h3>", escape(&e.method));
     s.push_str(&checks(e));
     s.push_str(&colour_bar(
         Some(max),
         signed,
-        &scale.headline_legend(e.input.kind == "text"),
+        &scale.headline_legend(e.input.is_text()),
     ));
-    if e.input.kind == "image" {
+    if e.input.is_image() {
         s.push_str(&image::overlay_html(e, max, signed, opts));
     } else {
         s.push_str(&text::document_html(e, max, signed));
@@ -175,7 +175,7 @@ fn input_body(
     opts: &Options,
 ) -> String {
     // An image sits beside the prediction table.
-    let mut s = if es[0].input.kind == "image" {
+    let mut s = if es[0].input.is_image() {
         format!(
             "<div class=\"pair\"><div>{}</div>{}</div>",
             input_section(es[0]),

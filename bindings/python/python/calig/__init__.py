@@ -12,6 +12,7 @@ The engine is calig's Rust library (no PyTorch needed); results are the same num
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -19,30 +20,37 @@ import numpy as np
 
 from . import _calig
 
-__all__ = ["load", "evaluate", "Model", "Explanation", "Prediction", "__version__"]
+__all__ = ["load", "evaluate", "methods", "settings", "Model", "Explanation", "Prediction",
+           "__version__"]
 __version__ = _calig.version()
 
 
-def _entry(method: str, steps: Optional[int], params: dict) -> str:
-    """The method entry calig's parser takes: ``method:key=value,...``."""
-    items = dict(params)
-    if steps is not None:
-        items["steps"] = steps
-    parts = []
-    for key, value in items.items():
-        if isinstance(value, bool):
-            value = str(value).lower()
-        elif isinstance(value, (list, tuple)):
-            if len(value) == 0:
-                raise ValueError(f"{key}: an empty list")
-            if list(value) != list(range(value[0], value[0] + len(value))):
-                raise ValueError(f"{key}: give a contiguous range of layers, e.g. [1, 2, 3]")
-            value = f"{value[0]}-{value[-1]}"
-        text = str(value)
-        if "," in text or ":" in text:
-            raise ValueError(f"{key}: `{text}` cannot contain ',' or ':'")
-        parts.append(f"{key}={text}")
-    return method + (":" + ",".join(parts) if parts else "")
+def _setting_value(key: str, value) -> str:
+    """A keyword argument's value as calig's settings table reads it (the CLI's spelling)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        if len(value) == 0:
+            raise ValueError(f"{key}: an empty list")
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _settings(params: dict) -> list:
+    """(name, value) pairs of the given settings (``None`` means not given; ``lambda_`` is
+    ``lambda``, a Python keyword)."""
+    pairs = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        name = "lambda" if key == "lambda_" else key
+        pairs.append((name, _setting_value(name, value)))
+    return pairs
+
+
+def _warn_ignored(ignored: list, method: str) -> None:
+    for name in ignored:
+        warnings.warn(f"{name} is ignored by method {method}", stacklevel=3)
 
 
 def _layers(value) -> Optional[np.ndarray]:
@@ -182,28 +190,33 @@ class Model:
         return preds[0] if single else preds
 
     def explain(self, input: Union[str, Path], method: str = "calig", target=None,
-                steps: Optional[int] = None, **params) -> Explanation:
+                steps: Union[int, str, None] = None, **settings) -> Explanation:
         """Explains one text (``str``) or image (``pathlib.Path``).
 
-        ``method``: calig, lig, ig, gxi, saliency, attention, rollout, gae, occlusion, attnlrp,
-        chefer2021. ``target``: a label or class index (default: the predicted class).
-        ``params``: the method's parameters as in ``calig explain`` (``lambda_`` for λ),
-        e.g. ``aggregation="sum"``, ``baseline="mask"``, ``layers=[1, 2]``.
+        ``method``: one of :func:`methods` (calig, lig, ig, gxi, saliency, attention, rollout,
+        gae, occlusion, attnlrp, chefer2021). ``target``: a label or class index (default: the
+        predicted class). ``steps`` and ``settings``: the settings of :func:`settings`, as the
+        CLI's flags take them (``lambda_`` for λ), e.g. ``steps="auto"``, ``tolerance=1e-3``,
+        ``aggregation="sum"``, ``baseline="mask"``, ``layers=[1, 3]``, ``memory_mib=512``. A setting the method does not read gives a warning.
         """
-        entry = _entry(method, steps, _param_names(params))
-        data, html = self._m.explain(str(input), entry, _target(target), _is_image(input))
+        given = _settings(dict(steps=steps, **settings))
+        data, html, ignored = self._m.explain(str(input), method, given, _target(target),
+                                              _is_image(input))
+        _warn_ignored(ignored, method)
         return Explanation(json.loads(data), html)
 
     def explain_batch(self, inputs: Iterable[Union[str, Path]], method: str = "calig",
-                      targets=None, steps: Optional[int] = None, progress: bool = True,
-                      **params) -> list[Explanation]:
+                      targets=None, steps: Union[int, str, None] = None,
+                      progress: bool = True, **settings) -> list[Explanation]:
         """Explains many inputs with the GIL released (other Python threads keep running) and
-        a progress bar on stderr."""
+        a progress bar on stderr; ``method``, ``steps`` and ``settings`` as in :meth:`explain`."""
         items = list(inputs)
         image = bool(items) and _is_image(items[0])
-        entry = _entry(method, steps, _param_names(params))
+        given = _settings(dict(steps=steps, **settings))
         ts = None if targets is None else [_target(t) for t in targets]
-        pairs = self._m.explain_batch([str(x) for x in items], entry, ts, image, progress)
+        pairs, ignored = self._m.explain_batch([str(x) for x in items], method, given, ts, image,
+                                               progress)
+        _warn_ignored(ignored, method)
         return [Explanation(json.loads(d), h) for d, h in pairs]
 
 
@@ -243,11 +256,6 @@ def evaluate(model: Union[str, "Model"], dataset: Union[str, Path],
     return m.evaluate(dataset, methods, **options)
 
 
-def _param_names(params: dict) -> dict:
-    # `lambda` is a Python keyword: accept `lambda_`.
-    return {("lambda" if k == "lambda_" else k): v for k, v in params.items()}
-
-
 def _target(t) -> Optional[str]:
     return None if t is None else str(t)
 
@@ -256,3 +264,26 @@ def load(model: str, dtype: str = "f32", device: str = "cpu") -> Model:
     """Loads a built-in model (``calig models``), a checkpoint directory or a hub id in the local
     Hugging Face cache, as the CLI does. ``dtype``: ``"f32"`` or ``"f64"``."""
     return Model(_calig.load(str(model), dtype, device))
+
+
+def methods() -> list:
+    """The methods calig offers (its method table): one dict each with ``name``, ``summary``,
+    ``signed``, ``uses_reference`` and ``integrates_path``."""
+    return json.loads(_calig.methods_table())
+
+
+def settings() -> list:
+    """The settings the methods read (calig's settings table), as :meth:`Model.explain` takes
+    them: one dict each with ``name``, ``default``, ``values``, ``methods`` (which read it) and
+    ``doc``."""
+    return json.loads(_calig.settings_table())
+
+
+def _settings_doc() -> str:
+    lines = ["", "        Settings (``calig.settings()``):", ""]
+    for s in settings():
+        lines.append(f"        - ``{s['name']}`` (default {s['default']}; {s['values']}): {s['doc']}")
+    return "\n".join(lines) + "\n"
+
+
+Model.explain.__doc__ = (Model.explain.__doc__ or "") + _settings_doc()
