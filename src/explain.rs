@@ -165,6 +165,18 @@ pub fn argmax<T: Copy + Into<f64>>(v: &[T]) -> usize {
         .0
 }
 
+/// The error of the `no_truncate` setting: a text of `truncated_from` tokens (when it was cut)
+/// for a model that takes `max`.
+pub fn refuse_truncation(truncated_from: Option<usize>, max: usize) -> Result<()> {
+    match truncated_from {
+        Some(n) => Err(CaligError::InvalidInput(format!(
+            "the text has {n} tokens, more than the model's maximum of {max}; without \
+             no_truncate (--no-truncate) it is cut to that length"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// An input turned into a [`Subject`] plus what the explanation reports about it.
 pub struct Prepared<'a> {
     pub subject: Subject<'a>,
@@ -259,6 +271,9 @@ pub fn explain_prepared(
     method: Method,
     params: &Params,
 ) -> Result<Explanation> {
+    if params.no_truncate {
+        refuse_truncation(p.info.truncated_from, p.tokens.len())?;
+    }
     let start = Instant::now();
     let a: Attribution = attr::run(method, &p.subject, params)?;
     let timing_ms = start.elapsed().as_secs_f64() * 1e3;

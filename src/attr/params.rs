@@ -328,6 +328,9 @@ pub struct Params {
     /// completeness delta is within this share of its logit difference (`steps` is then unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
+    /// Refuse a text longer than the model's maximum instead of truncating it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_truncate: bool,
 }
 
 fn is_mean(h: &Heads) -> bool {

@@ -496,6 +496,20 @@ pub static SETTINGS: &[Setting] = &[
         report: Report::Value,
         active: always,
     },
+    Setting {
+        name: "no_truncate",
+        doc: "Refuse a text longer than the model's maximum instead of truncating it.",
+        kind: Kind::Flag,
+        default: Default::Value("false"),
+        scope: Scope::Input,
+        set: |p, v| {
+            p.no_truncate = flag(v)?;
+            Ok(())
+        },
+        get: |p| p.no_truncate.into(),
+        report: Report::Hidden,
+        active: always,
+    },
 ];
 
 /// The row of the setting called `name` (`-` and `_` alike).

@@ -24,9 +24,6 @@ pub struct ExplainArgs {
     /// Explain this image instead of text.
     #[arg(long)]
     image: Option<PathBuf>,
-    /// Refuse a text longer than the model's maximum instead of truncating it.
-    #[arg(long)]
-    no_truncate: bool,
     /// Read the text to explain from this file.
     #[arg(long)]
     text_file: Option<PathBuf>,
@@ -73,9 +70,6 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_model(is_text).to_string());
     let m = a.runtime.load(&model)?;
-    if let (true, ExplainInput::Text(t)) = (a.no_truncate, &input) {
-        super::refuse_truncation(&m, t)?;
-    }
     let params = a.method.params(is_text)?;
     a.method.warn_ignored(&params);
     // The input is prepared once; each method explains the same prepared input.

@@ -94,14 +94,10 @@ impl RuntimeArgs {
 /// `--no-truncate`: an error when `text` has more tokens than the model takes.
 fn refuse_truncation(m: &LoadedModel, text: &str) -> Result<()> {
     let (enc, _) = m.prepare_text(text)?;
-    if let Some(n) = enc.truncated_from {
-        anyhow::bail!(
-            "the text has {n} tokens, more than the model's maximum of {}; without \
-             --no-truncate it is cut to that length",
-            enc.ids.len()
-        );
-    }
-    Ok(())
+    Ok(calig::explain::refuse_truncation(
+        enc.truncated_from,
+        enc.ids.len(),
+    )?)
 }
 
 pub fn run(cli: Cli) -> Result<()> {

@@ -182,8 +182,9 @@ mod tests {
         let t = MethodSpec::parse("ig:tolerance=0.001,steps=auto", true).unwrap();
         assert_eq!(t.params.tolerance, Some(0.001));
         assert!(s.ignored.is_empty());
-        let g = MethodSpec::parse("gae:steps=8", true).unwrap();
+        let g = MethodSpec::parse("gae:steps=8,no_truncate=true", true).unwrap();
         assert_eq!(g.ignored, ["steps"]);
+        assert!(g.params.no_truncate);
         let l = MethodSpec::parse("lig:layers=0+2-3", true).unwrap();
         assert_eq!(l.params.layers, Layers::List(vec![0, 2, 3]));
     }

@@ -72,10 +72,10 @@ def test_parameters_pass_through():
 
 def test_every_setting_of_the_table_is_a_keyword_as_the_cli_takes_it():
     """The keywords come from calig's settings table: what the CLI's flags accept (steps=auto,
-    tolerance, memory_mib, non-contiguous layers) Python accepts too."""
+    tolerance, memory_mib, non-contiguous layers, no_truncate) Python accepts too."""
     m = calig.load(str(FIXTURES / "bert"))
     names = {s["name"] for s in calig.settings()}
-    assert {"steps", "tolerance", "memory_mib", "layers", "lambda"} <= names
+    assert {"steps", "tolerance", "memory_mib", "no_truncate", "layers", "lambda"} <= names
     assert all(s["name"] in Model_explain_doc() for s in calig.settings())
     auto = m.explain(TEXT, method="lig", steps="auto", tolerance=1e-3, layers=[0, 2],
                      memory_mib=64)
@@ -85,6 +85,9 @@ def test_every_setting_of_the_table_is_a_keyword_as_the_cli_takes_it():
     assert auto.params["steps_auto_tolerance"] == 1e-3 and auto.params["layers"] == [0, 2]
     np.testing.assert_array_equal(auto.scores, want["scores"])
     assert np.isnan(auto.layers[1]).all() and not np.isnan(auto.layers[2]).any()
+    with pytest.raises(ValueError, match="202 tokens, more than the model's maximum of 64"):
+        m.explain("good " * 100, method="gxi", no_truncate=True)
+    assert len(m.explain("good " * 100, method="gxi").tokens) == 64
     with pytest.warns(UserWarning, match="lambda is ignored by method gae"):
         m.explain(TEXT, method="gae", lambda_=0.3)
     with pytest.raises(ValueError, match="tolerance must be a positive number"):

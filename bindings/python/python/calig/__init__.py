@@ -197,7 +197,8 @@ class Model:
         gae, occlusion, attnlrp, chefer2021). ``target``: a label or class index (default: the
         predicted class). ``steps`` and ``settings``: the settings of :func:`settings`, as the
         CLI's flags take them (``lambda_`` for λ), e.g. ``steps="auto"``, ``tolerance=1e-3``,
-        ``aggregation="sum"``, ``baseline="mask"``, ``layers=[1, 3]``, ``memory_mib=512``. A setting the method does not read gives a warning.
+        ``aggregation="sum"``, ``baseline="mask"``, ``layers=[1, 3]``, ``memory_mib=512``,
+        ``no_truncate=True``. A setting the method does not read gives a warning.
         """
         given = _settings(dict(steps=steps, **settings))
         data, html, ignored = self._m.explain(str(input), method, given, _target(target),
