@@ -29,12 +29,22 @@ fn main() -> Result<()> {
     };
     let m = load_model(&args[0], DType::F32, &Device::Cpu)?;
     let path = PathBuf::from(&args[2]);
+    // Labels by index (SST-2, BBC's label_id) or by ERASER's names.
+    let index = |s: &str| s.parse::<usize>().ok();
+    let table = |text: &'static [&'static str], label| data::Table {
+        text_columns: text,
+        label_column: label,
+        id_column: None,
+    };
     let mut examples = match args[1].as_str() {
-        "sst2" => data::read_sentence_tsv(&path)?,
+        "sst2" => data::read_table(&path, &table(&["sentence"], "label"), &index)?,
         "movies" => {
-            data::read_eraser_movies(&path, &path.parent().context("no parent")?.join("docs"))?
+            let docs = path.parent().context("no parent")?.join("docs");
+            data::read_eraser(&path, &docs, &|c| {
+                ["NEG", "POS"].iter().position(|x| *x == c)
+            })?
         }
-        "bbc" => data::read_jsonl(&path, "text", "label_id")?,
+        "bbc" => data::read_table(&path, &table(&["text"], "label_id"), &index)?,
         "amharic" => data::read_fasttext_tsv(&path, &m.config.labels)?,
         "images" => Vec::new(),
         other => bail!("unknown format `{other}`"),
@@ -125,7 +135,7 @@ fn report(
     start: Instant,
     json: Option<PathBuf>,
 ) -> Result<()> {
-    let (acc, f1) = data::accuracy_and_macro_f1(preds, gold, classes);
+    let (acc, f1) = accuracy_and_macro_f1(preds, gold, classes);
     println!(
         "{model} on {} ({} examples): accuracy {acc:.4}, macro-F1 {f1:.4}, {:.1} s",
         path.display(),
@@ -137,4 +147,45 @@ fn report(
         std::fs::write(out, serde_json::to_string(&v)?)?;
     }
     Ok(())
+}
+
+/// Accuracy and macro-F1 of predictions against labels over `classes` classes.
+fn accuracy_and_macro_f1(pred: &[usize], gold: &[usize], classes: usize) -> (f64, f64) {
+    let n = pred.len().max(1) as f64;
+    let acc = pred.iter().zip(gold).filter(|(p, g)| p == g).count() as f64 / n;
+    let mut f1s = Vec::new();
+    for c in 0..classes {
+        let tp = pred
+            .iter()
+            .zip(gold)
+            .filter(|(p, g)| **p == c && **g == c)
+            .count() as f64;
+        let fp = pred
+            .iter()
+            .zip(gold)
+            .filter(|(p, g)| **p == c && **g != c)
+            .count() as f64;
+        let fn_ = pred
+            .iter()
+            .zip(gold)
+            .filter(|(p, g)| **p != c && **g == c)
+            .count() as f64;
+        let f1 = if tp == 0.0 {
+            0.0
+        } else {
+            2.0 * tp / (2.0 * tp + fp + fn_)
+        };
+        f1s.push(f1);
+    }
+    (acc, f1s.iter().sum::<f64>() / classes.max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accuracy_and_macro_f1_by_hand() {
+        let (acc, f1) = super::accuracy_and_macro_f1(&[0, 1, 1, 2], &[0, 1, 2, 2], 3);
+        assert_eq!(acc, 0.75);
+        assert!((f1 - (1.0 + 2.0 / 3.0 + 2.0 / 3.0) / 3.0).abs() < 1e-12);
+    }
 }

@@ -2,7 +2,7 @@
 //! it from a loaded model, an input, a method and its parameters.
 
 use crate::attr::settings::{Report, Scope, Used, SETTINGS};
-use crate::attr::{self, Attribution, Delta, Method, Params, Scores, Subject};
+use crate::attr::{self, Attribution, Delta, Memo, Method, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use crate::model::text::Word;
 use crate::model::{LoadedModel, ModelConfig};
@@ -271,11 +271,23 @@ pub fn explain_prepared(
     method: Method,
     params: &Params,
 ) -> Result<Explanation> {
+    explain_prepared_with(m, p, method, params, &mut Memo::default())
+}
+
+/// [`explain_prepared`], sharing work with earlier runs on the same prepared input that `memo`
+/// holds (CA-LIG variants share their layer paths and attention maps).
+pub fn explain_prepared_with(
+    m: &LoadedModel,
+    p: &Prepared,
+    method: Method,
+    params: &Params,
+    memo: &mut Memo,
+) -> Result<Explanation> {
     if params.no_truncate {
         refuse_truncation(p.info.truncated_from, p.tokens.len())?;
     }
     let start = Instant::now();
-    let a: Attribution = attr::run(method, &p.subject, params)?;
+    let a: Attribution = attr::run_with(method, &p.subject, params, memo)?;
     let timing_ms = start.elapsed().as_secs_f64() * 1e3;
     let is_text = p.subject.is_text();
     let (scores, scores_cover) = headline_scores(a.scores, is_text);

@@ -82,7 +82,7 @@ pub fn batch_rows(data: &[u8]) {
         let path = dir.join(name);
         if std::fs::write(&path, data).is_ok() {
             let cols = crate::batch::Columns {
-                input: input.into(),
+                input: Some(input.into()),
                 is_image: false,
                 id: None,
                 target: Some("label".into()),

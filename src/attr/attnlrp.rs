@@ -79,6 +79,7 @@ pub const INFO: MethodInfo = MethodInfo {
     layers_title: Some("AttnLRP relevance at each h^(l)"),
     completeness: Completeness::Logit,
     run,
+    run_shared: None,
 };
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {

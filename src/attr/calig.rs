@@ -21,6 +21,7 @@ use super::{
 };
 use crate::error::{CaligError, Result};
 use candle_core::Tensor;
+use super::memo::Memo;
 use super::{settings, Completeness, MethodInfo};
 
 type Matrix = Vec<Vec<f64>>;
@@ -154,6 +155,36 @@ pub struct Components {
     a_head_weighted: Vec<Vec<f64>>,
     /// Ā^(l) at the input (index l − 1), for propagation.
     maps: Vec<Matrix>,
+}
+
+impl Components {
+    /// What the components depend on: the target and the path and attention settings; not λ,
+    /// fusion, aggregation, propagation, attention_sign, specials, heads or cls, which only
+    /// [`fuse`] reads.
+    pub fn key(subject: &Subject, p: &Params) -> String {
+        format!(
+            "{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+            subject.target,
+            p.steps,
+            p.tolerance,
+            p.quadrature,
+            p.baseline,
+            p.max_batch,
+            p.memory_mib,
+            p.attention_mode,
+            p.layer_relevance
+        )
+    }
+}
+
+/// CA-LIG with the components from `memo` when an earlier variant on this input computed them.
+fn run_shared(subject: &Subject, params: &Params, memo: &mut Memo) -> Result<Attribution> {
+    let key = Components::key(subject, params);
+    if !memo.calig.contains_key(&key) {
+        let c = components(subject, params)?;
+        memo.calig.insert(key.clone(), c);
+    }
+    fuse(subject, &memo.calig[&key], params)
 }
 
 /// Runs the LIG paths and the attention-gradient pass (the costly part of CA-LIG).
@@ -358,6 +389,7 @@ pub const INFO: MethodInfo = MethodInfo {
     layers_title: Some("s^(l): the fused CA-LIG relevance of each layer"),
     completeness: Completeness::LogitDifference,
     run,
+    run_shared: Some(run_shared),
 };
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {

@@ -58,6 +58,7 @@ pub const INFO: MethodInfo = MethodInfo {
     layers_title: None,
     completeness: Completeness::None,
     run,
+    run_shared: None,
 };
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {

@@ -15,6 +15,7 @@ pub const INFO: MethodInfo = MethodInfo {
     layers_title: None,
     completeness: Completeness::None,
     run,
+    run_shared: None,
 };
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {

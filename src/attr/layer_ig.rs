@@ -18,6 +18,7 @@ pub const INFO: MethodInfo = MethodInfo {
     layers_title: Some("Layer IG at each h^(l)"),
     completeness: Completeness::LogitDifference,
     run,
+    run_shared: None,
 };
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {

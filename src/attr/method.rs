@@ -4,6 +4,7 @@
 //! "ignored option" warnings, the JSON `params`, the renderers and the docs tables all read
 //! these declarations, so adding a method is its file plus one row.
 
+use super::memo::Memo;
 use super::{Attribution, Params, Subject};
 use crate::error::Result;
 
@@ -17,6 +18,9 @@ pub enum Completeness {
     /// Σ scores ≈ y_c(x) (LRP's conservation).
     Logit,
 }
+
+/// A method's run through a [`Memo`].
+pub type RunShared = fn(&Subject, &Params, &mut Memo) -> Result<Attribution>;
 
 /// One method, as its file declares it.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +42,9 @@ pub struct MethodInfo {
     pub layers_title: Option<&'static str>,
     pub completeness: Completeness,
     pub run: fn(&Subject, &Params) -> Result<Attribution>,
+    /// `run` sharing work with other runs on the same input ([`super::memo::Memo`]), for the
+    /// methods that have work to share.
+    pub run_shared: Option<RunShared>,
 }
 
 impl MethodInfo {

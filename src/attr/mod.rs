@@ -7,6 +7,7 @@
 pub mod attribution;
 pub mod baseline;
 pub mod grads;
+pub mod memo;
 pub mod method;
 pub mod params;
 pub mod path;
@@ -30,6 +31,7 @@ crate::methods! {
 }
 
 pub use attribution::{Attribution, Delta, Scores, DELTA_WARNING_SHARE};
+pub use memo::Memo;
 pub use method::{Completeness, MethodInfo};
 pub use params::{
     Aggregation, AttentionMode, AttentionSign, Cls, Fusion, Heads, LayerRelevance, Layers, Params,
@@ -42,6 +44,19 @@ use crate::error::Result;
 
 /// Runs `method` on a prepared input with `params` (checked first).
 pub fn run(method: Method, subject: &Subject, params: &Params) -> Result<Attribution> {
+    run_with(method, subject, params, &mut Memo::default())
+}
+
+/// [`run`], sharing work with the earlier runs on the same input that `memo` holds.
+pub fn run_with(
+    method: Method,
+    subject: &Subject,
+    params: &Params,
+    memo: &mut Memo,
+) -> Result<Attribution> {
     params.validate()?;
-    (method.info().run)(subject, params)
+    match method.info().run_shared {
+        Some(shared) => shared(subject, params, memo),
+        None => (method.info().run)(subject, params),
+    }
 }

@@ -1,15 +1,20 @@
-//! Text data sets in tables: TSV or CSV with a header, or JSON lines, with the text and label
-//! columns named by the caller. Labels are class indices or names (resolved by `label_of`).
+//! Labelled texts in tables (TSV or CSV with a header, or JSON lines), read with the one table
+//! reader ([`super::rows`]): the text and label columns named by the caller, ids by its rule
+//! (an id column when the file has one, else the row index from 0). Labels are class indices or
+//! names (resolved by `label_of`); a row without a usable text or label is an error naming its
+//! line; rows whose text is empty are left out.
 
-use super::{bad, json_lines, Example};
-use crate::error::{CaligError, Result};
+use super::rows::{read_rows, Columns};
+use super::{bad, Example};
+use crate::error::Result;
 use std::path::Path;
 
 /// Which columns hold what.
 pub struct Table<'a> {
-    pub text_column: &'a str,
+    /// The text column: the first of these that the file has.
+    pub text_columns: &'a [&'a str],
     pub label_column: &'a str,
-    /// Optional id column (default: the 0-based row number).
+    /// The id column (default: a column `id` where there is one, else the row index from 0).
     pub id_column: Option<&'a str>,
 }
 
@@ -19,133 +24,31 @@ pub fn read_table(
     table: &Table,
     label_of: &dyn Fn(&str) -> Option<usize>,
 ) -> Result<Vec<Example>> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    match ext {
-        "jsonl" | "json" => read_json_lines(path, table, label_of),
-        "tsv" | "csv" => read_delimited(
-            path,
-            if ext == "tsv" { b'\t' } else { b',' },
-            table,
-            label_of,
-        ),
-        _ => Err(CaligError::InvalidFile {
-            path: path.to_path_buf(),
-            reason: "unknown table format: use .tsv, .csv or .jsonl".into(),
-        }),
-    }
-}
-
-fn label(
-    path: &Path,
-    line: usize,
-    value: &str,
-    label_of: &dyn Fn(&str) -> Option<usize>,
-) -> Result<usize> {
-    label_of(value.trim()).ok_or_else(|| {
-        bad(
-            path,
-            line,
-            format!("label `{value}` is not a class of the model"),
-        )
-    })
-}
-
-fn read_json_lines(
-    path: &Path,
-    table: &Table,
-    label_of: &dyn Fn(&str) -> Option<usize>,
-) -> Result<Vec<Example>> {
-    let mut out = Vec::new();
-    for (i, v) in json_lines(path)? {
-        let field = |k: &str| -> Option<String> {
-            match &v[k] {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            }
-        };
-        let text = field(table.text_column).ok_or_else(|| {
-            bad(
-                path,
-                i + 1,
-                format!("no text field `{}`", table.text_column),
-            )
-        })?;
-        let y = field(table.label_column).ok_or_else(|| {
-            bad(
-                path,
-                i + 1,
-                format!("no label field `{}`", table.label_column),
-            )
-        })?;
-        let id = table
-            .id_column
-            .and_then(field)
-            .or_else(|| field("id"))
-            .unwrap_or_else(|| out.len().to_string());
-        out.push(Example {
-            id,
-            text,
-            label: label(path, i + 1, &y, label_of)?,
-            line: i + 1,
-            evidence: vec![],
-            image: None,
-        });
-    }
-    Ok(out)
-}
-
-fn read_delimited(
-    path: &Path,
-    delimiter: u8,
-    table: &Table,
-    label_of: &dyn Fn(&str) -> Option<usize>,
-) -> Result<Vec<Example>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .quoting(delimiter == b',')
-        .flexible(false)
-        .from_path(path)
-        .map_err(|e| CaligError::InvalidFile {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let headers = reader
-        .headers()
-        .map_err(|e| bad(path, 1, e.to_string()))?
-        .clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
-            bad(
-                path,
-                1,
-                format!(
-                    "no column `{name}` in the header ({})",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                ),
-            )
-        })
+    let cols = Columns {
+        input: table.text_columns,
+        label: Some(table.label_column),
+        id: table.id_column,
+        target: None,
     };
-    let (t, y) = (column(table.text_column)?, column(table.label_column)?);
-    let id = table.id_column.map(column).transpose()?;
     let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
-            bad(path, line, e.to_string())
-        })?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        let text = record.get(t).unwrap_or_default().trim().to_string();
-        if text.is_empty() {
+    for row in read_rows(path, &cols)? {
+        let values = row.values.map_err(|why| bad(path, row.line, why))?;
+        if values.input.trim().is_empty() {
             continue;
         }
+        let y = values.label.unwrap_or_default();
+        let label = label_of(y.trim()).ok_or_else(|| {
+            bad(
+                path,
+                row.line,
+                format!("label `{y}` is not a class of the model"),
+            )
+        })?;
         out.push(Example {
-            id: id
-                .and_then(|c| record.get(c))
-                .map_or_else(|| out.len().to_string(), str::to_string),
-            label: label(path, line, record.get(y).unwrap_or_default(), label_of)?,
-            text,
-            line,
+            id: row.id,
+            text: values.input,
+            label,
+            line: row.line,
             evidence: vec![],
             image: None,
         });
@@ -169,7 +72,7 @@ mod tests {
     fn tsv_csv_and_jsonl_by_column_name() {
         let dir = tempfile::tempdir().unwrap();
         let t = Table {
-            text_column: "sentence",
+            text_columns: &["sentence"],
             label_column: "label",
             id_column: None,
         };
@@ -203,5 +106,21 @@ mod tests {
         std::fs::write(&tsv, "text\tlabel\nfine\t1\n").unwrap();
         let err = read_table(&tsv, &t, &labels).unwrap_err().to_string();
         assert!(err.contains("no column `sentence`"), "{err}");
+    }
+
+    #[test]
+    fn ids_come_from_an_id_column_when_present_else_the_row_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Table {
+            text_columns: crate::data::rows::DEFAULT_INPUT,
+            label_column: "label",
+            id_column: None,
+        };
+        let tsv = dir.path().join("a.tsv");
+        std::fs::write(&tsv, "text\tid\tlabel\nok\tr1\tpos\n").unwrap();
+        assert_eq!(read_table(&tsv, &t, &labels).unwrap()[0].id, "r1");
+        std::fs::write(&tsv, "text\tlabel\nok\tpos\nfine\tneg\n").unwrap();
+        let ex = read_table(&tsv, &t, &labels).unwrap();
+        assert_eq!((ex[0].id.as_str(), ex[1].id.as_str()), ("0", "1"));
     }
 }

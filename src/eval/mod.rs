@@ -6,12 +6,15 @@
 
 pub mod cache;
 mod distinct_inputs;
+mod example;
 pub mod faithfulness;
 pub mod ferret;
 pub mod image_removal;
 pub mod job;
 pub mod measure;
 pub mod metrics;
+pub mod outcome;
+mod output;
 pub mod plausibility;
 pub mod plot;
 pub mod rationales;
@@ -19,6 +22,8 @@ pub mod removal;
 pub mod report;
 pub mod run;
 pub mod sanity;
+mod sanity_report;
+mod scores;
 pub mod spec;
 pub mod stats;
 pub mod units;

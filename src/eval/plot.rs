@@ -2,7 +2,7 @@
 //! perturbation), drawn with plotters into an RGB buffer and encoded with `image`. Text uses
 //! the embedded DejaVu Sans, so plots look the same on every machine.
 
-use super::run::CurveValues;
+use super::outcome::CurveValues;
 use super::stats::mean;
 use crate::error::{CaligError, Result};
 use plotters::prelude::*;

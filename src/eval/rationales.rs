@@ -5,8 +5,8 @@
 use super::faithfulness::{Eraser, THRESHOLDS};
 use super::ferret;
 use super::metrics::MetricChoice;
+use super::outcome::{Collector, ExampleInfo};
 use super::plausibility::{self, TOKEN_F1_KS};
-use super::run::{Collector, ExampleInfo};
 use crate::model::LoadedModel;
 use std::collections::BTreeSet;
 

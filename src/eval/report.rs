@@ -4,7 +4,7 @@
 //! markdown, CSV and JSON, plus every per-instance value.
 
 use super::metrics::higher_is_better;
-use super::run::Outcome;
+use super::outcome::Outcome;
 use super::stats::{self, Interval};
 use crate::error::Result;
 use std::fmt::Write as _;
@@ -283,7 +283,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::run::MetricValues;
+    use crate::eval::outcome::MetricValues;
     use std::collections::BTreeMap;
 
     #[test]

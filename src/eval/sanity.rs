@@ -249,53 +249,6 @@ pub fn cascade(
     })
 }
 
-/// The markdown tables: mean ρ with a bootstrap 95 % interval per method and stage.
-pub fn markdown(c: &Cascade, methods: &[String], seed: u64) -> String {
-    let mut s = String::new();
-    for (title, values) in [
-        ("Spearman ρ of the signed maps", &c.signed),
-        ("Spearman ρ of the absolute maps", &c.absolute),
-    ] {
-        s.push_str(&format!(
-            "## {title} (trained vs re-initialised from the top down; 0 = the map changed completely)\n\n| method | {} |\n|---|{}\n",
-            c.stages.join(" | "),
-            "---|".repeat(c.stages.len())
-        ));
-        for (name, per_stage) in methods.iter().zip(values) {
-            let cells: Vec<String> = per_stage
-                .iter()
-                .map(|v| {
-                    let i = super::stats::bootstrap_mean(v, seed);
-                    format!("{:.3} [{:.3}, {:.3}]", i.mean, i.low, i.high)
-                })
-                .collect();
-            s.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// One CSV row per method, stage and example.
-pub fn csv(c: &Cascade, methods: &[String], ids: &[String]) -> String {
-    let mut s = String::from("method,stage,example,spearman_signed,spearman_absolute\n");
-    for (mi, name) in methods.iter().enumerate() {
-        for (si, stage) in c.stages.iter().enumerate() {
-            for (ei, id) in ids.iter().enumerate() {
-                s.push_str(&format!(
-                    "{},{},{},{},{}\n",
-                    name.replace(',', ";"),
-                    stage,
-                    id.replace(',', ";"),
-                    c.signed[mi][si][ei],
-                    c.absolute[mi][si][ei]
-                ));
-            }
-        }
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

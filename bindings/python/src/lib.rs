@@ -191,6 +191,64 @@ impl PyModel {
         .map_err(py_err)
     }
 
+    /// `calig batch` on this model (src/batch/): the rows of `input` explained into the
+    /// JSON-lines `output`, resumable and shardable; returns a summary as JSON.
+    #[pyo3(signature = (input, output, method, settings, text_column=None, image_column=None,
+        id_column=None, target_column=None, resume=false, shard=None, on_error="fail",
+        progress=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn batch(
+        &self,
+        py: Python<'_>,
+        input: PathBuf,
+        output: PathBuf,
+        method: &str,
+        settings: Vec<(String, String)>,
+        text_column: Option<String>,
+        image_column: Option<String>,
+        id_column: Option<String>,
+        target_column: Option<String>,
+        resume: bool,
+        shard: Option<String>,
+        on_error: &str,
+        progress: bool,
+    ) -> PyResult<(String, Vec<String>)> {
+        let (method, params, ignored) = self.method_params(method, &settings)?;
+        if text_column.is_some() && image_column.is_some() {
+            return Err(PyValueError::new_err(
+                "give text_column or image_column, not both",
+            ));
+        }
+        let job = calig::batch::Job {
+            input,
+            output,
+            columns: calig::batch::Columns {
+                is_image: image_column.is_some(),
+                input: image_column.or(text_column),
+                id: id_column,
+                target: target_column,
+            },
+            method,
+            params,
+            resume,
+            shard: shard
+                .map(|s| calig::batch::Shard::parse(&s))
+                .transpose()
+                .map_err(PyValueError::new_err)?,
+            on_error: choice("on_error", on_error)?,
+            progress,
+        };
+        let done = py.detach(|| job.run(&self.inner)).map_err(py_err)?;
+        let summary = serde_json::json!({
+            "explained": done.explained,
+            "already_done": done.already_done,
+            "skipped": done.skipped,
+            "errors_path": done.errors_path,
+            "seconds": done.seconds,
+        });
+        Ok((summary.to_string(), ignored))
+    }
+
     /// `calig eval` on this model: the job (src/eval/job.rs) runs with the GIL released,
     /// writes its files into `output` and returns results.json as text.
     #[pyo3(signature = (dataset, methods, attributions, metrics, preset, removal, limit, seed,

@@ -221,6 +221,27 @@ class Model:
         return [Explanation(json.loads(d), h) for d, h in pairs]
 
 
+    def batch(self, input: Union[str, Path], output: Union[str, Path], method: str = "calig",
+              *, steps: Union[int, str, None] = None, text_column: Optional[str] = None,
+              image_column: Optional[str] = None, id_column: Optional[str] = None,
+              target_column: Optional[str] = None, resume: bool = False,
+              shard: Optional[str] = None, on_error: str = "fail", progress: bool = True,
+              **settings) -> dict:
+        """``calig batch``: explains every row of a .jsonl/.tsv/.csv file into the JSON-lines
+        file ``output`` (one explanation per line with the row's ``line`` and ``id``; an
+        ``id`` column is used when present, else the row index from 0). ``resume=True``
+        continues an interrupted run, ``shard="I/N"`` takes every N-th row from I (merge the
+        shards with ``calig batch --merge``), ``on_error="skip"`` lists bad rows in
+        ``OUTPUT.errors.jsonl`` instead of stopping. ``method``, ``steps`` and ``settings`` as
+        in :meth:`explain`. Returns a summary: ``explained``, ``already_done``, ``skipped``,
+        ``errors_path``, ``seconds``. The GIL is released while it runs."""
+        given = _settings(dict(steps=steps, **settings))
+        summary, ignored = self._m.batch(str(input), str(output), method, given, text_column,
+                                         image_column, id_column, target_column, resume, shard,
+                                         on_error, progress)
+        _warn_ignored(ignored, method)
+        return json.loads(summary)
+
     def evaluate(self, dataset: Union[str, Path], methods: Union[str, Sequence[str]] = "",
                  *, attributions: Sequence[Union[str, Path]] = (),
                  metrics: Optional[Sequence[str]] = None, preset: Optional[str] = None,

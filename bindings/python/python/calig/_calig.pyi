@@ -21,6 +21,11 @@ class Model:
     def explain_batch(self, inputs: list[str], method: str, settings: list[tuple[str, str]],
                       targets: Optional[list[Optional[str]]] = None, image: bool = False,
                       progress: bool = True) -> tuple[list[tuple[str, str]], list[str]]: ...
+    def batch(self, input: str, output: str, method: str, settings: list[tuple[str, str]],
+              text_column: Optional[str] = None, image_column: Optional[str] = None,
+              id_column: Optional[str] = None, target_column: Optional[str] = None,
+              resume: bool = False, shard: Optional[str] = None, on_error: str = "fail",
+              progress: bool = True) -> tuple[str, list[str]]: ...
     def evaluate(self, dataset: str, methods: str, attributions: list[str], metrics: list[str],
                  preset: Optional[str], removal: Optional[str], limit: Optional[int], seed: int,
                  output: str, cache: Optional[str], reference: Optional[str],
