@@ -4,13 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/fetch-assets.sh
+# Style and lint gates first: formatting, clippy on every target (the fuzz targets included) and
+# on the Python crate, the docs without warnings, and the library without its default features
+# (what a Rust user who only explains compiles: no clap, no plotters).
+cargo fmt --all -- --check
+cargo clippy --all-targets --features fuzzing -- -D warnings
+cargo clippy -p calig-python -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+cargo check --lib --no-default-features
 cargo build
 ./target/debug/calig models install
 # The HTML report test drives Debian's headless chromium when it is there (best effort: without
 # it that test checks the HTML only and says so).
 command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1 \
     || echo "note: chromium not installed; the HTML report test checks the HTML only"
-cargo test --all-targets
+cargo test --all-targets --features fuzzing
+cargo test --doc
 # The golden Captum/PyTorch attribution parity once more on candle's autograd, the oracle the
 # explicit engine is tested against (tests/engine.rs), so both engines pass it.
 CALIG_ENGINE=candle cargo test --test attributions

@@ -25,7 +25,7 @@ pub enum ExplainInput {
 }
 
 /// The headline scores of an attribution and what they cover: text tokens, or image patches
-/// (ViT token vectors start with [CLS], which the headline drops).
+/// (ViT token vectors start with \[CLS\], which the headline drops).
 pub fn headline_scores(scores: Scores, is_text: bool) -> (Vec<f64>, &'static str) {
     match scores {
         Scores::Tokens(v) if is_text => (v, "tokens"),
@@ -86,7 +86,7 @@ pub struct Explanation {
     pub signed: bool,
     pub params: serde_json::Value,
     pub input: InputInfo,
-    /// Text: sub-tokens, special tokens included. Images: "[CLS]" then one name per patch.
+    /// Text: sub-tokens, special tokens included. Images: "\[CLS\]" then one name per patch.
     pub tokens: Vec<String>,
     pub words: Vec<Word>,
     pub target: ClassRef,
@@ -95,7 +95,7 @@ pub struct Explanation {
     pub labels: Vec<String>,
     pub logits: Vec<f64>,
     pub probs: Vec<f64>,
-    /// Text: one score per token. Images: one score per patch (row-major, [CLS] excluded).
+    /// Text: one score per token. Images: one score per patch (row-major, \[CLS\] excluded).
     pub scores: Vec<f64>,
     /// "tokens" or "patches".
     pub scores_cover: String,
@@ -107,9 +107,9 @@ pub struct Explanation {
     /// completeness reads Σ attributions ≈ y_c(x) − y_c(x′).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_logit: Option<f64>,
-    /// Per-layer token scores (index = layer, layers[0] = h^(0)); null where a layer has none.
+    /// Per-layer token scores (index = layer, layers\[0\] = h^(0)); null where a layer has none.
     pub layers: Option<Vec<Option<Vec<f64>>>>,
-    /// "tokens" (text) or "tokens_cls_first" (images: [CLS] then the patches).
+    /// "tokens" (text) or "tokens_cls_first" (images: \[CLS\] then the patches).
     pub layers_cover: Option<String>,
     /// Σ attributions − (y_c(input) − y_c(baseline)): a number, or one per layer.
     pub convergence_delta: Delta,

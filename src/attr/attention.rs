@@ -1,4 +1,4 @@
-//! Raw attention: the last block's attention probabilities, mean over heads, read at [CLS].
+//! Raw attention: the last block's attention probabilities, mean over heads, read at \[CLS\].
 
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::{CaligError, Result};

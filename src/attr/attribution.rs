@@ -7,7 +7,7 @@ use serde::Serialize;
 /// What positions a score vector covers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scores {
-    /// One score per token ([CLS] first for ViT).
+    /// One score per token (\[CLS\] first for ViT).
     Tokens(Vec<f64>),
     /// One score per image patch (row-major grid).
     Patches(Vec<f64>),

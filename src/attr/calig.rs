@@ -1,9 +1,9 @@
 //! CA-LIG, Context-Aware Layer-wise Integrated Gradients (docs/calig.md has the equations and
 //! the reasons for each choice):
 //! 1. r^(l) = LIG at h^(l), l = 1..L, signed, from one batched suffix-only computation;
-//! 2. a^(l) = Ā^(l) read at [CLS], Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+ at the input or
+//! 2. a^(l) = Ā^(l) read at \[CLS\], Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+ at the input or
 //!    integrated along the path entering block l (`attention_sign=signed`: without the ReLU);
-//!    (`cls=spread`: [CLS]'s r^(l) is first handed to the other tokens in proportion to a^(l));
+//!    (`cls=spread`: \[CLS\]'s r^(l) is first handed to the other tokens in proportion to a^(l));
 //! 3. s^(l) = r^(l) · (λ + (1 − λ) â^(l)), â^(l) = a^(l) / max_t a^(l)_t (`fusion=mixed`:
 //!    s = λ r̂ + (1 − λ) â sign(r));
 //! 4. final = Σ_l R^(l→L) s^(l) (rollout: v ← v + Ā^(k) v for k = l+1..L, Ā at the input),

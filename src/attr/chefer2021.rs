@@ -3,11 +3,11 @@
 //! Ā^(l) = I + mean_k (∇A^(l,k) ⊙ R_A^(l,k))^+, with R_A the LRP relevance of the attention
 //! probabilities (model/relprop.rs) and ∇A the gradient of the target logit; C = Ā^(L)···Ā^(l₀)
 //! from the start block l₀ (`start_layer`, default 1: every block, as the paper's equation and
-//! their ViT code; their BERT code uses the last block only, `start_layer=L`); the [CLS] row of C
+//! their ViT code; their BERT code uses the last block only, `start_layer=L`); the \[CLS\] row of C
 //! with C[CLS, CLS] set to 0. Text: Ā used as it is (their BERT code); images: each Ā row
 //! normalised to sum 1 (their ViT code).
 //!
-//! `layers[l]` (l = 1..L): the [CLS] row of block l's mean_k (∇A ⊙ R_A)^+.
+//! `layers[l]` (l = 1..L): the \[CLS\] row of block l's mean_k (∇A ⊙ R_A)^+.
 
 use super::attribution::by_layer;
 use super::grads::attention_relevance;

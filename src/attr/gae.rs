@@ -1,5 +1,5 @@
 //! Generic Attention-model Explainability (Chefer et al., ICCV 2021):
-//! Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+, R = I, R ← R + Ā^(l)·R for l = 1..L, read at [CLS].
+//! Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+, R = I, R ← R + Ā^(l)·R for l = 1..L, read at \[CLS\].
 
 use super::grads::attention_relevance;
 use super::{Attribution, Params, Scores, Subject};

@@ -1,6 +1,6 @@
 //! The method table: each method declares, in its own file, what it is ([`MethodInfo`]); the
 //! [`methods!`](crate::methods) list in attr/mod.rs holds one row per method and makes the
-//! [`Method`] enum from it. The CLI, `calig eval`'s method entries, the Python package, the
+//! [`Method`](super::Method) enum from it. The CLI, `calig eval`'s method entries, the Python package, the
 //! "ignored option" warnings, the JSON `params`, the renderers and the docs tables all read
 //! these declarations, so adding a method is its file plus one row.
 

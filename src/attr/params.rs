@@ -171,7 +171,7 @@ pub enum LayerRelevance {
     Attnlrp,
 }
 
-/// Whether special tokens ([CLS], [SEP]) take part in normalising â and in propagation.
+/// Whether special tokens (\[CLS\], \[SEP\]) take part in normalising â and in propagation.
 #[derive(
     Debug,
     Clone,
@@ -190,12 +190,12 @@ pub enum Specials {
     /// Special tokens are treated as every other token.
     #[default]
     Keep,
-    /// a^(l) of special tokens set to 0 before normalising (GAE's [CLS] self-relevance
+    /// a^(l) of special tokens set to 0 before normalising (GAE's \[CLS\] self-relevance
     /// otherwise sets the maximum); their columns zeroed in the propagation maps.
     Drop,
 }
 
-/// What CA-LIG does with the relevance r^(l) that sits on the readout token ([CLS], <s>;
+/// What CA-LIG does with the relevance r^(l) that sits on the readout token (\[CLS\], `<s>`;
 /// position 0), which the map of the input tokens or patches never shows.
 #[derive(
     Debug,
@@ -215,8 +215,8 @@ pub enum Cls {
     /// r^(l) as it is.
     #[default]
     Keep,
-    /// [CLS]'s r^(l) handed to the other tokens in proportion to a^(l), the class-specific
-    /// attention relevance of [CLS]'s row in block l (what [CLS] drew its content from).
+    /// \[CLS\]'s r^(l) handed to the other tokens in proportion to a^(l), the class-specific
+    /// attention relevance of \[CLS\]'s row in block l (what \[CLS\] drew its content from).
     Spread,
 }
 
@@ -317,7 +317,7 @@ pub struct Params {
     /// CA-LIG's r^(l). Left out of the serialised form at its default (cache keys).
     #[serde(skip_serializing_if = "is_lig")]
     pub layer_relevance: LayerRelevance,
-    /// CA-LIG's [CLS] relevance. Left out of the serialised form at its default (cache keys).
+    /// CA-LIG's \[CLS\] relevance. Left out of the serialised form at its default (cache keys).
     #[serde(skip_serializing_if = "is_keep")]
     pub cls: Cls,
     /// chefer2021: the first block (1..=L) of the rollout. Left out of the serialised form at

@@ -1,5 +1,5 @@
 //! Attention rollout (Abnar & Zuidema 2020): Ã^(l) = rownorm(mean_k A^(l,k) + I),
-//! R = Ã^(L)···Ã^(1), read at [CLS].
+//! R = Ã^(L)···Ã^(1), read at \[CLS\].
 
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;

@@ -14,7 +14,7 @@ pub struct Subject<'a> {
     pub input: ModelInput,
     pub mask_bias: Option<Tensor>,
     pub target: usize,
-    /// Text: which tokens are special ([CLS], [SEP], <s>, </s>); images: empty.
+    /// Text: which tokens are special (\[CLS\], \[SEP\], `<s>`, `</s>`); images: empty.
     pub special: Vec<bool>,
     pub special_ids: Option<SpecialIds>,
     /// Images: the normalised value of black per channel, and the patch size (blur σ).
@@ -41,7 +41,7 @@ impl Subject<'_> {
         )
     }
 
-    /// Tokens the blocks see (ViT: patches + [CLS]).
+    /// Tokens the blocks see (ViT: patches + \[CLS\]).
     pub fn seq_len(&self) -> usize {
         match &self.input {
             ModelInput::Text(t) => t.input_ids.dims().get(1).copied().unwrap_or(0),
@@ -77,7 +77,7 @@ impl Subject<'_> {
         })
     }
 
-    /// A token-relevance vector read off an (s, s) map: the [CLS] row, or for mean-pooled ViTs
+    /// A token-relevance vector read off an (s, s) map: the \[CLS\] row, or for mean-pooled ViTs
     /// the mean of the patch rows (what the pooled representation attends to).
     pub fn readout(&self, m: &Tensor) -> Result<Vec<f64>> {
         let s = m.dim(0)?;

@@ -3,7 +3,7 @@
 //! [`crate::data::rows`]), one explanation per row, appended to a resumable JSON-lines output
 //! (store.rs) so that an interrupted run — `kill -9` included — continues with no lost and no
 //! duplicated rows; deterministic shards for job arrays and their merge back into input order
-//! ([`shard`]); a lock so that two runs never write one file ([`lock`]).
+//! (shard.rs); a lock so that two runs never write one file (lock.rs).
 
 mod lock;
 mod shard;

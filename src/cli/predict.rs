@@ -13,7 +13,7 @@ pub struct PredictArgs {
     /// without it the first positional argument is the model.
     #[arg(long = "model", id = "model_flag")]
     model: Option<String>,
-    /// [MODEL] then the text to classify (several words are joined with spaces).
+    /// \[MODEL\] then the text to classify (several words are joined with spaces).
     words: Vec<String>,
     /// Classify this image instead of text.
     #[arg(long)]

@@ -1,13 +1,14 @@
 //! The labelled data sets calig evaluates on, and tables of inputs: the [`Example`] type, the
 //! one table reader ([`rows`], shared with `calig batch`), the readers of the other shapes
 //! (ERASER, fastText TSV, idx files, image folders), choosing and sampling a data set's
-//! examples ([`select`]) and attributions made elsewhere ([`read_attributions`]).
+//! examples (`select`, with the `eval` feature) and attributions made elsewhere ([`read_attributions`]).
 
 mod attributions;
 mod eraser;
 mod fasttext;
 mod images;
 pub mod rows;
+#[cfg(feature = "eval")]
 pub mod select;
 mod tabular;
 
@@ -15,6 +16,7 @@ pub use attributions::{read_attributions, WordScores};
 pub use eraser::read_eraser;
 pub use fasttext::read_fasttext_tsv;
 pub use images::{read_idx, read_image_folder};
+#[cfg(feature = "eval")]
 pub use select::{select, Selected, Selection};
 pub use tabular::{read_table, Table};
 

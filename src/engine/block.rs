@@ -142,7 +142,7 @@ pub(super) fn query_rows<T: Real>(
     out
 }
 
-/// dx[query rows] += part: the gradient of the query tokens added back at their positions.
+/// dx\[query rows\] += part: the gradient of the query tokens added back at their positions.
 pub(super) fn add_at_queries<T: Real>(
     dx: &mut [T],
     part: &[T],

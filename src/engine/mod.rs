@@ -4,9 +4,9 @@
 //! attr/path.rs, where all the FLOPs are; embeddings and heads (a few rows) stay on candle's
 //! autograd. The candle implementation (model/block.rs) is the oracle the tests compare with.
 //!
-//! Used for f32 and f64 on the CPU with true gradients; [`EngineChoice::Candle`] (the CLI's
+//! Used for f32 and f64 on the CPU with true gradients; [`EngineChoice::Candle`](crate::runtime::EngineChoice::Candle) (the CLI's
 //! `CALIG_ENGINE=candle`) forces the oracle. The engine knows no model type: the model hands it
-//! plain weight arrays ([`block::BlockWeights`]).
+//! plain weight arrays ([`BlockWeights`](crate::engine::block::BlockWeights)).
 
 pub mod attention;
 pub mod block;
@@ -91,7 +91,7 @@ pub fn to_host<T: Real>(t: &Tensor) -> candle_core::Result<Vec<T>> {
 /// The blocks of one model, in one float type.
 pub struct Stack<T> {
     pub blocks: Vec<block::BlockWeights<T>>,
-    /// The head reads h^(L) at the first token only (every text head, ViT with [CLS] pooling):
+    /// The head reads h^(L) at the first token only (every text head, ViT with \[CLS\] pooling):
     /// the last block then computes that token's output alone, exactly, at about a third of
     /// the cost.
     pub first_token_readout: bool,

@@ -2,7 +2,7 @@
 //! `ferret/evaluators/`), as its code computes them, so that `--preset ferret` numbers can be
 //! set beside a ferret table:
 //!
-//! - Units are the sub-word tokens without the first and last ([CLS]/[SEP], `<s>`/`</s>`).
+//! - Units are the sub-word tokens without the first and last (\[CLS\]/\[SEP\], `<s>`/`</s>`).
 //! - A hard rationale of size k keeps, of the k highest-scoring tokens, those with a score > 0
 //!   (`only_pos`); an empty one is "no rationale".
 //! - `aopc_compr` / `aopc_suff`: for t = 0.1, 0.2, …, 1.0 (numpy's `arange(0.1, 1.1, 0.1)`),

@@ -1,7 +1,7 @@
 //! Removing image patches: a removed patch's pixels take a fill value, by default 0 in the
 //! normalised space (the data set's mean colour, as Chefer et al.'s ViT perturbation code does),
 //! or black (pixel 0 before normalisation, the image methods' default reference); units are the
-//! patches of the model's grid, row-major, [CLS] never removed (it is not an input).
+//! patches of the model's grid, row-major, \[CLS\] never removed (it is not an input).
 
 use super::distinct_inputs::distinct_in_parallel;
 use super::faithfulness::Predictor;

@@ -1,7 +1,7 @@
 //! One `calig eval` job, as the CLI and the Python package run it: the methods parsed (and
-//! attributions made elsewhere read), the data set chosen ([`crate::data::select`]), the
-//! evaluation run ([`super::run`]), and its files written ([`super::output`], or
-//! [`super::sanity_report`] for `--sanity`) (docs/evaluation.md).
+//! attributions made elsewhere read), the data set chosen ([`crate::data::select()`]), the
+//! evaluation run ([`super::run`]), and its files written (output.rs, or
+//! sanity_report.rs for `--sanity`) (docs/evaluation.md).
 
 use super::image_removal::ImageRemoval;
 use super::metrics::MetricChoice;
@@ -38,10 +38,10 @@ pub enum Preset {
     /// DeYoung et al. 2020: comprehensiveness, sufficiency (AOPC), log-odds; token F1, IOU-F1
     /// and AUPRC with rationales; tokens deleted.
     Eraser,
-    /// Chefer et al. 2021: the perturbation test (and token-F1@k with rationales); [PAD] with
+    /// Chefer et al. 2021: the perturbation test (and token-F1@k with rationales); \[PAD\] with
     /// attention mask 0.
     Chefer,
-    /// Chen et al. 2023: the positive/negative perturbation test; [PAD] with attention mask 0.
+    /// Chen et al. 2023: the positive/negative perturbation test; \[PAD\] with attention mask 0.
     BeyondIntuition,
     /// ferret (Attanasio et al. 2023): AOPC comprehensiveness/sufficiency over 10 bins and τ-LOO
     /// (token F1, IOU and AUPRC with rationales) on sub-word tokens, positive scores only;

@@ -1,5 +1,5 @@
 //! What an evaluation produces ([`Outcome`]: per-example facts, per-instance metric values and
-//! curves, per-method costs) and the [`Collector`] that gathers the values as the loop runs.
+//! curves, per-method costs) and the `Collector` that gathers the values as the loop runs.
 
 use std::collections::BTreeMap;
 
@@ -18,11 +18,11 @@ pub struct ExampleInfo {
 #[derive(Debug, Clone, Default)]
 pub struct MetricValues {
     pub examples: Vec<usize>,
-    /// [method][i] for examples[i].
+    /// `[method][i]` for examples\[i\].
     pub values: Vec<Vec<f64>>,
 }
 
-/// Per-instance curves of one kind: x values and [method][example][point].
+/// Per-instance curves of one kind: x values and `[method][example][point]`.
 #[derive(Debug, Clone, Default)]
 pub struct CurveValues {
     pub xs: Vec<f64>,

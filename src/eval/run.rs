@@ -1,6 +1,6 @@
 //! The evaluation loop: the model is loaded once (by the caller); each example is set up once
-//! ([`super::example`]); each method's attributions come from the cache or are computed and
-//! cached ([`super::scores`]); its per-example metrics ([`super::measure`]) run batched forward
+//! (example.rs); each method's attributions come from the cache or are computed and
+//! cached (scores.rs); its per-example metrics ([`super::measure`]) run batched forward
 //! passes; the rationale metrics ([`super::rationales`]) run at the end, when the data set's
 //! mean rationale length (the hard-rationale k) is known.
 
@@ -130,7 +130,7 @@ struct Run<'a> {
     col: Collector,
     infos: Vec<ExampleInfo>,
     cases: Vec<RationaleCase>,
-    /// [example][method]
+    /// `[example][method]`
     faith: Vec<Vec<Option<FaithRecord>>>,
     counts: Vec<Counts>,
     /// The largest |delta| per method over this run's examples (the cache may hold others).

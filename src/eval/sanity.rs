@@ -159,9 +159,9 @@ pub fn randomised_copy(m: &LoadedModel, stage: usize, seed: u64, dir: &Path) -> 
 /// Spearman correlations of every method's maps with the trained model's, per stage.
 pub struct Cascade {
     pub stages: Vec<String>,
-    /// [method][stage][example]: ρ of the signed maps.
+    /// `[method][stage][example]`: ρ of the signed maps.
     pub signed: Vec<Vec<Vec<f64>>>,
-    /// [method][stage][example]: ρ of the absolute values (sign flips do not count as change).
+    /// `[method][stage][example]`: ρ of the absolute values (sign flips do not count as change).
     pub absolute: Vec<Vec<Vec<f64>>>,
 }
 

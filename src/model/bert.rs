@@ -1,5 +1,5 @@
 //! BERT (and MiniLM): word + position + token-type embeddings with LayerNorm, post-LN blocks,
-//! pooler (dense + tanh on [CLS]) and linear classifier. RoBERTa/XLM-R and DistilBERT reuse the
+//! pooler (dense + tanh on \[CLS\]) and linear classifier. RoBERTa/XLM-R and DistilBERT reuse the
 //! embeddings (see roberta.rs, distilbert.rs).
 
 use super::block::{load_blocks, BlockNames, Norm};
@@ -105,7 +105,7 @@ pub struct TextFamily {
     pub head: DenseHeadNames,
 }
 
-/// BERT and MiniLM: pooler (dense + tanh on [CLS], under the base model) and classifier.
+/// BERT and MiniLM: pooler (dense + tanh on \[CLS\], under the base model) and classifier.
 pub const BERT: TextFamily = TextFamily {
     encoder: "encoder",
     block: BERT_BLOCK,

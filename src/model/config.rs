@@ -48,9 +48,9 @@ impl Family {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
-    /// The [CLS] token (HF `ViTForImageClassification`).
+    /// The \[CLS\] token (HF `ViTForImageClassification`).
     Cls,
-    /// Mean of the patch tokens ([CLS] excluded), as MAE fine-tuning with global pooling does.
+    /// Mean of the patch tokens (\[CLS\] excluded), as MAE fine-tuning with global pooling does.
     Mean,
 }
 

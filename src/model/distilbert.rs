@@ -1,5 +1,5 @@
 //! DistilBERT: BERT-style embeddings without token types, post-LN blocks with DistilBERT weight
-//! names, and a pre_classifier (dense + ReLU) + classifier head on [CLS].
+//! names, and a pre_classifier (dense + ReLU) + classifier head on \[CLS\].
 
 use super::bert::TextFamily;
 use super::block::{BlockNames, Norm};

@@ -1,5 +1,5 @@
 //! RoBERTa / XLM-R (and AfroLM, which shares the architecture): BERT embeddings and blocks, with
-//! position ids counted from the padding index and a dense + tanh + out_proj head on <s>.
+//! position ids counted from the padding index and a dense + tanh + out_proj head on `<s>`.
 
 use super::bert::{TextFamily, BERT_BLOCK};
 use super::classifier::{DenseActivation, DenseHeadNames, Under};
@@ -20,7 +20,7 @@ pub fn position_ids(input_ids: &[u32], pad: u32) -> Vec<u32> {
         .collect()
 }
 
-/// RoBERTa / XLM-R: BERT's block names, dense + tanh + out_proj head on <s>, at the root.
+/// RoBERTa / XLM-R: BERT's block names, dense + tanh + out_proj head on `<s>`, at the root.
 pub const ROBERTA: TextFamily = TextFamily {
     encoder: "encoder",
     block: BERT_BLOCK,

@@ -1,6 +1,6 @@
 //! ViT (`ViTForImageClassification`; also DeiT-style and MAE-fine-tuned ViTs saved in this
-//! layout): conv patch embedding, [CLS], learned positions, pre-LN blocks, final LayerNorm and a
-//! linear classifier on [CLS] (or on the mean of the patch tokens, config `"pooling": "mean"`).
+//! layout): conv patch embedding, \[CLS\], learned positions, pre-LN blocks, final LayerNorm and a
+//! linear classifier on \[CLS\] (or on the mean of the patch tokens, config `"pooling": "mean"`).
 
 use super::block::{load_blocks, BlockNames, Norm};
 use super::classifier::{head_if, Classifier, Embeddings, Head};

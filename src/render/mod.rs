@@ -36,7 +36,7 @@ pub(crate) fn conserves_the_logit(e: &crate::explain::Explanation) -> bool {
     method_info(e).is_some_and(|i| i.completeness == Completeness::Logit)
 }
 
-/// Which tokens are special (\[CLS\], \[SEP\], <s>, </s>): those no word covers (text only).
+/// Which tokens are special (\[CLS\], \[SEP\], `<s>`, `</s>`): those no word covers (text only).
 pub(crate) fn special_tokens(e: &crate::explain::Explanation) -> Vec<bool> {
     let mut special = vec![e.scores_cover_tokens(); e.tokens.len()];
     for w in &e.words {

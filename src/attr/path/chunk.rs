@@ -102,7 +102,7 @@ pub(crate) fn interpolate(
     Ok(leaves)
 }
 
-/// acc[i] += part, where acc[i] may be empty.
+/// acc\[i\] += part, where acc\[i\] may be empty.
 pub(crate) fn add_to(acc: &mut Option<Tensor>, part: Tensor) -> Result<()> {
     *acc = Some(match acc.take() {
         None => part,
@@ -111,7 +111,7 @@ pub(crate) fn add_to(acc: &mut Option<Tensor>, part: Tensor) -> Result<()> {
     Ok(())
 }
 
-/// acc[i] += part[i], where present.
+/// acc\[i\] += part\[i\], where present.
 pub(crate) fn accumulate(acc: &mut [Option<Tensor>], part: Vec<Option<Tensor>>) -> Result<()> {
     for (a, p) in acc.iter_mut().zip(part) {
         if let Some(p) = p {

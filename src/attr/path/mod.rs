@@ -5,7 +5,7 @@
 //! most `max_batch` rows ([`chunk`]), and each chunk runs the blocks once with a growing batch,
 //! the rows of a path joining just before the block that follows its space. So a layer-l path
 //! only re-runs blocks l+1..L, and the paths of all layers share one forward/backward per chunk.
-//! A chunk runs on candle's autograd ([`candle`]) or on the explicit engine ([`explicit`]);
+//! A chunk runs on candle's autograd (candle.rs) or on the explicit engine (explicit.rs);
 //! [`layers`] sets up the hidden-state paths of lig and CA-LIG, and [`auto`] raises the steps
 //! of each path under `--steps auto`.
 
