@@ -75,3 +75,44 @@ fn evaluation_md_names_every_setting_and_metric() {
         );
     }
 }
+
+/// The README's Layout names every source and test file (by its file name).
+#[test]
+fn readme_layout_names_every_file() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let layout = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README.md has a Layout section");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("src"), root.join("tests")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path
+                    .file_name()
+                    .is_some_and(|n| n != "fixtures" && n != "common")
+                {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 100, "found {} files", files.len());
+    let missing: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|name| {
+            !layout.contains(&format!("`{name}`")) && !layout.contains(&format!("/{name}`"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's Layout does not name: {missing:?}"
+    );
+}

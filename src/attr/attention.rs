@@ -2,20 +2,14 @@
 
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
-use super::{Completeness, MethodInfo};
+use super::MethodInfo;
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "attention",
-    summary: "Last-layer attention, mean over heads, [CLS] row.",
-    signed: false,
-    uses_reference: false,
-    integrates_path: false,
-    settings: &[],
-    layers_title: None,
-    completeness: Completeness::None,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "attention",
+    "Last-layer attention, mean over heads, [CLS] row.",
     run,
-    run_shared: None,
-};
+)
+.unsigned();
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let out = subject.model.forward(&subject.input)?;

@@ -69,18 +69,14 @@ pub fn relevance(subject: &Subject) -> Result<Relevance> {
     })
 }
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "attnlrp",
-    summary: "AttnLRP (Achtibat et al., ICML 2024): LRP relevance in one backward pass.",
-    signed: true,
-    uses_reference: false,
-    integrates_path: false,
-    settings: &[&["layers"]],
-    layers_title: Some("AttnLRP relevance at each h^(l)"),
-    completeness: Completeness::Logit,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "attnlrp",
+    "AttnLRP (Achtibat et al., ICML 2024): LRP relevance in one backward pass.",
     run,
-    run_shared: None,
-};
+)
+.reading(&[&["layers"]])
+.with_layers("AttnLRP relevance at each h^(l)")
+.conserving(Completeness::Logit);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let num_layers = subject.model.num_layers();

@@ -5,20 +5,11 @@ use crate::error::{CaligError, Result};
 use crate::model::{Encoder, ImageInput, ModelInput, TextInput};
 use candle_core::{DType, Tensor};
 use serde::Serialize;
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum Baseline {
     #[default]

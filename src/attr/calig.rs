@@ -365,13 +365,14 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
     })
 }
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "calig",
-    summary: "Context-Aware Layer-wise Integrated Gradients (Mersha & Kalita 2026; docs/calig.md): layer IG in every block fused with class-specific attention gradients.",
-    signed: true,
-    uses_reference: true,
-    integrates_path: true,
-    settings: &[
+pub const INFO: MethodInfo = MethodInfo::new(
+    "calig",
+    "Context-Aware Layer-wise Integrated Gradients (Mersha & Kalita 2026; docs/calig.md): layer IG in every block fused with class-specific attention gradients.",
+    run,
+)
+.with_reference()
+.integrating_path()
+.reading(&[
         settings::PATH,
         &[
             "lambda",
@@ -385,12 +386,10 @@ pub const INFO: MethodInfo = MethodInfo {
             "layer_relevance",
             "cls",
         ],
-    ],
-    layers_title: Some("s^(l): the fused CA-LIG relevance of each layer"),
-    completeness: Completeness::LogitDifference,
-    run,
-    run_shared: Some(run_shared),
-};
+    ])
+.with_layers("s^(l): the fused CA-LIG relevance of each layer")
+.conserving(Completeness::LogitDifference)
+.sharing(run_shared);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     fuse(subject, &components(subject, params)?, params)

@@ -14,7 +14,7 @@ use super::grads::attention_relevance;
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::{CaligError, Result};
 use candle_core::{Tensor, D};
-use super::{Completeness, MethodInfo};
+use super::MethodInfo;
 
 /// mean_k (∇A ⊙ R_A)^+ for every block, (s, s) each.
 pub fn relevance_maps(subject: &Subject) -> Result<Vec<Tensor>> {
@@ -48,18 +48,13 @@ pub fn rollout(maps: &[Tensor], start: usize, row_normalise: bool) -> Result<Ten
     joint.ok_or_else(|| CaligError::Unsupported("the model has no attention blocks".into()))
 }
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "chefer2021",
-    summary: "Chefer, Gur & Wolf (CVPR 2021): LRP attention relevance × gradient, rolled out.",
-    signed: false,
-    uses_reference: false,
-    integrates_path: false,
-    settings: &[&["start_layer"]],
-    layers_title: None,
-    completeness: Completeness::None,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "chefer2021",
+    "Chefer, Gur & Wolf (CVPR 2021): LRP attention relevance × gradient, rolled out.",
     run,
-    run_shared: None,
-};
+)
+.unsigned()
+.reading(&[&["start_layer"]]);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let num_layers = subject.model.num_layers();

@@ -5,7 +5,7 @@ use super::grads::attention_relevance;
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::Tensor;
-use super::{Completeness, MethodInfo};
+use super::MethodInfo;
 
 /// Ā^(l) for every block at the real input, (s, s) each.
 pub fn relevance_maps(subject: &Subject) -> Result<Vec<Tensor>> {
@@ -61,18 +61,12 @@ pub fn accumulate(maps: &[Tensor]) -> Result<Tensor> {
     Ok(r)
 }
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "gae",
-    summary: "Generic Attention-model Explainability (Chefer et al., ICCV 2021).",
-    signed: false,
-    uses_reference: false,
-    integrates_path: false,
-    settings: &[],
-    layers_title: None,
-    completeness: Completeness::None,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "gae",
+    "Generic Attention-model Explainability (Chefer et al., ICCV 2021).",
     run,
-    run_shared: None,
-};
+)
+.unsigned();
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let maps = relevance_maps(subject)?;

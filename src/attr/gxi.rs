@@ -3,20 +3,13 @@
 
 use super::{Attribution, Params, Subject};
 use crate::error::Result;
-use super::{Completeness, MethodInfo};
+use super::MethodInfo;
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "gxi",
-    summary: "Gradient × input at the word embeddings (pixels for images).",
-    signed: true,
-    uses_reference: false,
-    integrates_path: false,
-    settings: &[],
-    layers_title: None,
-    completeness: Completeness::None,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "gxi",
+    "Gradient × input at the word embeddings (pixels for images).",
     run,
-    run_shared: None,
-};
+);
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let g = subject.input_gradients()?;

@@ -8,18 +8,15 @@ use super::{Attribution, Delta, Params, Subject};
 use crate::error::Result;
 use super::{settings, Completeness, MethodInfo};
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "ig",
-    summary: "Integrated Gradients w.r.t. the word embeddings (pixels for images).",
-    signed: true,
-    uses_reference: true,
-    integrates_path: true,
-    settings: &[settings::PATH],
-    layers_title: None,
-    completeness: Completeness::LogitDifference,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "ig",
+    "Integrated Gradients w.r.t. the word embeddings (pixels for images).",
     run,
-    run_shared: None,
-};
+)
+.with_reference()
+.integrating_path()
+.reading(&[settings::PATH])
+.conserving(Completeness::LogitDifference);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let model = subject.model;

@@ -8,18 +8,16 @@ use super::{Attribution, Delta, Params, Scores, Subject};
 use crate::error::Result;
 use super::{settings, Completeness, MethodInfo};
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "lig",
-    summary: "Layer Integrated Gradients in the space of every (selected) hidden state h^(l).",
-    signed: true,
-    uses_reference: true,
-    integrates_path: true,
-    settings: &[settings::PATH, &["layers"]],
-    layers_title: Some("Layer IG at each h^(l)"),
-    completeness: Completeness::LogitDifference,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "lig",
+    "Layer Integrated Gradients in the space of every (selected) hidden state h^(l).",
     run,
-    run_shared: None,
-};
+)
+.with_reference()
+.integrating_path()
+.reading(&[settings::PATH, &["layers"]])
+.with_layers("Layer IG at each h^(l)")
+.conserving(Completeness::LogitDifference);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let num_layers = subject.model.num_layers();

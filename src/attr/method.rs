@@ -48,6 +48,69 @@ pub struct MethodInfo {
 }
 
 impl MethodInfo {
+    /// A signed method without a reference input, path, settings or layers, whose scores
+    /// conserve nothing; the functions below say otherwise.
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        run: fn(&Subject, &Params) -> Result<Attribution>,
+    ) -> Self {
+        Self {
+            name,
+            summary,
+            signed: true,
+            uses_reference: false,
+            integrates_path: false,
+            settings: &[],
+            layers_title: None,
+            completeness: Completeness::None,
+            run,
+            run_shared: None,
+        }
+    }
+
+    /// Its scores are non-negative relevance, not evidence for and against.
+    pub const fn unsigned(mut self) -> Self {
+        self.signed = false;
+        self
+    }
+
+    /// It compares the input with a reference input.
+    pub const fn with_reference(mut self) -> Self {
+        self.uses_reference = true;
+        self
+    }
+
+    /// It integrates gradients along a path.
+    pub const fn integrating_path(mut self) -> Self {
+        self.integrates_path = true;
+        self
+    }
+
+    /// The settings it reads.
+    pub const fn reading(mut self, settings: &'static [&'static [&'static str]]) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// It has per-layer scores, which `title` describes.
+    pub const fn with_layers(mut self, title: &'static str) -> Self {
+        self.layers_title = Some(title);
+        self
+    }
+
+    /// What the sum of its scores conserves.
+    pub const fn conserving(mut self, completeness: Completeness) -> Self {
+        self.completeness = completeness;
+        self
+    }
+
+    /// It shares work between runs on one input through a memo.
+    pub const fn sharing(mut self, run_shared: RunShared) -> Self {
+        self.run_shared = Some(run_shared);
+        self
+    }
+
     /// Whether it reads the setting `name`.
     pub fn reads(&self, name: &str) -> bool {
         self.settings.iter().any(|group| group.contains(&name))

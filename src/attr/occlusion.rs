@@ -9,20 +9,15 @@
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{DType, IndexOp, Tensor};
-use super::{Completeness, MethodInfo};
+use super::MethodInfo;
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "occlusion",
-    summary: "Leave-one-token-out (text) or patch occlusion (images), against the reference input.",
-    signed: true,
-    uses_reference: true,
-    integrates_path: false,
-    settings: &[&["baseline", "max_batch", "memory_mib"]],
-    layers_title: None,
-    completeness: Completeness::None,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "occlusion",
+    "Leave-one-token-out (text) or patch occlusion (images), against the reference input.",
     run,
-    run_shared: None,
-};
+)
+.with_reference()
+.reading(&[&["baseline", "max_batch", "memory_mib"]]);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let model = subject.model;

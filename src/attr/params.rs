@@ -5,21 +5,12 @@ use super::baseline::Baseline;
 use super::quadrature::{self, Quadrature};
 use crate::error::{CaligError, Result};
 use serde::Serialize;
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 /// How CA-LIG reads the attention-gradient relevance.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum AttentionMode {
     /// At the real input (one extra forward/backward).
@@ -30,19 +21,9 @@ pub enum AttentionMode {
 }
 
 /// How CA-LIG combines the per-layer fused maps.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum Aggregation {
     /// Propagate each layer's signed vector through the later blocks' (I + Ā) maps, then sum.
@@ -57,19 +38,9 @@ pub enum Aggregation {
 }
 
 /// The attention map that CA-LIG's rollout and backward aggregation propagate through.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum Propagation {
     /// GAE's Ā (v ← v + Ā v forward; v ← v + Āᵀ v backward).
@@ -80,19 +51,9 @@ pub enum Propagation {
 }
 
 /// Whether CA-LIG's attention relevance a^(l) keeps GAE's ReLU.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum AttentionSign {
     /// mean_k (∇A ⊙ A)^+, â = a / max a in [0, 1].
@@ -103,19 +64,9 @@ pub enum AttentionSign {
 }
 
 /// How CA-LIG fuses r^(l) with â^(l).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum Fusion {
     /// s = r · (λ + (1 − λ) â).
@@ -126,19 +77,9 @@ pub enum Fusion {
 }
 
 /// How CA-LIG's attention relevance a^(l) combines the heads.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum Heads {
     /// The mean over heads, as GAE.
@@ -149,19 +90,9 @@ pub enum Heads {
 }
 
 /// What CA-LIG's per-layer relevance r^(l) is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum LayerRelevance {
     /// Layer Integrated Gradients at h^(l) (the paper's definition).
@@ -172,19 +103,9 @@ pub enum LayerRelevance {
 }
 
 /// Whether special tokens (\[CLS\], \[SEP\]) take part in normalising â and in propagation.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum Specials {
     /// Special tokens are treated as every other token.
@@ -197,19 +118,9 @@ pub enum Specials {
 
 /// What CA-LIG does with the relevance r^(l) that sits on the readout token (\[CLS\], `<s>`;
 /// position 0), which the map of the input tokens or patches never shows.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "lowercase")]
 pub enum Cls {
     /// r^(l) as it is.

@@ -3,20 +3,11 @@
 
 use crate::choice::Choice;
 use serde::Serialize;
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "snake_case")]
 pub enum Quadrature {
     /// Gauss–Legendre nodes and weights (the default).

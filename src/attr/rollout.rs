@@ -4,20 +4,14 @@
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
 use candle_core::{Tensor, D};
-use super::{Completeness, MethodInfo};
+use super::MethodInfo;
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "rollout",
-    summary: "Attention rollout (Abnar & Zuidema 2020).",
-    signed: false,
-    uses_reference: false,
-    integrates_path: false,
-    settings: &[],
-    layers_title: None,
-    completeness: Completeness::None,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "rollout",
+    "Attention rollout (Abnar & Zuidema 2020).",
     run,
-    run_shared: None,
-};
+)
+.unsigned();
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let out = subject.model.forward(&subject.input)?;

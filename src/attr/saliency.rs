@@ -4,20 +4,14 @@
 use super::subject::{patch_sums, to_vec};
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
-use super::{Completeness, MethodInfo};
+use super::MethodInfo;
 
-pub const INFO: MethodInfo = MethodInfo {
-    name: "saliency",
-    summary: "L2 norm of the gradient at the word embeddings (pixels for images).",
-    signed: false,
-    uses_reference: false,
-    integrates_path: false,
-    settings: &[],
-    layers_title: None,
-    completeness: Completeness::None,
+pub const INFO: MethodInfo = MethodInfo::new(
+    "saliency",
+    "L2 norm of the gradient at the word embeddings (pixels for images).",
     run,
-    run_shared: None,
-};
+)
+.unsigned();
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let g = subject.input_gradients()?;

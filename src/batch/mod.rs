@@ -17,10 +17,10 @@ use crate::error::{CaligError, Result};
 use crate::explain::{explain, ExplainInput};
 use crate::model::LoadedModel;
 use crate::store::JsonlStore;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 /// One input row.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,17 +97,7 @@ pub fn read_rows(path: &Path, cols: &Columns) -> Result<Vec<Row>> {
 }
 
 /// What a row that cannot be explained does to the run.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "kebab-case")]
 pub enum OnError {
     /// Stop at the first bad row (the rows before it are kept; `--resume` continues).
@@ -214,7 +204,11 @@ impl Job {
                 !done.contains(&(r.line as u64)) && !skipped_before.contains(&(r.line as u64))
             })
             .collect();
-        let bar = progress_bar(self.progress, todo.len());
+        let bar = crate::progress::bar(
+            self.progress,
+            todo.len(),
+            "batch [{bar:30}] {pos}/{len} rows, {per_sec}, ETA {eta}",
+        );
         let start = Instant::now();
         let (mut explained, mut skipped) = (0usize, Vec::new());
         for row in todo {
@@ -286,20 +280,6 @@ impl Job {
 /// The input lines that records name.
 fn lines_of(records: &[serde_json::Value]) -> HashSet<u64> {
     records.iter().filter_map(|v| v["line"].as_u64()).collect()
-}
-
-fn progress_bar(shown: bool, len: usize) -> ProgressBar {
-    let bar = if shown {
-        ProgressBar::new(len as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("batch [{bar:30}] {pos}/{len} rows, {per_sec}, ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 #[cfg(test)]

@@ -65,13 +65,7 @@ pub fn forward<T: Real>(
     dims: Dims,
     mask: Option<&[T]>,
 ) -> (Buf<T>, Buf<T>) {
-    let Dims {
-        rows,
-        seq,
-        queries,
-        heads,
-        ..
-    } = dims;
+    let (rows, seq, queries, heads) = (dims.rows, dims.seq, dims.queries, dims.heads);
     let mut probs = Buf::scratch(dims.map_len());
     let mut ctx = Buf::scratch(rows * queries * dims.width);
     let scale = dims.scale::<T>();
@@ -114,13 +108,7 @@ pub fn backward<T: Real>(
     probs: &[T],
     dims: Dims,
 ) -> Backward<T> {
-    let Dims {
-        rows,
-        seq,
-        queries,
-        heads,
-        ..
-    } = dims;
+    let (rows, seq, queries, heads) = (dims.rows, dims.seq, dims.queries, dims.heads);
     let n = rows * seq * dims.width;
     let (mut dq, mut dk, mut dv) = (
         Buf::scratch(rows * queries * dims.width),

@@ -1,5 +1,5 @@
 //! Faithfulness by removal: how the model's output changes when the units an attribution ranks
-//! highest are taken away or kept alone (notes/evaluation.md has the protocols).
+//! highest are taken away or kept alone (docs/evaluation.md has the protocols).
 //!
 //! - ERASER (DeYoung et al. 2020): comprehensiveness = p_ŷ(x) − p_ŷ(x ∖ r_t), sufficiency =
 //!   p_ŷ(x) − p_ŷ(r_t), r_t = the top ⌈t·n⌉ units for t ∈ {1, 5, 10, 20, 50} %; AOPC = the mean

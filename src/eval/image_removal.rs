@@ -10,21 +10,12 @@ use crate::error::Result;
 use crate::explain::softmax;
 use crate::model::{Encoder, ImageInput, ModelInput};
 use candle_core::{DType, Tensor};
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 /// What a removed patch's pixels become (`calig eval --image-removal`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "kebab-case")]
 pub enum ImageRemoval {
     /// 0 in the normalised space: the data set's mean colour (Chefer et al.'s ViT code).

@@ -15,24 +15,16 @@ use crate::error::{CaligError, Result};
 use crate::model::LoadedModel;
 use std::path::PathBuf;
 use std::time::Instant;
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 fn invalid(msg: String) -> CaligError {
     CaligError::InvalidInput(msg)
 }
 
 /// Protocol presets that fix the metrics and the removal of a published set-up.
-#[derive(
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "kebab-case")]
 pub enum Preset {
     /// DeYoung et al. 2020: comprehensiveness, sufficiency (AOPC), log-odds; token F1, IOU-F1

@@ -1,21 +1,11 @@
 //! The metric names `calig eval` reports, their groups and which direction is better.
 
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
+
 /// What `--metrics` accepts: single metrics or the groups that compute them together.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-    serde::Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "kebab-case")]
 pub enum MetricChoice {
     /// ERASER comprehensiveness AOPC and per threshold.

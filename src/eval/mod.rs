@@ -1,8 +1,8 @@
 //! Evaluation of explanations, beside the methods in [`crate::attr`]: faithfulness by removal
 //! (ERASER comprehensiveness/sufficiency, log-odds, deletion/insertion, the "Beyond Intuition"
 //! perturbation test), plausibility against human rationales (token-F1@k, IOU-F1, AUPRC),
-//! ferret's benchmark metrics as ferret computes them, paired statistics, the attribution cache, tables and plots. notes/evaluation.md and
-//! docs/results.md give the protocols and the numbers.
+//! ferret's benchmark metrics as ferret computes them, paired statistics, the attribution
+//! cache, tables and plots. docs/evaluation.md gives the protocols, docs/results.md the numbers.
 
 pub mod cache;
 mod distinct_inputs;

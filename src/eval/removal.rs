@@ -17,19 +17,11 @@ use crate::explain::softmax;
 use crate::model::text::{self, TextTokenizer};
 use crate::model::{Encoder, ModelConfig, ModelInput};
 use candle_core::DType;
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::EnumMessage,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
 #[strum(serialize_all = "kebab-case")]
 pub enum Removal {
     /// Removed tokens are deleted from the sequence (ERASER).

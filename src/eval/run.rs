@@ -21,7 +21,7 @@ use crate::choice::Choice;
 use crate::data::{Example, WordScores};
 use crate::error::{CaligError, Result};
 use crate::model::LoadedModel;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 
 pub struct EvalOptions {
@@ -160,7 +160,11 @@ impl<'a> Run<'a> {
             counts: vec![Counts::default(); n],
             deltas: vec![0.0; n],
             ferret: Vec::new(),
-            bar: progress_bar(opts.progress, examples * n),
+            bar: crate::progress::bar(
+                opts.progress,
+                examples * n,
+                "eval [{bar:30}] {pos}/{len} attributions, {per_sec}, ETA {eta} {msg}",
+            ),
         })
     }
 
@@ -325,21 +329,4 @@ impl<'a> Run<'a> {
             ferret: self.ferret,
         }
     }
-}
-
-fn progress_bar(shown: bool, len: usize) -> ProgressBar {
-    let bar = if shown {
-        ProgressBar::new(len as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} attributions, {per_sec}, ETA {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_prefix("eval");
-    bar
 }

@@ -1,4 +1,4 @@
-//! Paired statistics for comparing methods on the same examples (notes/evaluation.md):
+//! Paired statistics for comparing methods on the same examples (docs/evaluation.md):
 //! percentile bootstrap 95 % intervals of a mean and of a paired difference, a paired
 //! sign-flip permutation test, and Holm's step-down correction across methods.
 //!

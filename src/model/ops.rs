@@ -8,7 +8,8 @@ use super::rules::{identity_rule, Rules};
 use candle_core::{DType, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
-/// LayerNorm over the last dimension, from primitive ops.
+/// LayerNorm over the last dimension: the fused kernel (fused.rs) on the CPU, primitive ops
+/// elsewhere.
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
     weight: Tensor,
