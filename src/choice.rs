@@ -46,6 +46,8 @@ pub fn names<T: Choice>() -> Vec<&'static str> {
 
 /// A (doc comment) text on one line: its lines joined by single spaces.
 pub fn one_line(text: &str) -> String {
+    // Doc comments escape the brackets of [CLS] for rustdoc.
+    let text = text.replace("\\[", "[").replace("\\]", "]");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -302,11 +302,11 @@ pub fn explain_prepared_with(
         index: i,
         label: labels[i].clone(),
     };
-    let uses_baseline = matches!(
-        method,
-        Method::Ig | Method::Lig | Method::Calig | Method::Occlusion
-    );
-    let baseline_logit = if uses_baseline {
+    // y_c(x′) for the methods with a reference input: from the method when it has it (ig),
+    // else one forward pass at the reference.
+    let baseline_logit = if let Some(y) = a.baseline_logit {
+        Some(y)
+    } else if method.info().uses_reference {
         let b = p.subject.baseline(params.baseline)?;
         Some(crate::attr::path::logit_at(
             p.subject.model,

@@ -115,5 +115,6 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         warnings: Vec::new(),
         completeness: Vec::new(),
         steps: Vec::new(),
+        baseline_logit: None,
     })
 }

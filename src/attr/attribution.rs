@@ -45,7 +45,7 @@ pub(crate) fn delta_warning(pairs: &[(f64, f64)], steps: usize) -> Option<String
     ))
 }
 
-/// A method's result before it is dressed as an [`crate::explain::Explanation`].
+/// A method's result before it is dressed as an `Explanation` (explain.rs).
 #[derive(Debug, Clone)]
 pub struct Attribution {
     pub scores: Scores,
@@ -60,6 +60,8 @@ pub struct Attribution {
     pub completeness: Vec<(f64, f64)>,
     /// Path methods: the steps each path used (they differ under `--steps auto`).
     pub steps: Vec<usize>,
+    /// y_c at the reference input x′, when the method computed it on the way.
+    pub baseline_logit: Option<f64>,
 }
 
 impl Attribution {
@@ -73,6 +75,7 @@ impl Attribution {
             warnings: Vec::new(),
             completeness: Vec::new(),
             steps: Vec::new(),
+            baseline_logit: None,
         }
     }
 

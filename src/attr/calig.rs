@@ -362,6 +362,7 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
         warnings: c.warning.iter().cloned().collect(),
         completeness: c.completeness.clone(),
         steps: c.steps.clone(),
+        baseline_logit: None,
     })
 }
 

@@ -49,5 +49,6 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         warnings: out.warning.into_iter().collect(),
         completeness: out.completeness,
         steps: out.steps,
+        baseline_logit: Some(y_base),
     })
 }

@@ -32,5 +32,6 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         warnings: r.warning.into_iter().collect(),
         completeness: r.completeness,
         steps: r.steps,
+        baseline_logit: None,
     })
 }

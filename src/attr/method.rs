@@ -45,6 +45,9 @@ pub struct MethodInfo {
     /// `run` sharing work with other runs on the same input ([`super::memo::Memo`]), for the
     /// methods that have work to share.
     pub run_shared: Option<RunShared>,
+    /// Raised when the method's scores change for the same settings, so that caches keyed by
+    /// the settings (`calig eval`'s) are not served older results.
+    pub revision: u32,
 }
 
 impl MethodInfo {
@@ -66,7 +69,14 @@ impl MethodInfo {
             completeness: Completeness::None,
             run,
             run_shared: None,
+            revision: 1,
         }
+    }
+
+    /// Its scores changed (for the same settings) `revision − 1` times.
+    pub const fn revised(mut self, revision: u32) -> Self {
+        self.revision = revision;
+        self
     }
 
     /// Its scores are non-negative relevance, not evidence for and against.

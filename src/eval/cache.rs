@@ -74,13 +74,15 @@ struct MeasuredRecord {
     measured: Measured,
 }
 
-/// Bumped when a method's scores change for the same parameters, so that older cache files
-/// are not served (empty for a method never changed, which keeps its older files valid).
-/// Occlusion 2: units already equal to the baseline score exactly 0 (were float noise).
-fn revision(spec: &MethodSpec) -> &'static str {
+/// The method's revision (attr's method table) in cache keys, so that a method whose scores
+/// changed for the same parameters is not served older files; empty at revision 1, which keeps
+/// the files of a method never changed valid.
+fn revision(spec: &MethodSpec) -> String {
     match spec.kind {
-        super::spec::Kind::Method(crate::attr::Method::Occlusion) => "|revision 2",
-        _ => "",
+        super::spec::Kind::Method(m) if m.info().revision > 1 => {
+            format!("|revision {}", m.info().revision)
+        }
+        _ => String::new(),
     }
 }
 
