@@ -1,7 +1,6 @@
 //! What a method returns ([`Attribution`]): the scores and what positions they cover, per-layer
 //! scores, the completeness delta and the warnings about them.
 
-use super::path::auto;
 use serde::Serialize;
 
 /// What positions a score vector covers.
@@ -23,6 +22,16 @@ pub enum Delta {
     PerLayer(Vec<Option<f64>>),
 }
 
+/// The worst share of a (delta, logit difference) list.
+pub fn worst_share(pairs: &[(f64, f64)]) -> f64 {
+    pairs.iter().map(|(d, y)| share(*d, *y)).fold(0.0, f64::max)
+}
+
+/// |delta| / |y_c(x) − y_c(x′)|: how far a path misses completeness, as a share.
+pub fn share(delta: f64, difference: f64) -> f64 {
+    delta.abs() / difference.abs().max(1e-12)
+}
+
 /// Share of |y_c(input) − y_c(baseline)| above which a convergence delta is reported.
 pub const DELTA_WARNING_SHARE: f64 = 0.05;
 
@@ -33,7 +42,7 @@ pub(crate) fn delta_warning(pairs: &[(f64, f64)], steps: usize) -> Option<String
     let (delta, diff) = pairs
         .iter()
         .copied()
-        .max_by(|a, b| auto::share(a.0, a.1).total_cmp(&auto::share(b.0, b.1)))?;
+        .max_by(|a, b| share(a.0, a.1).total_cmp(&share(b.0, b.1)))?;
     if delta.abs() <= 1e-3 || delta.abs() <= DELTA_WARNING_SHARE * diff.abs() {
         return None;
     }
@@ -81,7 +90,7 @@ impl Attribution {
 
     /// The largest |delta| / |y_c(x) − y_c(x′)| over the paths (0 without paths).
     pub fn worst_delta_share(&self) -> f64 {
-        auto::worst_share(&self.completeness)
+        worst_share(&self.completeness)
     }
 }
 

@@ -179,12 +179,9 @@ impl Components {
 
 /// CA-LIG with the components from `memo` when an earlier variant on this input computed them.
 fn run_shared(subject: &Subject, params: &Params, memo: &mut Memo) -> Result<Attribution> {
-    let key = Components::key(subject, params);
-    if !memo.calig.contains_key(&key) {
-        let c = components(subject, params)?;
-        memo.calig.insert(key.clone(), c);
-    }
-    fuse(subject, &memo.calig[&key], params)
+    let key = format!("calig|{}", Components::key(subject, params));
+    let c = memo.get_or_make(key, || components(subject, params))?;
+    fuse(subject, c, params)
 }
 
 /// Runs the LIG paths and the attention-gradient pass (the costly part of CA-LIG).

@@ -51,7 +51,7 @@ pub fn relevance_maps_with_signed(subject: &Subject) -> Result<RelevanceMaps> {
 /// GAE's rule-6 accumulation over the given maps.
 pub fn accumulate(maps: &[Tensor]) -> Result<Tensor> {
     let first = maps.first().ok_or_else(|| {
-        crate::CaligError::Unsupported("the model has no attention blocks".into())
+        crate::error::CaligError::Unsupported("the model has no attention blocks".into())
     })?;
     let s = first.dim(0)?;
     let mut r = Tensor::eye(s, first.dtype(), first.device())?;

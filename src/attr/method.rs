@@ -1,5 +1,5 @@
 //! The method table: each method declares, in its own file, what it is ([`MethodInfo`]); the
-//! [`methods!`](crate::methods) list in attr/mod.rs holds one row per method and makes the
+//! `methods!` list in attr/mod.rs holds one row per method and makes the
 //! [`Method`](super::Method) enum from it. The CLI, `calig eval`'s method entries, the Python package, the
 //! "ignored option" warnings, the JSON `params`, the renderers and the docs tables all read
 //! these declarations, so adding a method is its file plus one row.
@@ -127,10 +127,9 @@ impl MethodInfo {
     }
 }
 
-/// Makes the [`Method`] enum and its table from one row per method: `Variant => module`, where
-/// `module` (a file of attr/) holds `pub const INFO: MethodInfo` and the method.
-#[macro_export]
-#[doc(hidden)]
+/// Makes the [`Method`](super::Method) enum and its table from one row per method:
+/// `Variant => module`, where `module` (a file of attr/) holds `pub const INFO: MethodInfo` and
+/// the method.
 macro_rules! methods {
     ($($variant:ident => $module:ident),* $(,)?) => {
         $(pub mod $module;)*
@@ -157,6 +156,7 @@ macro_rules! methods {
         }
     };
 }
+pub(super) use methods;
 
 impl super::Method {
     pub fn name(self) -> &'static str {

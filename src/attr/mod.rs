@@ -1,5 +1,5 @@
 //! Attribution methods, one per file, over a small shared core: the method table ([`method`],
-//! and the [`methods!`](crate::methods) rows below), the settings table ([`settings`]) and the
+//! and the `methods!` rows below), the settings table ([`settings`]) and the
 //! settings' values ([`params`]), the prepared input ([`subject`]), what a method returns
 //! ([`attribution`]), the path-integration engine ([`path`]), gradients at the input
 //! ([`grads`]), quadrature and reference inputs ([`baseline`]).
@@ -16,7 +16,7 @@ pub mod settings;
 pub mod subject;
 
 // The method table: one row per method (its file holds `pub const INFO: MethodInfo`).
-crate::methods! {
+method::methods! {
     Calig => calig,
     Lig => layer_ig,
     Ig => ig,

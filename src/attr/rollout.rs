@@ -27,7 +27,7 @@ pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
         });
     }
     let r = r.ok_or_else(|| {
-        crate::CaligError::Unsupported("the model has no attention blocks".into())
+        crate::error::CaligError::Unsupported("the model has no attention blocks".into())
     })?;
     Ok(Attribution::scores_only(Scores::Tokens(
         subject.readout(&r)?,

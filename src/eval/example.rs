@@ -5,10 +5,10 @@
 use super::faithfulness::Predictor;
 use super::image_removal::ImagePredictor;
 use super::measure::FerretInput;
+use super::options::EvalOptions;
 use super::outcome::ExampleInfo;
 use super::rationales::RationaleCase;
 use super::removal::{Retokenized, TextPredictor};
-use super::run::EvalOptions;
 use super::units::Units;
 use crate::data::Example;
 use crate::error::{CaligError, Result};

@@ -5,6 +5,7 @@
 
 use super::image_removal::ImageRemoval;
 use super::metrics::MetricChoice;
+pub use super::metrics::Preset;
 use super::output::{self, removal_name};
 use super::removal::Removal;
 use super::run::{evaluate, EvalOptions};
@@ -15,30 +16,9 @@ use crate::error::{CaligError, Result};
 use crate::model::LoadedModel;
 use std::path::PathBuf;
 use std::time::Instant;
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 fn invalid(msg: String) -> CaligError {
     CaligError::InvalidInput(msg)
-}
-
-/// Protocol presets that fix the metrics and the removal of a published set-up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[derive(VariantArray, IntoStaticStr, EnumMessage)]
-#[strum(serialize_all = "kebab-case")]
-pub enum Preset {
-    /// DeYoung et al. 2020: comprehensiveness, sufficiency (AOPC), log-odds; token F1, IOU-F1
-    /// and AUPRC with rationales; tokens deleted.
-    Eraser,
-    /// Chefer et al. 2021: the perturbation test (and token-F1@k with rationales); \[PAD\] with
-    /// attention mask 0.
-    Chefer,
-    /// Chen et al. 2023: the positive/negative perturbation test; \[PAD\] with attention mask 0.
-    BeyondIntuition,
-    /// ferret (Attanasio et al. 2023): AOPC comprehensiveness/sufficiency over 10 bins and τ-LOO
-    /// (token F1, IOU and AUPRC with rationales) on sub-word tokens, positive scores only;
-    /// removed tokens deleted and the text re-tokenised.
-    Ferret,
 }
 
 /// What to evaluate and where the results go: `calig eval`'s options.

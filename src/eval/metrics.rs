@@ -1,4 +1,5 @@
-//! The metric names `calig eval` reports, their groups and which direction is better.
+//! The metric names `calig eval` reports, their groups, which direction is better, and the
+//! presets of published protocols.
 
 use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
@@ -113,4 +114,24 @@ mod tests {
         assert_eq!(MetricChoice::ferret(false).len(), 3);
         assert_eq!(MetricChoice::ferret(true).len(), 6);
     }
+}
+
+/// Protocol presets that fix the metrics and the removal of a published set-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Preset {
+    /// DeYoung et al. 2020: comprehensiveness, sufficiency (AOPC), log-odds; token F1, IOU-F1
+    /// and AUPRC with rationales; tokens deleted.
+    Eraser,
+    /// Chefer et al. 2021: the perturbation test (and token-F1@k with rationales); \[PAD\] with
+    /// attention mask 0.
+    Chefer,
+    /// Chen et al. 2023: the positive/negative perturbation test; \[PAD\] with attention mask 0.
+    BeyondIntuition,
+    /// ferret (Attanasio et al. 2023): AOPC comprehensiveness/sufficiency over 10 bins and τ-LOO
+    /// (token F1, IOU and AUPRC with rationales) on sub-word tokens, positive scores only;
+    /// removed tokens deleted and the text re-tokenised.
+    Ferret,
 }

@@ -13,6 +13,7 @@ pub mod image_removal;
 pub mod job;
 pub mod measure;
 pub mod metrics;
+pub mod options;
 pub mod outcome;
 mod output;
 pub mod plausibility;

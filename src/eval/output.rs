@@ -24,7 +24,7 @@ pub(super) struct Run<'a> {
     pub(super) limit: Option<usize>,
     pub(super) min_words: usize,
     pub(super) seed: u64,
-    pub(super) preset: Option<super::job::Preset>,
+    pub(super) preset: Option<super::metrics::Preset>,
     pub(super) command: &'a [String],
     pub(super) methods: &'a [MethodSpec],
     pub(super) names: &'a [String],

@@ -5,7 +5,7 @@
 //! tries the rate predicts the count that meets the tolerance, and one more try usually ends it.
 
 use super::{chunk_rows, integrate, Path, PathOptions, Space};
-use crate::attr::attribution::delta_warning;
+use crate::attr::attribution::{delta_warning, share, worst_share};
 use crate::attr::params::Params;
 use crate::attr::subject::{to_vec, Subject};
 use crate::error::{CaligError, Result};
@@ -50,15 +50,6 @@ pub fn next_steps(tries: &[Try], tolerance: f64) -> Option<usize> {
         }
     }
     Some((2 * last.steps).min(MAX_STEPS))
-}
-
-/// The worst share of a (delta, logit difference) list.
-pub fn worst_share(pairs: &[(f64, f64)]) -> f64 {
-    pairs.iter().map(|(d, y)| share(*d, *y)).fold(0.0, f64::max)
-}
-
-pub fn share(delta: f64, difference: f64) -> f64 {
-    delta.abs() / difference.abs().max(1e-12)
 }
 
 /// Said when `--steps auto` ended above the tolerance (at the cap or the rounding floor).
