@@ -225,3 +225,69 @@ fn two_runs_on_one_output_are_refused() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("another calig run"), "{}", stderr(&o));
 }
+
+/// A row without its class under `--target-column` is a bad row, not an explanation of the
+/// predicted class; a CSV whose last quote is never closed is refused, naming the line; an `id`
+/// column is used without `--id-column` and a `text` column is found in a TSV.
+#[test]
+fn missing_targets_unclosed_quotes_and_default_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"text\": \"good fun\", \"label\": \"positive\"}\n{\"text\": \"dull\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let b = fixture("bert");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let m = b.to_str().unwrap();
+    let base = [
+        "batch", "--model", m, "--method", "gxi", "--input", i, "--output", o,
+    ];
+    fails_with(
+        &[&base[..], &["--target-column", "label"]].concat(),
+        &["line 2", "no target field `label`"],
+    );
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "text,label\nfine,positive\n\"never closed,negative\n").unwrap();
+    let args = [
+        "batch",
+        "--model",
+        m,
+        "--method",
+        "gxi",
+        "--input",
+        csv.to_str().unwrap(),
+        "--output",
+        o,
+    ];
+    std::fs::remove_file(&out).ok();
+    fails_with(&args, &["line 3", "never closed"]);
+    let tsv = dir.path().join("in.tsv");
+    std::fs::write(&tsv, "id\ttext\nrow-a\tgood fun\nrow-b\tdull\n").unwrap();
+    std::fs::remove_file(&out).ok();
+    let o2 = common::calig(&[
+        "batch",
+        "--model",
+        m,
+        "--method",
+        "gxi",
+        "--input",
+        tsv.to_str().unwrap(),
+        "--output",
+        o,
+    ]);
+    assert!(o2.status.success(), "{}", stderr(&o2));
+    let ids: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["row-a", "row-b"]);
+}

@@ -25,7 +25,8 @@ pub struct Columns<'a> {
     pub label: Option<&'a str>,
     /// The id; None uses a column or field `id` where there is one.
     pub id: Option<&'a str>,
-    /// The class to explain, optional in every row.
+    /// The class to explain, required in every row when named (a row without one would be
+    /// explained for another class without a word).
     pub target: Option<&'a str>,
 }
 
@@ -106,14 +107,16 @@ fn read_json_lines(path: &Path, cols: &Columns) -> Result<Vec<Row>> {
                 .iter()
                 .find_map(|c| field(&v, c))
                 .ok_or_else(|| format!("no {} value", either(cols.input)))?;
-            let label = match cols.label {
-                Some(c) => Some(field(&v, c).ok_or_else(|| format!("no label field `{c}`"))?),
-                None => None,
+            let required = |name: Option<&str>, what: &str| match name {
+                Some(c) => field(&v, c)
+                    .map(Some)
+                    .ok_or_else(|| format!("no {what} field `{c}`")),
+                None => Ok(None),
             };
             Ok(Values {
                 input,
-                label,
-                target: cols.target.and_then(|c| field(&v, c)),
+                label: required(cols.label, "label")?,
+                target: required(cols.target, "target")?,
             })
         });
         rows.push(Row {
@@ -126,7 +129,32 @@ fn read_json_lines(path: &Path, cols: &Columns) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The line of a quote that opens a field and is never closed: in a well-formed CSV the quotes
+/// pair up (an escaped quote is doubled), so an odd count means the last one opened is unclosed
+/// (the csv reader would take the rest of the file as one field).
+fn unclosed_quote(bytes: &[u8]) -> Option<usize> {
+    let (mut open_at, mut line) = (None, 1);
+    for &b in bytes {
+        match b {
+            b'\n' => line += 1,
+            b'"' => open_at = if open_at.is_some() { None } else { Some(line) },
+            _ => {}
+        }
+    }
+    open_at
+}
+
 fn read_table(path: &Path, delimiter: u8, cols: &Columns) -> Result<Vec<Row>> {
+    if delimiter == b',' {
+        let bytes = std::fs::read(path).map_err(|e| CaligError::io(path, e))?;
+        if let Some(line) = unclosed_quote(&bytes) {
+            return Err(invalid(
+                path,
+                line,
+                "a quoted field opened here is never closed",
+            ));
+        }
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .quoting(delimiter == b',')
@@ -178,7 +206,10 @@ fn read_table(path: &Path, delimiter: u8, cols: &Columns) -> Result<Vec<Row>> {
                     Some(c) => Some(cell(c)?.ok_or("no label value")?),
                     None => None,
                 },
-                target: target.map(cell).transpose()?.flatten(),
+                target: match target {
+                    Some(c) => Some(cell(c)?.ok_or("no target value")?),
+                    None => None,
+                },
             })
         })();
         rows.push(Row {
@@ -217,6 +248,8 @@ mod tests {
         .unwrap();
         let rows = read_rows(&p, &cols(DEFAULT_INPUT)).unwrap();
         assert_eq!(rows.len(), 5);
+        // Named, the target is required: a row without one is not explained for another class.
+        assert_eq!(rows[4].values, Err("no target field `label`".into()));
         assert_eq!((rows[0].line, rows[0].id.as_str()), (1, "a"));
         let v = rows[0].values.as_ref().unwrap();
         assert_eq!(v.target.as_deref(), Some("positive"));
@@ -226,6 +259,18 @@ mod tests {
         assert_eq!(rows[3].values, Err("not valid UTF-8".into()));
         // No id field: the row index from 0 (blank lines are not rows).
         assert_eq!((rows[4].index, rows[4].id.as_str()), (4, "4"));
+        let untargeted = Columns {
+            target: None,
+            ..cols(DEFAULT_INPUT)
+        };
+        assert_eq!(
+            read_rows(&p, &untargeted).unwrap()[4]
+                .values
+                .as_ref()
+                .unwrap()
+                .input,
+            "ok"
+        );
     }
 
     #[test]
@@ -264,6 +309,10 @@ mod tests {
             Some("pos")
         );
         assert_eq!(rows[1].values, Err("no label value".into()));
+        // An unclosed quote at the end is an error naming its line, not one long last field.
+        std::fs::write(&c, "text,label\n\"a, \"\"b\"\"\",pos\n\"open,neg\n").unwrap();
+        let e = read_rows(&c, &with_label).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("never closed"), "{e}");
         let bad = dir.path().join("in.txt");
         std::fs::write(&bad, "x").unwrap();
         assert!(read_rows(&bad, &with_label)
