@@ -20,6 +20,7 @@ command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1
     || echo "note: chromium not installed; the HTML report test checks the HTML only"
 cargo test --all-targets --features fuzzing
 cargo test --doc
+cargo test -p calig-python --lib
 # The golden Captum/PyTorch attribution parity once more on candle's autograd, the oracle the
 # explicit engine is tested against (tests/engine.rs), so both engines pass it.
 CALIG_ENGINE=candle cargo test --test attributions

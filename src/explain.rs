@@ -170,8 +170,8 @@ pub fn argmax<T: Copy + Into<f64>>(v: &[T]) -> usize {
 pub fn refuse_truncation(truncated_from: Option<usize>, max: usize) -> Result<()> {
     match truncated_from {
         Some(n) => Err(CaligError::InvalidInput(format!(
-            "the text has {n} tokens, more than the model's maximum of {max}; without \
-             no_truncate (--no-truncate) it is cut to that length"
+            "the text has {n} tokens, more than the model's maximum of {max}; with \
+             no_truncate off it is cut to that length"
         ))),
         None => Ok(()),
     }

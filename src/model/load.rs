@@ -332,7 +332,7 @@ impl LoadedModel {
     pub fn prepare_text(&self, text: &str) -> Result<(super::text::Encoded, super::ModelInput)> {
         let tok = self.tokenizer.as_ref().ok_or_else(|| {
             CaligError::InvalidInput(format!(
-                "{} is an image model: give --image PATH instead of text",
+                "{} is an image model: give it an image, not text",
                 self.source.name()
             ))
         })?;
@@ -352,7 +352,7 @@ impl LoadedModel {
     fn processor(&self) -> Result<&ImageProcessor> {
         self.image_processor.as_ref().ok_or_else(|| {
             CaligError::InvalidInput(format!(
-                "{} is a text model: give text instead of --image",
+                "{} is a text model: give it text, not an image",
                 self.source.name()
             ))
         })

@@ -28,7 +28,7 @@ fn image_of(input: &ModelInput) -> Result<&ImageInput> {
     match input {
         ModelInput::Image(i) => Ok(i),
         ModelInput::Text(_) => Err(CaligError::InvalidInput(
-            "this is an image model; text was given (use --image PATH)".into(),
+            "this is an image model: give it an image, not text".into(),
         )),
     }
 }

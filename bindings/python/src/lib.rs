@@ -6,18 +6,53 @@
 use calig::attr::settings::{self, Scope, SETTINGS};
 use calig::attr::{Method, Params};
 use calig::choice::Choice;
-use calig::explain::{explain, softmax, ExplainInput};
+use calig::explain::{explain, softmax, ExplainInput, Explanation};
 use calig::model::{load_model_with, LoadedModel};
 use calig::runtime::Runtime;
 use calig::CaligError;
 use candle_core::{DType, Device};
+use image::DynamicImage;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::path::PathBuf;
 
-/// calig's errors as the Python exceptions that fit, with calig's message.
+/// A message in Python's words: the command line's `--flag` names become the keyword that
+/// says the same (`--text-column` → `text_column=`, `--resume` → `resume=True`).
+fn python_words(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find("--") {
+        let (before, flag) = rest.split_at(i);
+        out.push_str(before);
+        let name: String = flag[2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+            .collect();
+        if name.is_empty() || !before.is_empty() && before.ends_with(|c: char| c.is_alphanumeric())
+        {
+            out.push_str("--");
+            rest = &flag[2..];
+            continue;
+        }
+        let keyword = name.replace('-', "_");
+        rest = &flag[2 + name.len()..];
+        if ["resume", "no_truncate", "sanity", "merge"].contains(&keyword.as_str()) {
+            out.push_str(&format!("{keyword}=True"));
+        } else if let Some(after) = rest.strip_prefix(" auto") {
+            out.push_str(&format!("{keyword}=\"auto\""));
+            rest = after;
+        } else {
+            out.push_str(&format!("{keyword}="));
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// calig's errors as the Python exceptions that fit, with calig's message in Python's words.
 fn py_err(e: CaligError) -> PyErr {
-    let msg = e.to_string();
+    let msg = python_words(&e.to_string());
     match e {
         CaligError::ModelNotFound(_) => PyFileNotFoundError::new_err(msg),
         CaligError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -40,14 +75,73 @@ fn input_of(input: String, image: bool) -> ExplainInput {
     }
 }
 
+/// Pixels from Python as an image; a buffer of the wrong size is a ValueError.
+fn decoded(pixels: Vec<u8>, height: u32, width: u32, channels: u8) -> PyResult<DynamicImage> {
+    let wrong = |n: usize| {
+        PyValueError::new_err(format!(
+            "an image array of {height}×{width}×{channels} needs {} values, not {n}",
+            height as usize * width as usize * channels as usize
+        ))
+    };
+    let n = pixels.len();
+    match channels {
+        1 => image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8),
+        3 => image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
+        4 => image::RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8),
+        c => {
+            return Err(PyValueError::new_err(format!(
+                "an image array needs 1, 3 or 4 channels, not {c}"
+            )))
+        }
+    }
+    .ok_or_else(|| wrong(n))
+}
+
+/// The explanations of saved JSON (one object, a list of them, or JSON lines), checked as
+/// `calig render` checks them.
+fn saved_explanations(text: &str) -> PyResult<Vec<Explanation>> {
+    let saved =
+        calig::render::saved::parse(std::path::Path::new("<explanation>"), text).map_err(py_err)?;
+    Ok(saved.items.into_iter().map(|i| i.explanation).collect())
+}
+
+/// The explanations of `json` as an HTML page, or as a fragment for a notebook cell whose styles
+/// are scoped under one class.
+#[pyfunction]
+#[pyo3(signature = (json, fragment=false))]
+fn render_html(json: &str, fragment: bool) -> PyResult<String> {
+    let es = saved_explanations(json)?;
+    let opts = Default::default();
+    Ok(if fragment {
+        calig::render::html::fragment(&es, &opts)
+    } else {
+        calig::render::html::render(&es, &opts)
+    })
+}
+
+/// The explanations of `json` as a PNG figure.
+#[pyfunction]
+fn render_png<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyBytes>> {
+    let es = saved_explanations(json)?;
+    let png = calig::render::png::render(&es, &Default::default()).map_err(py_err)?;
+    Ok(PyBytes::new(py, &png))
+}
+
+/// Saved explanations (a file's text) checked and completed as `calig render` reads them,
+/// each as JSON.
+#[pyfunction]
+fn read_saved(text: &str) -> PyResult<Vec<String>> {
+    saved_explanations(text)?
+        .iter()
+        .map(|e| serde_json::to_string(e).map_err(|x| PyValueError::new_err(x.to_string())))
+        .collect()
+}
+
 /// A loaded classifier.
 #[pyclass(name = "Model", module = "calig._calig", frozen)]
 struct PyModel {
     inner: LoadedModel,
 }
-
-/// One explanation as Python receives it: its JSON and its HTML report.
-type Explained = (String, String);
 
 impl PyModel {
     /// The method and its parameters from Python's `method=` and keyword arguments, read
@@ -74,20 +168,16 @@ impl PyModel {
         Ok((method, params, ignored))
     }
 
+    /// One explanation, as the CLI's JSON (Python renders it on demand).
     fn explain_one(
         &self,
-        input: String,
-        image: bool,
+        input: &ExplainInput,
         method: Method,
         params: &calig::attr::Params,
         target: Option<&str>,
-    ) -> Result<Explained, CaligError> {
-        let e = explain(&self.inner, &input_of(input, image), target, method, params)?;
-        let json = serde_json::to_string(&e).map_err(|x| CaligError::Unsupported(x.to_string()))?;
-        Ok((
-            json,
-            calig::render::html::render(std::slice::from_ref(&e), &Default::default()),
-        ))
+    ) -> Result<String, CaligError> {
+        let e = explain(&self.inner, input, target, method, params)?;
+        serde_json::to_string(&e).map_err(|x| CaligError::Unsupported(x.to_string()))
     }
 }
 
@@ -130,8 +220,8 @@ impl PyModel {
         .map_err(py_err)
     }
 
-    /// One explanation as (JSON, HTML, ignored settings). `settings`: (name, value) pairs of
-    /// the settings table, values as the CLI writes them.
+    /// One explanation as (JSON, ignored settings). `settings`: (name, value) pairs of the
+    /// settings table, values as the CLI writes them.
     #[pyo3(signature = (input, method, settings, target=None, image=false))]
     fn explain(
         &self,
@@ -141,16 +231,45 @@ impl PyModel {
         settings: Vec<(String, String)>,
         target: Option<String>,
         image: bool,
-    ) -> PyResult<(String, String, Vec<String>)> {
+    ) -> PyResult<(String, Vec<String>)> {
         let (method, params, ignored) = self.method_params(method, &settings)?;
-        let (json, html) = py
-            .detach(|| self.explain_one(input, image, method, &params, target.as_deref()))
+        let input = input_of(input, image);
+        let json = py
+            .detach(|| self.explain_one(&input, method, &params, target.as_deref()))
             .map_err(py_err)?;
-        Ok((json, html, ignored))
+        Ok((json, ignored))
     }
 
-    /// Explanations of many inputs as (JSON, HTML) pairs, with the GIL released and a
-    /// progress bar on stderr when `progress`.
+    /// One explanation of an image given as 8-bit pixels (`height` × `width` × `channels`,
+    /// row-major; 1, 3 or 4 channels), named `name` in the output.
+    #[pyo3(signature = (pixels, height, width, channels, name, method, settings, target=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn explain_pixels(
+        &self,
+        py: Python<'_>,
+        pixels: Vec<u8>,
+        height: u32,
+        width: u32,
+        channels: u8,
+        name: String,
+        method: &str,
+        settings: Vec<(String, String)>,
+        target: Option<String>,
+    ) -> PyResult<(String, Vec<String>)> {
+        let (method, params, ignored) = self.method_params(method, &settings)?;
+        let image = decoded(pixels, height, width, channels)?;
+        let input = ExplainInput::Decoded {
+            name,
+            image: std::sync::Arc::new(image),
+        };
+        let json = py
+            .detach(|| self.explain_one(&input, method, &params, target.as_deref()))
+            .map_err(py_err)?;
+        Ok((json, ignored))
+    }
+
+    /// Explanations of many inputs as JSON, with the GIL released and a progress bar on
+    /// stderr when `progress`.
     #[pyo3(signature = (inputs, method, settings, targets=None, image=false, progress=true))]
     #[allow(clippy::too_many_arguments)]
     fn explain_batch(
@@ -162,7 +281,7 @@ impl PyModel {
         targets: Option<Vec<Option<String>>>,
         image: bool,
         progress: bool,
-    ) -> PyResult<(Vec<Explained>, Vec<String>)> {
+    ) -> PyResult<(Vec<String>, Vec<String>)> {
         let (method, params, ignored) = self.method_params(method, &settings)?;
         if let Some(t) = &targets {
             if t.len() != inputs.len() {
@@ -182,7 +301,8 @@ impl PyModel {
             let mut out = Vec::with_capacity(inputs.len());
             for (i, input) in inputs.into_iter().enumerate() {
                 let target = targets.as_ref().and_then(|t| t[i].clone());
-                out.push(self.explain_one(input, image, method, &params, target.as_deref())?);
+                let input = input_of(input, image);
+                out.push(self.explain_one(&input, method, &params, target.as_deref())?);
                 bar.inc(1);
             }
             bar.finish_and_clear();
@@ -416,7 +536,25 @@ fn _calig(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(settings_table, m)?)?;
+    m.add_function(wrap_pyfunction!(render_html, m)?)?;
+    m.add_function(wrap_pyfunction!(render_png, m)?)?;
+    m.add_function(wrap_pyfunction!(read_saved, m)?)?;
     m.add_function(wrap_pyfunction!(methods_table, m)?)?;
     m.add_class::<PyModel>()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn flags_become_keywords() {
+        assert_eq!(
+            super::python_words("add --resume to continue it, or name it with --text-column"),
+            "add resume=True to continue it, or name it with text_column="
+        );
+        assert_eq!(
+            super::python_words("x -- y --steps auto ended"),
+            "x -- y steps=\"auto\" ended"
+        );
+    }
 }

@@ -150,8 +150,10 @@ def test_errors_are_python_exceptions_with_calig_messages():
 def test_notebook_html_and_files(tmp_path):
     m = calig.load(str(FIXTURES / "bert"))
     e = m.explain(TEXT, method="gxi")
-    html = e._repr_html_()
+    # The notebook gets a fragment (issue 27); the page is html() and what save(".html") writes.
+    html = e.html()
     assert html.startswith("<!DOCTYPE html>") and "gxi explanation" in html
+    assert e._repr_html_().startswith('<div class="calig-report-v1">')
     e.save(tmp_path / "e.json")
     e.save(tmp_path / "e.html")
     assert json.loads((tmp_path / "e.json").read_text())["method"] == "gxi"
@@ -249,7 +251,7 @@ def test_evaluate_errors_are_python_exceptions(tmp_path):
         m.evaluate(data, "random", removal="sideways", output=tmp_path / "o", progress=False)
     with pytest.raises(ValueError, match="image_removal `white`"):
         m.evaluate(data, "random", image_removal="white", output=tmp_path / "o", progress=False)
-    with pytest.raises(ValueError, match="--image-removal applies to images"):
+    with pytest.raises(ValueError, match="image_removal= applies to images"):
         m.evaluate(data, "random", image_removal="black", output=tmp_path / "o", progress=False)
     with pytest.raises(FileNotFoundError):
         m.evaluate(tmp_path / "missing.tsv", "random", output=tmp_path / "o", progress=False)
@@ -279,3 +281,82 @@ def test_batch_resumes_shards_and_matches_the_cli(tmp_path):
     assert half["explained"] == 3
     with pytest.raises(ValueError, match="shard"):
         m.batch(rows, tmp_path / "s.jsonl", method="gxi", shard="2/2")
+
+
+def _png(path: Path, pixels: np.ndarray) -> None:
+    """A minimal 8-bit RGB PNG writer (no PIL needed), for comparing array and file inputs."""
+    import struct
+    import zlib
+
+    h, w, _ = pixels.shape
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_explain_type_checks_its_input_and_takes_image_arrays(tmp_path):
+    m = calig.load(str(FIXTURES / "bert"))
+    for bad, needle in [(None, "not NoneType"), (b"good movie", "decode"),
+                        (["good", "bad"], "explain_batch"), (3, "not int")]:
+        with pytest.raises(TypeError, match=needle):
+            m.explain(bad)
+    with pytest.raises(TypeError, match="for one, use explain"):
+        m.explain_batch("good movie")
+    v = calig.load(str(FIXTURES / "vit"))
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    _png(tmp_path / "a.png", pixels)
+    from_file = v.explain(tmp_path / "a.png", method="gxi")
+    from_array = v.explain(pixels, method="gxi")
+    np.testing.assert_array_equal(from_array.scores, from_file.scores)
+    from_floats = v.explain(pixels.astype(np.float64) / 255.0, method="gxi")
+    np.testing.assert_array_equal(from_floats.scores, from_file.scores)
+    with pytest.raises(ValueError, match=r"1\|3\|4"):
+        v.explain(np.zeros((8, 8, 2), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        v.explain(np.full((8, 8), 2.0))
+    # Errors in Python's words: no command-line flag in them.
+    with pytest.raises(ValueError) as e:
+        v.explain("a text for an image model")
+    assert "--" not in str(e.value) and "give it an image" in str(e.value)
+
+
+def test_save_writes_by_suffix_and_load_reads_it_back(tmp_path):
+    m = calig.load(str(FIXTURES / "bert"))
+    e = m.explain(TEXT, method="gxi")
+    e.save(tmp_path / "e.json")
+    back = calig.Explanation.load(tmp_path / "e.json")
+    assert back.to_dict() == e.to_dict()
+    e.save(tmp_path / "e.html")
+    assert (tmp_path / "e.html").read_text().startswith("<!DOCTYPE html>")
+    e.save(tmp_path / "e.png")
+    assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for bad in ("e.txt", "fig", "e.jpg"):
+        with pytest.raises(ValueError, match="save writes .json, .html or .png"):
+            e.save(tmp_path / bad)
+        assert not (tmp_path / bad).exists()
+    rows = tmp_path / "in.tsv"
+    rows.write_text("text\nfine\ndull\n")
+    m.batch(rows, tmp_path / "out.jsonl", method="gxi", progress=False)
+    many = calig.Explanation.load(tmp_path / "out.jsonl")
+    assert [x.tokens for x in many] == [m.explain(t, method="gxi").tokens for t in ("fine", "dull")]
+    (tmp_path / "broken.json").write_text("{\"schema\": 1}")
+    with pytest.raises(ValueError, match="broken.json"):
+        calig.Explanation.load(tmp_path / "broken.json")
+
+
+def test_notebook_html_is_a_scoped_fragment():
+    e = calig.load(str(FIXTURES / "bert")).explain(TEXT, method="calig", steps=4)
+    frag = e._repr_html_()
+    assert frag.startswith('<div class="calig-report-v1"><style>')
+    assert "<!DOCTYPE" not in frag and "<body" not in frag and "body{" not in frag
+    style = frag[frag.index("<style>") + 7:frag.index("</style>")]
+    for rule in filter(str.strip, style.split("}")):
+        for selector in rule.split("{")[0].split(","):
+            assert selector.strip().startswith(".calig-report-v1"), selector
+    assert e.html().startswith("<!DOCTYPE html>")

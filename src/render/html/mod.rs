@@ -277,28 +277,65 @@ pub fn render_batch(items: &[Item], opts: &Options) -> String {
     )
 }
 
+/// The report's style rules (flat: selectors and declarations, no at-rules).
+const STYLE: &str = "\
+    .tok{padding:2px 3px;border-radius:3px;line-height:2} .doc{font-size:1.05em;white-space:pre-wrap;line-height:2}\
+    .special{outline:1px dashed #888;color:#666} .cut{color:#999} .cutmark{color:#8a4b00;font-weight:600}\
+    .note{color:#555;font-size:.9em} .warn{color:#8a4b00;font-weight:600} .checks{font-size:.95em}\
+    .bar{display:flex;align-items:center;gap:8px;margin:.5em 0;flex-wrap:wrap} .ramp{display:inline-block;width:220px;height:14px;border:1px solid #ccc}\
+    .methods{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px}\
+    .method{border:1px solid #ddd;border-radius:6px;padding:0 12px} .method h3{margin:.6em 0 .2em}\
+    table.probs td,table.probs th,table.params td,table.params th,table.index td,table.index th{padding:2px 10px;text-align:left}\
+    .paramrow{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start} .item{border-top:2px solid #ccc;margin-top:2em}\
+    .flow{display:grid;gap:1px;margin:.4em 0 1em;font-size:11px} .flow i{display:block;height:12px;background:#fff}\
+    .flow i.sp{outline:1px dashed #999;background:#eee} .flow b{font-weight:normal;color:#555;padding-right:4px;text-align:right}\
+    .flow u{text-decoration:none;writing-mode:vertical-rl;transform:rotate(180deg);max-height:7em;overflow:hidden;white-space:nowrap;color:#333}\
+    .flow u.sp{color:#999} .chunk{color:#555;font-size:.85em;margin-top:.6em}\
+    .pair{display:flex;gap:16px;flex-wrap:wrap} .imgwrap{position:relative;width:280px;height:280px}\
+    .imgwrap img{width:100%;height:100%} .grid{position:absolute;inset:0;display:grid}\
+    .layergrid{display:flex;flex-wrap:wrap;gap:10px} .layergrid figure{margin:0;text-align:center;font-size:.8em}\
+    .layergrid img{width:112px;height:112px;display:block}";
+
+/// The class a fragment's styles are scoped under (see [`fragment`]).
+pub const FRAGMENT_CLASS: &str = "calig-report-v1";
+
+/// [`STYLE`] with every selector scoped under `.scope`.
+fn scoped_style(scope: &str) -> String {
+    STYLE
+        .split('}')
+        .filter_map(|rule| rule.split_once('{'))
+        .map(|(selectors, declarations)| {
+            let scoped: Vec<String> = selectors
+                .split(',')
+                .map(|sel| format!(".{scope} {}", sel.trim()))
+                .collect();
+            format!("{}{{{declarations}}}", scoped.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>calig: {}</title><style>\
          body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#111}}\
-         .tok{{padding:2px 3px;border-radius:3px;line-height:2}} .doc{{font-size:1.05em;white-space:pre-wrap;line-height:2}}\
-         .special{{outline:1px dashed #888;color:#666}} .cut{{color:#999}} .cutmark{{color:#8a4b00;font-weight:600}}\
-         .note{{color:#555;font-size:.9em}} .warn{{color:#8a4b00;font-weight:600}} .checks{{font-size:.95em}}\
-         .bar{{display:flex;align-items:center;gap:8px;margin:.5em 0;flex-wrap:wrap}} .ramp{{display:inline-block;width:220px;height:14px;border:1px solid #ccc}}\
-         .methods{{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px}}\
-         .method{{border:1px solid #ddd;border-radius:6px;padding:0 12px}} .method h3{{margin:.6em 0 .2em}}\
-         table.probs td,table.probs th,table.params td,table.params th,table.index td,table.index th{{padding:2px 10px;text-align:left}}\
-         .paramrow{{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}} .item{{border-top:2px solid #ccc;margin-top:2em}}\
-         .flow{{display:grid;gap:1px;margin:.4em 0 1em;font-size:11px}} .flow i{{display:block;height:12px;background:#fff}}\
-         .flow i.sp{{outline:1px dashed #999;background:#eee}} .flow b{{font-weight:normal;color:#555;padding-right:4px;text-align:right}}\
-         .flow u{{text-decoration:none;writing-mode:vertical-rl;transform:rotate(180deg);max-height:7em;overflow:hidden;white-space:nowrap;color:#333}}\
-         .flow u.sp{{color:#999}} .chunk{{color:#555;font-size:.85em;margin-top:.6em}}\
-         .pair{{display:flex;gap:16px;flex-wrap:wrap}} .imgwrap{{position:relative;width:280px;height:280px}}\
-         .imgwrap img{{width:100%;height:100%}} .grid{{position:absolute;inset:0;display:grid}}\
-         .layergrid{{display:flex;flex-wrap:wrap;gap:10px}} .layergrid figure{{margin:0;text-align:center;font-size:.8em}}\
-         .layergrid img{{width:112px;height:112px;display:block}}</style></head><body>{}</body></html>\n",
+         {STYLE}</style></head><body>{}</body></html>\n",
         escape(title),
         body
+    )
+}
+
+/// One explanation report as an HTML fragment to place inside another page (a notebook cell):
+/// one `<div>` of class [`FRAGMENT_CLASS`] that holds its own `<style>`, every rule scoped under
+/// that class, so that it neither restyles the page nor is restyled by the page's own classes.
+pub fn fragment(es: &[Explanation], opts: &Options) -> String {
+    let refs: Vec<&Explanation> = es.iter().collect();
+    let fl: Vec<Vec<Flow>> = es.iter().map(flows).collect();
+    let maxima = Maxima::new(&refs, &fl, opts.scale);
+    format!(
+        "<div class=\"{FRAGMENT_CLASS}\"><style>.{FRAGMENT_CLASS}{{font-family:system-ui,sans-serif;color:#111}}\n{}</style>{}</div>\n",
+        scoped_style(FRAGMENT_CLASS),
+        input_body(&refs, &fl, &maxima, 0, opts)
     )
 }
 
@@ -306,6 +343,25 @@ fn page(title: &str, body: &str) -> String {
 mod tests {
     use super::*;
     use crate::render::sample;
+
+    #[test]
+    fn a_fragment_scopes_every_rule_under_its_class_and_has_no_page_rules() {
+        let f = fragment(&[sample::text()], &Options::default());
+        assert!(f.starts_with(&format!("<div class=\"{FRAGMENT_CLASS}\"><style>")));
+        assert!(!f.contains("<!DOCTYPE") && !f.contains("<body") && !f.contains("body{"));
+        let style = &f[f.find("<style>").unwrap() + 7..f.find("</style>").unwrap()];
+        for rule in style.split('}').filter(|r| !r.trim().is_empty()) {
+            let selectors = rule.split('{').next().unwrap();
+            for sel in selectors.split(',') {
+                assert!(
+                    sel.trim().starts_with(&format!(".{FRAGMENT_CLASS}")),
+                    "unscoped selector `{sel}`"
+                );
+            }
+        }
+        assert!(style.contains(&format!(".{FRAGMENT_CLASS} .item{{")));
+        assert!(f.contains("<h2>") || f.contains("class=\"method\""));
+    }
 
     #[test]
     fn escapes_markup() {

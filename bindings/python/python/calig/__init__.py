@@ -12,6 +12,7 @@ The engine is calig's Rust library (no PyTorch needed); results are the same num
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -73,7 +74,7 @@ class Explanation:
     ``probs`` (classes). ``r``, ``a``, ``s`` hold CA-LIG's parts per layer (L + 1, tokens).
     """
 
-    def __init__(self, data: dict, html: str):
+    def __init__(self, data: dict, html: Optional[str] = None):
         self._data = data
         self._html = html
         self.method: str = data["method"]
@@ -108,18 +109,42 @@ class Explanation:
     def to_json(self, indent: Optional[int] = None) -> str:
         return json.dumps(self._data, indent=indent)
 
+    @classmethod
+    def load(cls, path: Union[str, Path]):
+        """Reads explanations saved by :meth:`save`, ``calig explain --format json`` or
+        ``calig batch`` (checked as ``calig render`` checks them): one :class:`Explanation`
+        for a file of one, else a list."""
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            items = [cls(json.loads(j)) for j in _calig.read_saved(text)]
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+        single = text.lstrip().startswith("{") and len(items) == 1
+        return items[0] if single else items
+
     def save(self, path: Union[str, Path]) -> None:
-        """Writes the JSON (``.json``) or the HTML report (``.html``)."""
+        """Writes the explanation in the format its suffix names: ``.json`` (the CLI's JSON,
+        which :meth:`load` reads back), ``.html`` (the report page) or ``.png`` (the figure)."""
         path = Path(path)
-        text = self._html if path.suffix.lower() in (".html", ".htm") else self.to_json(indent=1)
-        path.write_text(text, encoding="utf-8")
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            path.write_text(self.to_json(indent=1), encoding="utf-8")
+        elif suffix in (".html", ".htm"):
+            path.write_text(self.html(), encoding="utf-8")
+        elif suffix == ".png":
+            path.write_bytes(_calig.render_png(self.to_json()))
+        else:
+            raise ValueError(f"save writes .json, .html or .png files, not `{path.name}`")
 
     def html(self) -> str:
         """The self-contained HTML report (the same page as ``--format html``)."""
+        if self._html is None:
+            self._html = _calig.render_html(self.to_json())
         return self._html
 
     def _repr_html_(self) -> str:
-        return self._html
+        # A fragment, its styles scoped under one class: a notebook's page keeps its own.
+        return _calig.render_html(self.to_json(), fragment=True)
 
     def words(self, agg: str = "sum") -> np.ndarray:
         """Word scores from the sub-token scores: ``sum`` (as ``word_scores``), ``mean`` or
@@ -160,7 +185,49 @@ class Prediction:
 
 
 def _is_image(x: Any) -> bool:
-    return isinstance(x, Path)
+    return isinstance(x, os.PathLike)
+
+
+def _is_pil(x: Any) -> bool:
+    return type(x).__module__.startswith("PIL.") and hasattr(x, "convert")
+
+
+def _kind_of(x: Any, what: str) -> str:
+    """``"text"``, ``"path"`` or ``"pixels"``; anything else is a TypeError that says what
+    ``what`` takes."""
+    if isinstance(x, str):
+        return "text"
+    if isinstance(x, os.PathLike):
+        return "path"
+    if isinstance(x, np.ndarray) or _is_pil(x):
+        return "pixels"
+    if isinstance(x, (bytes, bytearray)):
+        raise TypeError(f"{what} takes text as a str: decode the bytes first (.decode())")
+    if isinstance(x, (list, tuple)):
+        raise TypeError(f"{what} takes one input; for a list of inputs use explain_batch")
+    raise TypeError(f"{what} takes a str (text), or a pathlib.Path, PIL.Image or NumPy array "
+                    f"(image), not {type(x).__name__}")
+
+
+def _pixels(x: Any) -> tuple:
+    """An image as (bytes, height, width, channels) of 8-bit values: a PIL image, or a NumPy
+    array (height, width[, channels]) of uint8, or of floats in [0, 1]."""
+    if _is_pil(x):
+        x = np.asarray(x.convert("RGBA" if "A" in x.getbands() else "RGB"))
+    a = np.asarray(x)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise ValueError(f"an image array is (height, width) or (height, width, 1|3|4), "
+                         f"not {a.shape}")
+    if a.dtype != np.uint8:
+        if not np.issubdtype(a.dtype, np.floating):
+            raise TypeError(f"an image array holds uint8 or floats in [0, 1], not {a.dtype}")
+        if a.size and (np.nanmin(a) < 0 or np.nanmax(a) > 1 or np.isnan(a).any()):
+            raise ValueError("a float image array holds values in [0, 1]")
+        a = np.rint(a * 255).astype(np.uint8)
+    h, w, c = a.shape
+    return np.ascontiguousarray(a).tobytes(), h, w, c
 
 
 class Model:
@@ -182,16 +249,22 @@ class Model:
 
     def predict(self, inputs: Union[str, Path, Sequence[Union[str, Path]]]):
         """One :class:`Prediction` per input (a single input gives a single one)."""
-        single = isinstance(inputs, (str, Path))
+        single = isinstance(inputs, (str, os.PathLike))
         items = [inputs] if single else list(inputs)
-        image = bool(items) and _is_image(items[0])
-        out = json.loads(self._m.predict([str(x) for x in items], image))
+        kinds = {_kind_of(x, "predict") for x in items}
+        if "pixels" in kinds or len(kinds) > 1:
+            raise TypeError("predict takes texts (str) or image paths (pathlib.Path), one kind "
+                            "at a time")
+        out = json.loads(self._m.predict([os.fspath(x) for x in items], kinds == {"path"}))
         preds = [Prediction(d, self.labels) for d in out]
         return preds[0] if single else preds
 
-    def explain(self, input: Union[str, Path], method: str = "calig", target=None,
-                steps: Union[int, str, None] = None, **settings) -> Explanation:
-        """Explains one text (``str``) or image (``pathlib.Path``).
+    def explain(self, input: Union[str, "os.PathLike[str]", np.ndarray, Any],
+                method: str = "calig", target=None, steps: Union[int, str, None] = None,
+                **settings) -> Explanation:
+        """Explains one text (``str``) or image (a ``pathlib.Path``, a ``PIL.Image``, or a
+        NumPy array (height, width[, channels]) of uint8 or of floats in [0, 1]). Anything
+        else is a ``TypeError`` (a list goes to :meth:`explain_batch`).
 
         ``method``: one of :func:`methods` (calig, lig, ig, gxi, saliency, attention, rollout,
         gae, occlusion, attnlrp, chefer2021). ``target``: a label or class index (default: the
@@ -201,24 +274,37 @@ class Model:
         ``no_truncate=True``. A setting the method does not read gives a warning.
         """
         given = _settings(dict(steps=steps, **settings))
-        data, html, ignored = self._m.explain(str(input), method, given, _target(target),
-                                              _is_image(input))
+        kind = _kind_of(input, "explain")
+        if kind == "pixels":
+            pixels, h, w, c = _pixels(input)
+            data, ignored = self._m.explain_pixels(pixels, h, w, c, "array", method, given,
+                                                   _target(target))
+        else:
+            data, ignored = self._m.explain(os.fspath(input), method, given, _target(target),
+                                            kind == "path")
         _warn_ignored(ignored, method)
-        return Explanation(json.loads(data), html)
+        return Explanation(json.loads(data))
 
     def explain_batch(self, inputs: Iterable[Union[str, Path]], method: str = "calig",
                       targets=None, steps: Union[int, str, None] = None,
                       progress: bool = True, **settings) -> list[Explanation]:
         """Explains many inputs with the GIL released (other Python threads keep running) and
         a progress bar on stderr; ``method``, ``steps`` and ``settings`` as in :meth:`explain`."""
+        if isinstance(inputs, (str, bytes, os.PathLike)):
+            raise TypeError("explain_batch takes a list of inputs; for one, use explain")
         items = list(inputs)
-        image = bool(items) and _is_image(items[0])
+        kinds = {_kind_of(x, "explain_batch") for x in items}
+        if "pixels" in kinds:
+            raise TypeError("explain_batch takes texts or image paths; explain image arrays one "
+                            "at a time with explain")
+        if len(kinds) > 1:
+            raise TypeError("explain_batch takes texts or image paths, not both")
         given = _settings(dict(steps=steps, **settings))
         ts = None if targets is None else [_target(t) for t in targets]
-        pairs, ignored = self._m.explain_batch([str(x) for x in items], method, given, ts, image,
-                                               progress)
+        out, ignored = self._m.explain_batch([os.fspath(x) for x in items], method, given, ts,
+                                             kinds == {"path"}, progress)
         _warn_ignored(ignored, method)
-        return [Explanation(json.loads(d), h) for d, h in pairs]
+        return [Explanation(json.loads(d)) for d in out]
 
 
     def batch(self, input: Union[str, Path], output: Union[str, Path], method: str = "calig",
