@@ -303,22 +303,17 @@ pub fn explain_prepared_with(
         label: labels[i].clone(),
     };
     // y_c(x′) for the methods with a reference input: from the method when it has it (ig),
-    // else one forward pass at the reference.
-    let baseline_logit = if let Some(y) = a.baseline_logit {
-        Some(y)
-    } else if method.info().uses_reference {
-        let b = p.subject.baseline(params.baseline)?;
-        Some(crate::attr::path::logit_at(
-            p.subject.model,
-            &p.subject.input,
-            p.subject.mask_bias.as_ref(),
-            p.subject.target,
-            crate::attr::path::Space::Input,
-            &b.input_embeddings,
-        )?)
-    } else {
-        None
+    // else one forward pass at the reference; and a word when the reference is itself classed
+    // as the target.
+    let mut warnings = a.warnings;
+    let baseline_logit = match (a.baseline_logit, method.info().uses_reference) {
+        (Some(y), _) => Some(y),
+        (None, true) => Some(attr::reference::logit(&p.subject, params.baseline)?),
+        (None, false) => None,
     };
+    if let Some(y0) = baseline_logit {
+        warnings.extend(attr::reference::warning(&p.subject, params.baseline, y0)?);
+    }
     Ok(Explanation {
         schema: SCHEMA_VERSION,
         calig_version: env!("CARGO_PKG_VERSION").into(),
@@ -357,7 +352,7 @@ pub fn explain_prepared_with(
         layers: a.layers,
         convergence_delta: a.delta,
         details: a.details,
-        warnings: a.warnings,
+        warnings,
         timing_ms,
     })
 }

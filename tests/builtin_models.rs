@@ -284,3 +284,50 @@ fn occlusion_scores_background_patches_exactly_zero() {
         "{scores:?}"
     );
 }
+
+/// A reference that the model classes as the target more strongly than the input is said in
+/// the JSON warnings (with a reference of lower logit), and every report says what Σ scores is
+/// meant to equal (issue 27: minilm-sst2's `pad` reference on this sentence, y_c(x′) = +2.19 >
+/// y_c(x) = +1.70).
+#[test]
+fn a_reference_classed_as_the_target_is_said_and_the_sum_is_explained() {
+    require_installed("minilm-sst2");
+    let text = "a gorgeous, witty movie that never quite finds its ending";
+    let e = json_ok(&["explain", "--method", "ig", "--format", "json", text]);
+    let warnings: Vec<&str> = e["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    let w = warnings
+        .iter()
+        .find(|w| w.contains("itself classed as the target"))
+        .unwrap_or_else(|| panic!("{warnings:?}"));
+    assert!(w.contains("baseline=mask"), "{w}");
+    assert!(e["baseline_logit"].as_f64().unwrap() > e["logits"][1].as_f64().unwrap());
+    // With `mask` (lower) the warning goes.
+    let m = json_ok(&[
+        "explain",
+        "--method",
+        "ig",
+        "--baseline",
+        "mask",
+        "--format",
+        "json",
+        text,
+    ]);
+    assert!(m.get("warnings").is_none(), "{}", m["warnings"]);
+    for (method, needle) in [
+        ("ig", "y_c(x) − y_c(x′) (completeness)"),
+        ("calig", "not meant to equal a logit"),
+        ("attnlrp", "LRP conservation"),
+    ] {
+        let o = common::calig(&["explain", "--method", method, "--steps", "8", text]);
+        assert!(common::stdout(&o).contains(needle), "{method}");
+        let html = common::calig(&[
+            "explain", "--method", method, "--steps", "8", "--format", "html", text,
+        ]);
+        assert!(common::stdout(&html).contains(needle), "{method} html");
+    }
+}

@@ -37,8 +37,13 @@ pub const DELTA_WARNING_SHARE: f64 = 0.05;
 
 /// A warning when the worst (delta, logit difference) pair misses completeness by more than
 /// [`DELTA_WARNING_SHARE`] of the difference (and by more than 1e-3 in absolute terms); `steps`
-/// is the (largest) step count the paths used.
-pub(crate) fn delta_warning(pairs: &[(f64, f64)], steps: usize) -> Option<String> {
+/// is the (largest) step count the paths used, `gauss_legendre` whether they used that rule
+/// (then the advice is more steps or `steps=auto`, not the rule in use).
+pub(crate) fn delta_warning(
+    pairs: &[(f64, f64)],
+    steps: usize,
+    gauss_legendre: bool,
+) -> Option<String> {
     let (delta, diff) = pairs
         .iter()
         .copied()
@@ -48,9 +53,13 @@ pub(crate) fn delta_warning(pairs: &[(f64, f64)], steps: usize) -> Option<String
     }
     Some(format!(
         "convergence delta {delta:+.3e} is {:.0} % of the logit difference {diff:+.3e}: the \
-         integral is inaccurate; use more steps (now {}) or the gausslegendre quadrature",
+         integral is inaccurate; use more steps (now {steps}) or {}",
         100.0 * delta.abs() / diff.abs().max(1e-12),
-        steps
+        if gauss_legendre {
+            "steps=auto"
+        } else {
+            "the gausslegendre quadrature"
+        }
     ))
 }
 
@@ -105,4 +114,23 @@ pub(crate) fn by_layer<T: Clone>(
         out[l] = Some(v.clone());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_delta_warning_advises_what_is_not_already_in_use() {
+        let pairs = [(0.5, 2.0)];
+        let gl = super::delta_warning(&pairs, 8, true).unwrap();
+        assert!(
+            gl.contains("(now 8) or steps=auto") && !gl.contains("gausslegendre"),
+            "{gl}"
+        );
+        let riemann = super::delta_warning(&pairs, 8, false).unwrap();
+        assert!(
+            riemann.contains("the gausslegendre quadrature"),
+            "{riemann}"
+        );
+        assert!(super::delta_warning(&[(1e-4, 2.0)], 8, true).is_none());
+    }
 }

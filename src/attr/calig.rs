@@ -22,7 +22,7 @@ use super::{
 use crate::error::{CaligError, Result};
 use candle_core::Tensor;
 use super::memo::Memo;
-use super::{settings, Completeness, MethodInfo};
+use super::{settings, MethodInfo};
 
 type Matrix = Vec<Vec<f64>>;
 
@@ -386,7 +386,6 @@ pub const INFO: MethodInfo = MethodInfo::new(
         ],
     ])
 .with_layers("s^(l): the fused CA-LIG relevance of each layer")
-.conserving(Completeness::LogitDifference)
 .sharing(run_shared);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {

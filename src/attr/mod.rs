@@ -12,6 +12,7 @@ pub mod method;
 pub mod params;
 pub mod path;
 pub mod quadrature;
+pub mod reference;
 pub mod settings;
 pub mod subject;
 

@@ -6,6 +6,7 @@
 //! with its spacing and truncation), [`flow`] (the layers × tokens views), [`overlay`] (an
 //! image's map upsampled over the image) and [`font`] (text in PNGs).
 
+mod checks;
 pub mod document;
 pub mod flow;
 pub mod font;
@@ -22,18 +23,12 @@ pub(crate) mod sample;
 
 pub use scale::Scale;
 
-use crate::attr::{Completeness, Method, MethodInfo};
+use crate::attr::{Method, MethodInfo};
 
 /// What the method table says about the explanation's method (None for a method this calig
 /// does not know).
 pub(crate) fn method_info(e: &crate::explain::Explanation) -> Option<&'static MethodInfo> {
     Method::from_name(&e.method).map(|m| m.info())
-}
-
-/// Whether the method's scores sum to y_c itself (LRP's conservation) rather than to
-/// y_c(x) − y_c(x′): the renderers word the delta after it.
-pub(crate) fn conserves_the_logit(e: &crate::explain::Explanation) -> bool {
-    method_info(e).is_some_and(|i| i.completeness == Completeness::Logit)
 }
 
 /// Which tokens are special (\[CLS\], \[SEP\], `<s>`, `</s>`): those no word covers (text only).

@@ -137,23 +137,9 @@ fn header(c: &mut Canvas, e: &Explanation) {
         16,
         INK,
     );
-    let y = e.logits[e.target.index];
-    let mut checks = format!("y_c(x) = {y:+.4}   sum of scores = {:+.4}", e.sum_of_scores);
-    if let Some(y0) = e.baseline_logit {
-        checks.push_str(&format!(
-            "   y_c(x') = {y0:+.4} (reference)   y_c(x) - y_c(x') = {:+.4}",
-            y - y0
-        ));
-    }
-    match &e.convergence_delta {
-        crate::attr::Delta::Scalar(d) => checks.push_str(&format!("   delta = {d:+.3e}")),
-        crate::attr::Delta::PerLayer(v) => {
-            let worst = v.iter().flatten().fold(0.0f64, |m, d| m.max(d.abs()));
-            checks.push_str(&format!("   max |delta| over layers = {worst:.3e}"));
-        }
-        crate::attr::Delta::None => {}
-    }
+    let checks = super::checks::line(e, "   ");
     c.line(checks, 13, GREY);
+    c.line(super::checks::sum_meaning(e).to_string(), 12, GREY);
     for w in &e.warnings {
         c.line(format!("warning: {w}"), 12, WARN);
     }

@@ -187,34 +187,8 @@ fn header(e: &Explanation) -> String {
         e.predicted.label,
         e.probs[e.predicted.index]
     );
-    let y = e.logits[e.target.index];
-    let _ = match e.baseline_logit {
-        Some(y0) => writeln!(
-            s,
-            "logits    y_c(x) = {y:+.4}, y_c(x') = {y0:+.4} (reference), difference {:+.4}; sum of scores {:+.4}",
-            y - y0,
-            e.sum_of_scores
-        ),
-        None => writeln!(s, "logits    y_c(x) = {y:+.4}; sum of scores {:+.4}", e.sum_of_scores),
-    };
-    match &e.convergence_delta {
-        crate::attr::Delta::Scalar(d) => {
-            let _ = writeln!(
-                s,
-                "delta     {d:+.3e} (sum of attributions minus {})",
-                if super::conserves_the_logit(e) {
-                    "the target logit"
-                } else {
-                    "logit difference"
-                }
-            );
-        }
-        crate::attr::Delta::PerLayer(v) => {
-            let worst = v.iter().flatten().fold(0.0f64, |m, d| m.max(d.abs()));
-            let _ = writeln!(s, "delta     max |delta| over layers {worst:.3e}");
-        }
-        crate::attr::Delta::None => {}
-    }
+    let _ = writeln!(s, "checks    {}", super::checks::line(e, "; "));
+    let _ = writeln!(s, "          {}", super::checks::sum_meaning(e));
     if let Some(n) = e.input.truncated_from {
         let _ = writeln!(
             s,

@@ -7,6 +7,7 @@
 use super::{chunk_rows, integrate, Path, PathOptions, Space};
 use crate::attr::attribution::{delta_warning, share, worst_share};
 use crate::attr::params::Params;
+use crate::attr::quadrature::Quadrature;
 use crate::attr::subject::{to_vec, Subject};
 use crate::error::{CaligError, Result};
 use candle_core::Tensor;
@@ -159,7 +160,8 @@ pub fn integrate_paths(
         .zip(differences.iter().copied())
         .collect();
     let most = steps.iter().copied().max().unwrap_or(first);
-    let mut warning = delta_warning(&completeness, most);
+    let gauss_legendre = params.quadrature == Quadrature::GaussLegendre;
+    let mut warning = delta_warning(&completeness, most, gauss_legendre);
     if let Some(tolerance) = params.tolerance {
         warning = warning.or_else(|| auto_steps_warning(&completeness, tolerance));
     }

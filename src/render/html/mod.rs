@@ -84,36 +84,18 @@ fn input_section(e: &Explanation) -> String {
     s
 }
 
-/// y_c(x), Σ scores, y_c(x′), the convergence delta and the warnings of one explanation.
+/// y_c(x), Σ scores, y_c(x′), the convergence delta, what Σ scores means for the method, and
+/// the warnings of one explanation.
 fn checks(e: &Explanation) -> String {
-    let y = e.logits[e.target.index];
+    let items: Vec<String> = super::checks::checks(e)
+        .iter()
+        .map(|c| format!("<b>{}</b> {}", escape(c.label), c.value))
+        .collect();
     let mut s = format!(
-        "<p class=\"checks\"><b>y_c(x)</b> {y:+.4} &middot; <b>Σ scores</b> {:+.4}",
-        e.sum_of_scores
+        "<p class=\"checks\">{}<br><span class=\"note\">{}</span></p>",
+        items.join(" &middot; "),
+        escape(super::checks::sum_meaning(e))
     );
-    if let Some(y0) = e.baseline_logit {
-        let _ = write!(
-            s,
-            " &middot; <b>y_c(x′)</b> {y0:+.4} (reference) &middot; <b>y_c(x) − y_c(x′)</b> {:+.4}",
-            y - y0
-        );
-    }
-    match &e.convergence_delta {
-        crate::attr::Delta::Scalar(d) => {
-            let what = if super::conserves_the_logit(e) {
-                "Σ relevance − y_c (biases and the softmax rule absorb the rest)"
-            } else {
-                "convergence delta"
-            };
-            let _ = write!(s, " &middot; <b>{what}</b> {d:+.3e}");
-        }
-        crate::attr::Delta::PerLayer(v) => {
-            let worst = v.iter().flatten().fold(0.0f64, |m, d| m.max(d.abs()));
-            let _ = write!(s, " &middot; <b>max |delta| over layers</b> {worst:.3e}");
-        }
-        crate::attr::Delta::None => {}
-    }
-    s.push_str("</p>");
     for w in &e.warnings {
         let _ = write!(s, "<p class=\"warn\">⚠ {}</p>", escape(w));
     }

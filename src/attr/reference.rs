@@ -1,0 +1,77 @@
+//! The reference input x′ of the methods that have one: its logit y_c(x′), and a warning when
+//! the reference is itself classed as the target more strongly than the input. Attributions are
+//! then relative to an input the model finds *more* typical of the class: their total,
+//! y_c(x) − y_c(x′), has the opposite sign of the prediction, and a map of evidence for the
+//! class reads as evidence against it.
+
+use super::baseline::Baseline;
+use super::path::{logit_at, Space};
+use super::subject::Subject;
+use crate::choice::Choice;
+use crate::error::Result;
+
+/// y_c at the reference input of `baseline` (the input-space reference, as ig integrates from).
+pub fn logit(subject: &Subject, baseline: Baseline) -> Result<f64> {
+    let b = subject.baseline(baseline)?;
+    logit_at(
+        subject.model,
+        &subject.input,
+        subject.mask_bias.as_ref(),
+        subject.target,
+        Space::Input,
+        &b.input_embeddings,
+    )
+}
+
+/// The references to try instead, for the input's kind.
+fn candidates(is_text: bool) -> &'static [Baseline] {
+    if is_text {
+        &[Baseline::Pad, Baseline::Mask, Baseline::Unk, Baseline::Zero]
+    } else {
+        &[
+            Baseline::Black,
+            Baseline::Blur,
+            Baseline::Grey,
+            Baseline::Zero,
+        ]
+    }
+}
+
+/// When y_c(x′) is on the same side of 0 as y_c(x) and larger: a warning that says so, with the
+/// references of this input whose logit is below y_c(x), lowest first.
+pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Result<Option<String>> {
+    let y = subject.logit()?;
+    if !(y_reference > y && y_reference * y > 0.0) {
+        return Ok(None);
+    }
+    let mut lower: Vec<(f64, Baseline)> = Vec::new();
+    for &b in candidates(subject.is_text()) {
+        if b == baseline {
+            continue;
+        }
+        // A reference this input or tokenizer cannot make (no mask token) is not suggested.
+        if let Ok(v) = logit(subject, b) {
+            if v < y {
+                lower.push((v, b));
+            }
+        }
+    }
+    lower.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let suggestion = if lower.is_empty() {
+        "none of the other references of this input has a lower logit".to_string()
+    } else {
+        let list: Vec<String> = lower
+            .iter()
+            .map(|(v, b)| format!("baseline={} (y_c(x′) = {v:+.3})", b.name()))
+            .collect();
+        format!("a reference with a lower logit: {}", list.join(", "))
+    };
+    Ok(Some(format!(
+        "the reference input ({}) is itself classed as the target, more strongly than the input: \
+         y_c(x′) = {y_reference:+.3} > y_c(x) = {y:+.3}, so the scores sum to y_c(x) − y_c(x′) = \
+         {:+.3}, of the opposite sign, and evidence for the class reads as evidence against it; \
+         {suggestion}",
+        baseline.name(),
+        y - y_reference
+    )))
+}
