@@ -2,9 +2,10 @@
 //! stack from a FLOP count, the GEMM rate this machine reaches, and peak RSS, per method and
 //! input length. No Python; docs/performance.md has the side-by-side with Captum.
 //!
-//!     cargo run --release --example bench -- [MODEL] [TOKENS,..] [METHODS,..] [STEPS] [REPS] [DEVICE]
+//!     cargo run --release --example bench -- [MODEL] [TOKENS,..] [METHODS,..] [STEPS] [REPS] [DEVICE] [PRECISION]
 //!
-//! Defaults: minilm-sst2, 16,55,264,512 tokens, calig,ig, 50 steps, 3 repetitions, cpu. Texts
+//! Defaults: minilm-sst2, 16,55,264,512 tokens, calig,ig, 50 steps, 3 repetitions, cpu, f32.
+//! PRECISION: f32, tf32 (f32 with TF32 matrix products on CUDA), bf16 or f16. Texts
 //! are a fixed English paragraph cut to each length; model loading is excluded from the
 //! timings. MODEL `random-bert-base` builds a randomly initialised BERT-base-sized classifier
 //! (12 layers, width 768, FFN 3072, 12 heads; the test fixture's tokenizer) in a temporary
@@ -40,6 +41,14 @@ fn main() -> anyhow::Result<()> {
         "cuda" => Device::new_cuda(0)?,
         other => anyhow::bail!("device `{other}`: cpu or cuda"),
     };
+    let precision = arg(6, "f32");
+    let dtype = match precision.as_str() {
+        "f32" | "tf32" => DType::F32,
+        "bf16" => DType::BF16,
+        "f16" => DType::F16,
+        other => anyhow::bail!("precision `{other}`: f32, tf32, bf16 or f16"),
+    };
+    calig::runtime::set_tf32(precision == "tf32");
     let random_dir;
     let model_dir = if model == "random-bert-base" {
         random_dir = tempfile::tempdir()?;
@@ -48,13 +57,13 @@ fn main() -> anyhow::Result<()> {
     } else {
         model.clone()
     };
-    let m = load_model(&model_dir, DType::F32, &device)?;
+    let m = load_model(&model_dir, dtype, &device)?;
     let c = m.config.clone();
     let workers = m.runtime().workers;
     let peak = gemm_rate() * workers as f64;
     println!(
-        "model {model} on {device:?}: {} layers, width {}, ffn {}; {workers} workers; GEMM rate \
-         of this machine's CPU {peak:.0} GFLOP/s ({:.0} per worker, 1024^3 f32)",
+        "model {model} on {device:?} in {precision}: {} layers, width {}, ffn {}; {workers} \
+         workers; GEMM rate of this machine's CPU {peak:.0} GFLOP/s ({:.0} per worker, 1024^3 f32)",
         c.num_layers,
         c.hidden_size,
         c.intermediate_size,
@@ -98,10 +107,16 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// A BERT-base-sized sequence classifier with random weights (N(0, 0.02), LayerNorm 1 and 0)
-/// and the BERT test fixture's tokenizer, written to `dir`.
+/// and the BERT test fixture's tokenizer (from the current directory's tests/fixtures, else
+/// the build's), written to `dir`.
 fn random_bert_base(dir: &std::path::Path) -> anyhow::Result<()> {
     use candle_core::Tensor;
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bert");
+    let here = std::path::Path::new("tests/fixtures/bert");
+    let fixture = if here.join("tokenizer.json").is_file() {
+        here.to_path_buf()
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bert")
+    };
     for f in [
         "tokenizer.json",
         "tokenizer_config.json",

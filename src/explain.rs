@@ -317,12 +317,7 @@ pub fn explain_prepared_with(
     Ok(Explanation {
         schema: SCHEMA_VERSION,
         calig_version: env!("CARGO_PKG_VERSION").into(),
-        dtype: if m.dtype() == candle_core::DType::F64 {
-            "f64"
-        } else {
-            "f32"
-        }
-        .into(),
+        dtype: crate::runtime::precision_name(m.dtype(), m.device()).into(),
         device: if m.device().is_cpu() { "cpu" } else { "cuda" }.into(),
         sum_of_scores: scores.iter().sum(),
         baseline_logit,
@@ -368,7 +363,8 @@ fn method_params(
 ) -> serde_json::Value {
     let used = Used {
         steps: steps_used,
-        chunk_rows: attr::path::chunk_rows(p, subject),
+        // The cap; a request with fewer points runs them in one chunk.
+        chunk_rows: attr::path::chunk_rows(p, subject, usize::MAX),
     };
     let mut v = serde_json::Map::new();
     for s in SETTINGS

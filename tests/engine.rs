@@ -15,12 +15,14 @@ use common::*;
 const FAMILIES: [&str; 5] = ["bert", "roberta", "xlmr", "distilbert", "vit"];
 
 /// The input path and a path at every h^(l) (baseline 0.3 · h^(l)), 5 Gauss–Legendre steps in
-/// chunks of 3 rows, with attention relevance; `mask_last` masks the last key.
+/// chunks of `max_batch` rows (3: chunks cut paths apart; 1000: one chunk holds every path, as
+/// on a GPU), with attention relevance; `mask_last` masks the last key.
 fn run(
     m: &LoadedModel,
     input: &ModelInput,
     engine: EngineChoice,
     mask_last: bool,
+    max_batch: usize,
 ) -> Vec<Vec<f64>> {
     let model: &dyn Encoder = m.model.as_ref();
     let dtype = model.dtype();
@@ -60,7 +62,7 @@ fn run(
         &PathOptions {
             rule: &rule,
             engine,
-            max_batch: 3,
+            max_batch,
             attention: true,
         },
     )
@@ -103,17 +105,18 @@ fn explicit_engine_matches_candle_autograd_on_every_family() {
             let m = load_model(dir.to_str().unwrap(), dtype, &Device::Cpu).unwrap();
             assert!(m.model.engine().unwrap().is_some(), "{name}: no engine");
             let input = first_input(&m, if name == mean_vit { "vit" } else { name });
-            for mask_last in [false, true] {
+            for (mask_last, max_batch) in [(false, 3), (true, 3), (false, 1000)] {
                 if mask_last && !m.config.family.is_text() {
                     continue;
                 }
-                let oracle = run(&m, &input, EngineChoice::Candle, mask_last);
-                let fast = run(&m, &input, EngineChoice::Auto, mask_last);
+                let oracle = run(&m, &input, EngineChoice::Candle, mask_last, max_batch);
+                let fast = run(&m, &input, EngineChoice::Auto, mask_last, max_batch);
                 for (i, (a, b)) in fast.iter().zip(&oracle).enumerate() {
                     let e = rel_l2(a, b);
                     assert!(
                         e <= tol,
-                        "{name} {dtype:?} mask {mask_last}: output {i}: relative L2 {e:.2e} > {tol:.0e}"
+                        "{name} {dtype:?} mask {mask_last}, chunks of {max_batch}: output {i}: \
+                         relative L2 {e:.2e} > {tol:.0e}"
                     );
                 }
             }

@@ -545,3 +545,42 @@ fn options_the_method_ignores_are_warned_about() {
     ]);
     assert!(!String::from_utf8_lossy(&used.stderr).contains("ignored"));
 }
+
+#[test]
+fn reduced_precision_is_said_and_a_missing_gpu_is_refused_plainly() {
+    let f32_run = explain_json("bert", "ig", &[]);
+    for dtype in ["bf16", "f16"] {
+        let e = explain_json("bert", "ig", &["--dtype", dtype]);
+        assert_eq!(e["dtype"], dtype);
+        let (a, _) = common::flat(&e["scores"]);
+        let (b, _) = common::flat(&f32_run["scores"]);
+        let err = common::rel_l2(&a, &b);
+        assert!(err < 0.1, "{dtype}: relative L2 {err} against f32");
+    }
+    let d = fixture("bert");
+    let m = d.to_str().unwrap();
+    let o = calig(&[
+        "explain", "--model", m, "--tf32", "--method", "ig", "a movie",
+    ]);
+    assert!(o.status.success());
+    assert!(common::stderr(&o).contains("--tf32 has no effect on the CPU"));
+    if !cfg!(feature = "cuda") {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("never.json");
+        let args = [
+            "explain",
+            "--model",
+            m,
+            "--device",
+            "cuda",
+            "--output",
+            out.to_str().unwrap(),
+            "a movie",
+        ];
+        fails_with(
+            &args,
+            "built without CUDA: build it with scripts/build-cuda.sh",
+        );
+        assert!(!out.exists());
+    }
+}

@@ -54,7 +54,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let mut scores = vec![0.0; units];
     // Batches of occluded copies, at least one per worker, run in parallel.
     let runtime = model.runtime();
-    let rows = super::path::chunk_rows(params, subject)
+    let rows = super::path::chunk_rows(params, subject, variants.len())
         .min(variants.len().div_ceil(runtime.workers).max(1));
     let chunks: Vec<&[(usize, Tensor)]> = variants.chunks(rows).collect();
     let per_chunk = runtime.map_parallel(&chunks, |chunk| -> Result<Vec<f64>> {

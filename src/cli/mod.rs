@@ -51,6 +51,10 @@ enum Command {
 pub enum Precision {
     F32,
     F64,
+    /// bfloat16 (for GPUs; on the CPU slower than f32).
+    Bf16,
+    /// float16 (for GPUs; on the CPU slower than f32).
+    F16,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +72,10 @@ pub struct RuntimeArgs {
     pub dtype: Precision,
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
+    /// Let f32 matrix products on CUDA use TF32 tensor cores (faster, ~1e-3 relative error per
+    /// product; see docs/performance.md). No effect on the CPU.
+    #[arg(long)]
+    pub tf32: bool,
 }
 
 impl RuntimeArgs {
@@ -75,14 +83,24 @@ impl RuntimeArgs {
         let dtype = match self.dtype {
             Precision::F32 => DType::F32,
             Precision::F64 => DType::F64,
+            Precision::Bf16 => DType::BF16,
+            Precision::F16 => DType::F16,
         };
         let device = match self.device {
             DeviceArg::Cpu => Device::Cpu,
-            DeviceArg::Cuda => Device::new_cuda(0).map_err(|e| {
-                anyhow::anyhow!("cannot use CUDA (is calig built with --features cuda?): {e}")
-            })?,
+            DeviceArg::Cuda => calig::runtime::cuda_device(0).map_err(anyhow::Error::msg)?,
         };
         // The runtime is decided here, at the top: the flags, then CALIG_ENGINE/CALIG_WORKERS.
+        calig::runtime::set_tf32(self.tf32);
+        if self.tf32 && device.is_cpu() {
+            eprintln!("warning: --tf32 has no effect on the CPU");
+        }
+        if matches!(self.dtype, Precision::Bf16 | Precision::F16) && device.is_cpu() {
+            eprintln!(
+                "note: --dtype {} on the CPU is slower and less precise than f32; it is meant for GPUs",
+                if self.dtype == Precision::Bf16 { "bf16" } else { "f16" }
+            );
+        }
         let m = load_model_with(model, &Runtime::from_env(dtype, device))?;
         for n in &m.notes {
             eprintln!("note: {n}");

@@ -24,7 +24,7 @@ pub struct Cached {
     pub max_abs_delta: Option<f64>,
 }
 
-/// sha256 of the model's config.json, weight files and dtype, in hex (16 characters shown).
+/// sha256 of the model's config.json, weight files and precision, in hex (16 characters shown).
 pub fn model_hash(m: &LoadedModel) -> Result<String> {
     let mut h = Sha256::new();
     let config = m.source.dir().join("config.json");
@@ -42,6 +42,10 @@ pub fn model_hash(m: &LoadedModel) -> Result<String> {
         }
     }
     h.update(format!("{:?}", m.dtype()).as_bytes());
+    // TF32 products change the numbers; f32 on the CPU and on CUDA agree to ~1e-6 and share.
+    if crate::runtime::precision_name(m.dtype(), m.device()) == "tf32" {
+        h.update(b"tf32");
+    }
     Ok(hex(&h.finalize()[..8]))
 }
 

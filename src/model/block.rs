@@ -31,8 +31,21 @@ impl SelfAttention {
         probe: Option<&Tensor>,
         rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
+        self.forward_queries(x, x, mask_bias, probe, rules)
+    }
+
+    /// [`SelfAttention::forward`] for the query rows `xq` (b, q, d) of the sequence `x`: keys
+    /// and values from every token, probabilities (b, h, q, s).
+    pub fn forward_queries(
+        &self,
+        xq: &Tensor,
+        x: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+        rules: Rules,
+    ) -> Result<(Tensor, Tensor)> {
         let hd = x.dim(D::Minus1)? / self.num_heads;
-        let q = self.split_heads(&self.query.forward(x)?)?;
+        let q = self.split_heads(&self.query.forward(xq)?)?;
         let k = self.split_heads(&self.key.forward(x)?)?;
         let v = self.split_heads(&self.value.forward(x)?)?;
         let mut scores = (uniform(&q.matmul(&k.t()?)?, rules)? / (hd as f64).sqrt())?;
@@ -83,6 +96,27 @@ impl Block {
         probe: Option<&Tensor>,
         rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
+        self.forward_rows(x, mask_bias, probe, rules, false)
+    }
+
+    /// [`Block::forward`], or with `first_token_only` the output at the first token alone
+    /// (b, 1, d), probabilities (b, h, 1, s): all a head that reads the first token needs of
+    /// the last block, at a fraction of its cost (queries, attention output and FFN of one row).
+    pub fn forward_rows(
+        &self,
+        x: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+        rules: Rules,
+        first_token_only: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let rows = |t: &Tensor| -> Result<Tensor> {
+            if first_token_only {
+                t.narrow(1, 0, 1)
+            } else {
+                Ok(t.clone())
+            }
+        };
         let ffn = |t: &Tensor| -> Result<Tensor> {
             self.ffn_out.forward(
                 &self
@@ -94,16 +128,19 @@ impl Block {
         let ffn_norm = |t: &Tensor| self.ffn_norm.forward_with(t, rules);
         match self.norm {
             Norm::Post => {
-                let (att, probs) = self.attention.forward(x, mask_bias, probe, rules)?;
-                let a = attention_norm(&(att + x)?)?;
+                let (att, probs) =
+                    self.attention
+                        .forward_queries(&rows(x)?, x, mask_bias, probe, rules)?;
+                let a = attention_norm(&(att + rows(x)?)?)?;
                 let out = ffn_norm(&(ffn(&a)? + &a)?)?;
                 Ok((out, probs))
             }
             Norm::Pre => {
+                let xn = attention_norm(x)?;
                 let (att, probs) =
                     self.attention
-                        .forward(&attention_norm(x)?, mask_bias, probe, rules)?;
-                let a = (att + x)?;
+                        .forward_queries(&rows(&xn)?, &xn, mask_bias, probe, rules)?;
+                let a = (att + rows(x)?)?;
                 let out = (ffn(&ffn_norm(&a)?)? + &a)?;
                 Ok((out, probs))
             }

@@ -158,15 +158,27 @@ impl Classifier {
     }
 }
 
+impl Classifier {
+    fn block_at(&self, index: usize) -> Result<&Block> {
+        self.blocks.get(index).ok_or_else(|| {
+            crate::error::CaligError::InvalidInput(format!(
+                "no block {index}: the model has {}",
+                self.blocks.len()
+            ))
+        })
+    }
+}
+
 impl Encoder for Classifier {
     fn engine(&self) -> Result<Option<&crate::engine::Engine>> {
         if let Some(e) = self.engine.get() {
             return Ok(e.as_ref());
         }
-        // Every text head and ViT's [CLS] pooling read h^(L) at the first token only.
-        let first_token =
-            self.config.family.is_text() || self.config.pooling == super::Pooling::Cls;
-        let built = super::engine_weights::engine_for(&self.blocks, first_token, &self.runtime)?;
+        let built = super::engine_weights::engine_for(
+            &self.blocks,
+            self.reads_first_token(),
+            &self.runtime,
+        )?;
         // Another thread may have won the race; both built the same thing.
         let _ = self.engine.set(built);
         Ok(self.engine.get().and_then(Option::as_ref))
@@ -207,13 +219,27 @@ impl Encoder for Classifier {
         probe: Option<&Tensor>,
         rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
-        let block = self.blocks.get(index).ok_or_else(|| {
-            crate::error::CaligError::InvalidInput(format!(
-                "no block {index}: the model has {}",
-                self.blocks.len()
-            ))
-        })?;
+        let block = self.block_at(index)?;
         Ok(block.forward(h, mask_bias, probe, rules)?)
+    }
+    fn reads_first_token(&self) -> bool {
+        // Every text head and ViT's [CLS] pooling read h^(L) at the first token only.
+        self.config.family.is_text() || self.config.pooling == super::Pooling::Cls
+    }
+    fn readout_block(
+        &self,
+        index: usize,
+        h: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor)> {
+        if !self.reads_first_token() {
+            return Err(crate::error::CaligError::Internal(
+                "a readout block for a head that reads every token".into(),
+            ));
+        }
+        let block = self.block_at(index)?;
+        Ok(block.forward_rows(h, mask_bias, probe, Rules::Gradient, true)?)
     }
     fn head_with(&self, h_last: &Tensor, rules: Rules) -> Result<Tensor> {
         match &self.head {

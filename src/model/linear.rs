@@ -3,9 +3,10 @@
 //! candle's matmul backward always computes both operand gradients, so with frozen weights a
 //! third of the forward+backward FLOPs of every Linear go to weight gradients nobody reads.
 //! Attribution never needs them: on CPU this layer runs as a custom op whose forward is the
-//! usual x·Wᵀ + b and whose backward is only ∂L/∂x = ∂L/∂y · W. Other devices fall back to the
-//! plain (differentiable) ops.
+//! usual x·Wᵀ + b and whose backward is only ∂L/∂x = ∂L/∂y · W; on other devices the device's
+//! matrix product is attached to the graph with that backward (attach.rs).
 
+use super::attach::{attach, Backward};
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Result, Shape, Storage, Tensor};
 use candle_nn::VarBuilder;
 
@@ -64,8 +65,25 @@ impl Module for Linear {
         if matches!(x.device(), Device::Cpu) {
             x.contiguous()?.apply_op1(self.clone())
         } else {
-            self.plain(x)
+            attach(
+                x,
+                &self.plain(&x.detach())?,
+                InputGradient(self.weight.clone()),
+            )
         }
+    }
+}
+
+/// ∂L/∂x = ∂L/∂y · W of y = x·Wᵀ + b, for the attached device product.
+struct InputGradient(Tensor);
+
+impl Backward for InputGradient {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn input_grad(&self, _x: &Tensor, _y: &Tensor, grad_y: &Tensor) -> Result<Tensor> {
+        matmul_2d(grad_y, &self.0)
     }
 }
 
@@ -145,6 +163,19 @@ mod tests {
             .max_all()?
             .to_scalar::<f32>()?;
         assert!(d < 1e-6);
+        // The device path's backward, checked here with the CPU's product as the value.
+        let attached = attach(
+            x.as_tensor(),
+            &l.plain(&x.as_tensor().detach())?,
+            InputGradient(l.weight.clone()),
+        )?;
+        let g3 = attached.sqr()?.sum_all()?.backward()?;
+        let diff = (g3.get(x.as_tensor()).unwrap() - b)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f64>()?;
+        assert!(diff < 1e-12, "attached input gradient differs by {diff}");
+        assert!(g3.get(&l.weight).is_none());
         Ok(())
     }
 }

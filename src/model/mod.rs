@@ -5,6 +5,7 @@
 //! attention probabilities, and the classification head maps h^(L) to logits. Attribution
 //! methods only talk to this trait.
 
+pub mod attach;
 pub mod bert;
 pub mod block;
 pub mod builtin;
@@ -130,6 +131,21 @@ pub trait Encoder: Send + Sync {
         mask_bias: Option<&Tensor>,
         probe: Option<&Tensor>,
         rules: Rules,
+    ) -> Result<(Tensor, Tensor)>;
+
+    /// Whether the head reads h^(L) at the first token only (every text head, ViT's [CLS]
+    /// pooling), so that the last block need compute that row alone.
+    fn reads_first_token(&self) -> bool;
+
+    /// The block `index` (0-based) for a head that reads the first token: its output at the
+    /// first token (b, 1, d) and that row's attention probabilities (b, heads, 1, s), with true
+    /// gradients; `probe` of the probabilities' shape.
+    fn readout_block(
+        &self,
+        index: usize,
+        h: &Tensor,
+        mask_bias: Option<&Tensor>,
+        probe: Option<&Tensor>,
     ) -> Result<(Tensor, Tensor)>;
 
     /// Logits (b, classes) from h^(L).

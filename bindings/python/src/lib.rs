@@ -492,22 +492,24 @@ fn methods_table() -> String {
 
 /// Loads a built-in model, a checkpoint directory or a cached hub id, as the CLI does.
 #[pyfunction]
-#[pyo3(signature = (model, dtype="f32", device="cpu"))]
-fn load(py: Python<'_>, model: &str, dtype: &str, device: &str) -> PyResult<PyModel> {
+#[pyo3(signature = (model, dtype="f32", device="cpu", tf32=false))]
+fn load(py: Python<'_>, model: &str, dtype: &str, device: &str, tf32: bool) -> PyResult<PyModel> {
     let dtype = match dtype {
         "f32" | "float32" => DType::F32,
         "f64" | "float64" => DType::F64,
+        "bf16" | "bfloat16" => DType::BF16,
+        "f16" | "float16" => DType::F16,
         other => {
             return Err(PyValueError::new_err(format!(
-                "dtype `{other}`: use f32 or f64"
+                "dtype `{other}`: use f32, f64, bf16 or f16"
             )))
         }
     };
+    // Process-wide in candle, as torch.backends.cuda.matmul.allow_tf32 is in PyTorch.
+    calig::runtime::set_tf32(tf32);
     let device = match device {
         "cpu" => Device::Cpu,
-        "cuda" => Device::new_cuda(0).map_err(|e| {
-            PyRuntimeError::new_err(format!("cannot use CUDA (is calig built with it?): {e}"))
-        })?,
+        "cuda" => calig::runtime::cuda_device(0).map_err(PyRuntimeError::new_err)?,
         other => {
             return Err(PyValueError::new_err(format!(
                 "device `{other}`: use cpu or cuda"

@@ -143,8 +143,10 @@ def test_errors_are_python_exceptions_with_calig_messages():
         m.explain(FIXTURES / "vit" / "image.png")
     with pytest.raises(ValueError, match="empty"):
         m.explain("   ")
-    with pytest.raises(ValueError, match="dtype"):
-        calig.load(str(FIXTURES / "bert"), dtype="f16")
+    with pytest.raises(ValueError, match="dtype `int8`"):
+        calig.load(str(FIXTURES / "bert"), dtype="int8")
+    with pytest.raises(TypeError, match="tf32 must be a bool"):
+        calig.load(str(FIXTURES / "bert"), tf32="yes")
 
 
 def test_notebook_html_and_files(tmp_path):
@@ -360,3 +362,14 @@ def test_notebook_html_is_a_scoped_fragment():
         for selector in rule.split("{")[0].split(","):
             assert selector.strip().startswith(".calig-report-v1"), selector
     assert e.html().startswith("<!DOCTYPE html>")
+
+
+def test_reduced_precision_loads_and_says_so():
+    """bf16 and f16 (meant for GPUs) run on the CPU too, and the explanation says which."""
+    ref = calig.load(str(FIXTURES / "bert")).explain("a gorgeous movie", method="ig")
+    for dtype in ("bf16", "f16"):
+        e = calig.load(str(FIXTURES / "bert"), dtype=dtype).explain("a gorgeous movie", method="ig")
+        assert json.loads(e.to_json())["dtype"] == dtype
+        a, b = e.word_scores, ref.word_scores
+        num = sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+        assert num <= 0.1 * sum(y * y for y in b) ** 0.5, (dtype, a, b)

@@ -125,7 +125,7 @@ pub fn integrate_paths(
                 &PathOptions {
                     rule: &rule,
                     engine: model.runtime().engine,
-                    max_batch: chunk_rows(params, subject),
+                    max_batch: chunk_rows(params, subject, group_paths.len() * n),
                     attention,
                 },
             )?;

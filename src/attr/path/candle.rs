@@ -24,12 +24,20 @@ pub(super) fn candle_chunk(c: &Chunk) -> Result<ChunkSums> {
     let mut state: Option<Tensor> = None;
     let mut next_leaf = 0;
     let mut probes: Vec<Probe> = Vec::new();
+    let mut read_out = false;
     for b in 0..=num_layers {
         // Join the rows whose space enters before block b.
         let mut joined_here = 0;
         while next_leaf < c.leaves.len() && entry(c.paths[c.leaves[next_leaf].path].space) == b {
             let leaf = &c.leaves[next_leaf];
             let rows = c.rows(leaf)?;
+            // After a readout block the state is the first token alone; so are the rows of
+            // h^(L)'s path, which join it there.
+            let rows = if read_out {
+                rows.narrow(1, 0, 1)?
+            } else {
+                rows
+            };
             if c.paths[leaf.path].space == Space::Hidden(b) {
                 joined_here = leaf.weights.len();
             } else {
@@ -46,16 +54,27 @@ pub(super) fn candle_chunk(c: &Chunk) -> Result<ChunkSums> {
             break;
         }
         let Some(h) = state.take() else { continue };
+        // The last block computes only the row the head reads, where it reads one.
+        let readout = b + 1 == num_layers && c.model.reads_first_token();
         let probe = if c.attention && joined_here > 0 {
             let (rows, s) = (h.dim(0)?, h.dim(1)?);
             let heads = c.model.config().num_heads;
-            Some(Var::zeros((rows, heads, s, s), h.dtype(), h.device())?)
+            let queries = if readout { 1 } else { s };
+            Some(Var::zeros(
+                (rows, heads, queries, s),
+                h.dtype(),
+                h.device(),
+            )?)
         } else {
             None
         };
-        let (out, probs) =
-            c.model
-                .block(b, &h, c.mask_bias, probe.as_ref().map(|v| v.as_tensor()))?;
+        let probe_tensor = probe.as_ref().map(|v| v.as_tensor());
+        read_out = readout;
+        let (out, probs) = if readout {
+            c.model.readout_block(b, &h, c.mask_bias, probe_tensor)?
+        } else {
+            c.model.block(b, &h, c.mask_bias, probe_tensor)?
+        };
         if let Some(var) = probe {
             probes.push(Probe {
                 block: b,
@@ -83,7 +102,16 @@ pub(super) fn candle_chunk(c: &Chunk) -> Result<ChunkSums> {
         let total = g.dim(0)?;
         let gp = g.narrow(0, total - p.rows, p.rows)?;
         let ap = p.probs.narrow(0, total - p.rows, p.rows)?.detach();
-        add_to(&mut attention[p.block], (gp * ap)?.relu()?.mean(1)?.sum(0)?)?;
+        let relevance = (gp * ap)?.relu()?.mean(1)?.sum(0)?;
+        // A readout block's probabilities have the first token's row only; the others are 0.
+        let (queries, s) = relevance.dims2()?;
+        let relevance = if queries < s {
+            let rest = Tensor::zeros((s - queries, s), relevance.dtype(), relevance.device())?;
+            Tensor::cat(&[&relevance, &rest], 0)?
+        } else {
+            relevance
+        };
+        add_to(&mut attention[p.block], relevance)?;
     }
     Ok((sums, attention))
 }

@@ -110,19 +110,23 @@ pub fn integrate(
     };
     // Chunks are independent: run them on parallel workers, then add them up in chunk order so
     // the result does not depend on the number of workers.
-    let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
-    let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
-    // At most max_batch points per chunk, and at least one chunk per worker.
     let runtime = model.runtime();
+    let run_all = |rows: usize| -> Result<ChunkSums> {
+        let mut sums: Vec<Option<Tensor>> = vec![None; paths.len()];
+        let mut attention: Vec<Option<Tensor>> = vec![None; num_layers];
+        for (chunk_sums, chunk_attention) in
+            runtime.map_parallel(&chunks(paths.len(), steps, rows), |c| run_chunk(c))?
+        {
+            accumulate(&mut sums, chunk_sums)?;
+            accumulate(&mut attention, chunk_attention)?;
+        }
+        Ok((sums, attention))
+    };
+    // At most max_batch points per chunk, and at least one chunk per worker.
     let rows = opts
         .max_batch
         .min((paths.len() * steps).div_ceil(runtime.workers).max(1));
-    for (chunk_sums, chunk_attention) in
-        runtime.map_parallel(&chunks(paths.len(), steps, rows), |c| run_chunk(c))?
-    {
-        accumulate(&mut sums, chunk_sums)?;
-        accumulate(&mut attention, chunk_attention)?;
-    }
+    let (sums, attention) = with_fewer_rows_when_out_of_memory(rows, run_all)?;
     let attributions = sums
         .into_iter()
         .zip(&diffs)
@@ -135,6 +139,28 @@ pub fn integrate(
         attributions,
         path_attention: attention,
     })
+}
+
+/// `run(rows)`, and again with half the rows while a device runs out of memory: the chunk
+/// sizes of a GPU are an estimate against its free memory, which other programs share.
+fn with_fewer_rows_when_out_of_memory<T>(
+    mut rows: usize,
+    mut run: impl FnMut(usize) -> Result<T>,
+) -> Result<T> {
+    loop {
+        match run(rows) {
+            Err(e) if rows > 1 && out_of_memory(&e) => rows = rows.div_ceil(2),
+            other => return other,
+        }
+    }
+}
+
+/// Whether an error is a device's allocation failure (CUDA's driver, cuBLAS).
+fn out_of_memory(e: &CaligError) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    ["out_of_memory", "out of memory", "alloc_failed"]
+        .iter()
+        .any(|s| text.contains(s))
 }
 
 /// y_c at a state of the given space (batch of one), without gradients.
@@ -159,12 +185,12 @@ pub fn logit_at(
         .to_scalar::<f64>()?)
 }
 
-/// Rows (interpolation points) per chunk: `max_batch` when set, else as many as the memory
-/// budget allows for a full-depth pass, between 1 and 25 (the fastest of 12/16/25/32 on MiniLM,
-/// measured). The estimate of the activations one row keeps for the backward pass, per block,
-/// is 24·s·d + 8·heads·s² + 6·s·ffn values (calibrated on MiniLM: ~0.8 GB per row at 512
-/// tokens, measured).
-pub fn chunk_rows(params: &Params, subject: &Subject) -> usize {
+/// Rows (interpolation points) per chunk: `max_batch` when set, else from an estimate of the
+/// activations one row keeps for the backward pass, per block 24·s·d + 8·heads·s² + 6·s·ffn
+/// values (calibrated on MiniLM: ~0.8 GB per row at 512 tokens, measured), against the
+/// `memory_mib` budget on the CPU and the device's free memory on a GPU
+/// ([`chunk_rows_policy`](crate::runtime::chunk_rows_policy)).
+pub fn chunk_rows(params: &Params, subject: &Subject, points: usize) -> usize {
     if params.max_batch > 0 {
         return params.max_batch;
     }
@@ -173,10 +199,50 @@ pub fn chunk_rows(params: &Params, subject: &Subject) -> usize {
     let per_block = 24.0 * s * c.hidden_size as f64
         + 8.0 * c.num_heads as f64 * s * s
         + 6.0 * s * c.intermediate_size as f64;
-    let bytes =
+    let row_bytes =
         per_block * c.num_layers.max(1) as f64 * subject.model.dtype().size_in_bytes() as f64;
-    // Chunks run on parallel workers: each gets its share of the budget.
-    let workers = subject.model.runtime().workers;
-    let budget = params.memory_mib as f64 * 1024.0 * 1024.0 / workers as f64;
-    ((budget / bytes).floor() as usize).clamp(1, 25)
+    let runtime = subject.model.runtime();
+    crate::runtime::chunk_rows_policy(
+        row_bytes,
+        points,
+        runtime.workers,
+        params.memory_mib as f64 * 1024.0 * 1024.0,
+        runtime.device_free_bytes(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_out_of_memory_device_retries_with_half_the_rows() {
+        let oom = || {
+            CaligError::Tensor(candle_core::Error::Msg(
+                "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")".into(),
+            ))
+        };
+        let mut tried = Vec::new();
+        let got = with_fewer_rows_when_out_of_memory(650, |rows| {
+            tried.push(rows);
+            if rows > 100 {
+                Err(oom())
+            } else {
+                Ok(rows)
+            }
+        });
+        assert_eq!(got.unwrap(), 82);
+        assert_eq!(tried, vec![650, 325, 163, 82]);
+        // Other errors, and running out with a single row, are returned as they are.
+        let other = with_fewer_rows_when_out_of_memory(8, |_| -> Result<()> {
+            Err(CaligError::Internal("no".into()))
+        });
+        assert!(matches!(other, Err(CaligError::Internal(_))));
+        let mut calls = 0;
+        let one = with_fewer_rows_when_out_of_memory(1, |_| -> Result<()> {
+            calls += 1;
+            Err(oom())
+        });
+        assert!(one.is_err() && calls == 1);
+    }
 }

@@ -368,10 +368,18 @@ def _target(t) -> Optional[str]:
     return None if t is None else str(t)
 
 
-def load(model: str, dtype: str = "f32", device: str = "cpu") -> Model:
+def load(model: str, dtype: str = "f32", device: str = "cpu", tf32: bool = False) -> Model:
     """Loads a built-in model (``calig models``), a checkpoint directory or a hub id in the local
-    Hugging Face cache, as the CLI does. ``dtype``: ``"f32"`` or ``"f64"``."""
-    return Model(_calig.load(str(model), dtype, device))
+    Hugging Face cache, as the CLI does. ``dtype``: ``"f32"``, ``"f64"``, or for GPUs ``"bf16"``
+    and ``"f16"``; ``device``: ``"cpu"`` or ``"cuda"`` (a CUDA build); ``tf32=True`` lets f32
+    matrix products on CUDA use TF32 tensor cores (process-wide, like PyTorch's
+    ``torch.backends.cuda.matmul.allow_tf32``)."""
+    for name, value in (("model", model), ("dtype", dtype), ("device", device)):
+        if not isinstance(value, (str, Path)) or (name != "model" and isinstance(value, Path)):
+            raise TypeError(f"load: {name} must be a str, not {type(value).__name__}")
+    if not isinstance(tf32, bool):
+        raise TypeError(f"load: tf32 must be a bool, not {type(tf32).__name__}")
+    return Model(_calig.load(str(model), dtype, device, tf32))
 
 
 def methods() -> list:
