@@ -40,4 +40,15 @@ shot text-long 3600
 "$calig" explain --method calig --format png --output "$out/png-text-calig.png" \
     "$sentence But the ending drags."
 "$calig" explain --method calig --image "$boot" --format png --output "$out/png-image-calig.png"
+# The same figure in vectors (words as text), for papers; and a shot of it as a browser draws it.
+"$calig" explain --method calig,ig,gae --format svg --output "$out/svg-text-methods.svg" \
+    "$sentence But the ending drags."
+height=$(grep -o 'height="[0-9]*"' "$out/svg-text-methods.svg" | head -1 | tr -dc 0-9)
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+    --screenshot="$out/svg-text-methods.png" --window-size=1000,"$height" \
+    "file://$PWD/$out/svg-text-methods.svg" >/dev/null 2>&1
+# An evaluation's curves: bands, n, line styles (12 SST-2 dev sentences, six methods).
+"$calig" eval --model minilm-sst2 --dataset ../shared/data/sst2/dev.tsv --limit 12 \
+    --methods ig:steps=8,gae,attnlrp,random,rollout,saliency --output "$tmp/eval" 2>/dev/null
+cp "$tmp/eval/plots/deletion.png" "$out/eval-deletion.png"
 ls -l "$out"

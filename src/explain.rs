@@ -58,9 +58,20 @@ pub struct InputInfo {
     /// Images: the file's (height, width) when it differs from `image_size` (it was resized).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resized_from: Option<[usize; 2]>,
+    /// Images: the colour channels the model reads (1: grey, 3: RGB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
 }
 
 impl InputInfo {
+    /// "the image was resized from W×H to W×H pixels …" when it was.
+    pub fn resize_note(&self) -> Option<String> {
+        match (self.resized_from, self.image_size) {
+            (Some(from), Some(to)) => Some(crate::model::image::resize_note(from, to)),
+            _ => None,
+        }
+    }
+
     pub fn is_text(&self) -> bool {
         self.kind == "text"
     }
@@ -206,6 +217,7 @@ pub fn prepare<'a>(
                 patch_grid: None,
                 image_size: None,
                 resized_from: None,
+                channels: None,
             };
             (mi, info, enc.tokens, enc.words, enc.special, ids)
         }
@@ -234,6 +246,7 @@ pub fn prepare<'a>(
                 patch_grid: Some([g, g]),
                 image_size: Some([ic.image_size, ic.image_size]),
                 resized_from: (size != [ic.image_size, ic.image_size]).then_some(size),
+                channels: Some(ic.num_channels),
             };
             (mi, info, tokens, vec![], vec![], None)
         }
@@ -410,6 +423,26 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The progress hook of `calig explain`: every interpolation point planned is reported
+    /// done, on the workers too.
+    #[test]
+    fn an_explanation_reports_its_interpolation_points() {
+        let m = load_model(&fixture("bert"), DType::F32, &Device::Cpu).unwrap();
+        let mut p = Params::defaults(true);
+        p.steps = 8;
+        let input = ExplainInput::Text("a gorgeous movie".into());
+        for (method, points) in [
+            (Method::Ig, 8),
+            (Method::Lig, 8 * (m.config.num_layers + 1)),
+        ] {
+            let got = crate::progress::watch_points(false, || {
+                explain(&m, &input, None, method, &p).unwrap();
+                crate::progress::watched_points()
+            });
+            assert_eq!(got, Some((points as u64, points as u64)), "{method:?}");
+        }
     }
 
     /// What `--format json` writes reads back into the same value: serialising the read-back

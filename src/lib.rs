@@ -53,7 +53,7 @@ pub mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz_targets;
-pub(crate) mod progress;
+pub mod progress;
 pub(crate) mod store;
 
 pub use attr::{Attribution, Method, MethodInfo, Params, Setting, SETTINGS};

@@ -109,11 +109,14 @@ impl Runtime {
             return items.iter().map(&f).collect();
         }
         let f = &f;
+        let watch = crate::progress::current();
         let per_worker: Vec<Result<Vec<(usize, T)>, E>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..n)
                 .map(|w| {
+                    let watch = watch.clone();
                     s.spawn(move || {
                         IN_WORKER.with(|w| w.set(true));
+                        crate::progress::adopt(watch);
                         items
                             .iter()
                             .enumerate()

@@ -501,3 +501,52 @@ fn predict_takes_the_model_as_a_flag_or_first() {
     assert!(flag.status.success(), "{}", stderr(&flag));
     assert_eq!(flag.stdout, first.stdout);
 }
+
+/// The error texts a newcomer met (issue 27): each names the problem once, in words that lead
+/// somewhere.
+#[test]
+fn error_texts_name_the_problem_once_and_point_somewhere_useful() {
+    let vit = fixture("vit");
+    let bert = fixture("bert");
+    // A missing image: the system's reason once, not twice.
+    let o = calig(&["explain", "--model", s(&vit), "--image", "missing.png"]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    // A local path that does not exist is not a hub id to download.
+    fails_with(
+        &["explain", "--model", "/no/such/checkpoint", "x"],
+        &["`/no/such/checkpoint`: no such directory"],
+    );
+    let o = calig(&["explain", "--model", "./no/such", "x"]);
+    assert!(!stderr(&o).contains("huggingface-cli"), "{}", stderr(&o));
+    // Negative numbers are refused as values, without clap's tip to pass them as text.
+    for args in [["--top", "-1"], ["--steps", "-3"], ["--max-batch", "-2"]] {
+        let o = calig(&["explain", "--model", s(&bert), args[0], args[1], "x"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&format!("`{}`", args[1])), "{args:?}: {err}");
+        assert!(!err.contains("'-- "), "{args:?}: {err}");
+    }
+    // --top with a format that lists every word says it is ignored.
+    let o = calig(&[
+        "explain",
+        "--model",
+        s(&bert),
+        "--top",
+        "2",
+        "--format",
+        "json",
+        "x",
+    ]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("--top is ignored by --format json"));
+    // A checkpoint with only the slow tokenizer's vocabulary says how to make tokenizer.json.
+    let (_tmp, dir) = copy_fixture("bert");
+    std::fs::remove_file(dir.join("tokenizer.json")).unwrap();
+    std::fs::write(dir.join("vocab.txt"), "[PAD]\n[UNK]\n").unwrap();
+    fails_with(
+        &["explain", "--model", s(&dir), "x"],
+        &["only the slow tokenizer's vocab.txt", "save_pretrained"],
+    );
+}

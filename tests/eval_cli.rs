@@ -66,6 +66,11 @@ fn tables_plots_and_a_cached_rerun() {
     let args = strs(&owned);
     let first = run_ok(&args);
     assert!(first.contains("6 of 6 examples"), "{first}");
+    // The metric names --metrics takes, not the code's.
+    assert!(
+        first.contains("metrics comprehensiveness,sufficiency,log-odds"),
+        "{first}"
+    );
     for f in [
         "results.md",
         "results.csv",

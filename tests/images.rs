@@ -74,10 +74,12 @@ fn every_colour_type_decodes_and_resizing_is_reported() {
                 serde_json::json!([28, 40]),
                 "{name}"
             );
+            // The 40-wide, 28-high file, said as width × height.
             assert!(
-                err.contains("image resized from 28x40 to 32x32"),
+                err.contains("resized from 40×28 to 32×32 pixels (width × height)"),
                 "{name}: {err}"
             );
+            assert_eq!(e["input"]["channels"], 3, "{name}");
         }
     }
 }

@@ -77,7 +77,12 @@ pub fn run(a: ExplainArgs) -> Result<()> {
     let several = a.method.method.len() > 1;
     let mut es = Vec::new();
     for &method in &a.method.method {
-        let e = explain_prepared(&m, &prepared, method, &params)?;
+        // A bar on a terminal's stderr once a method has run for 2 s (400 words of CA-LIG on
+        // two cores take most of a minute).
+        let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let e = calig::progress::watch_points(show, || {
+            explain_prepared(&m, &prepared, method, &params)
+        })?;
         for w in &e.warnings {
             if several {
                 eprintln!("warning ({}): {w}", method.name());
@@ -88,8 +93,8 @@ pub fn run(a: ExplainArgs) -> Result<()> {
         es.push(e);
     }
     let e = &es[0];
-    if let (Some([h, w]), Some([mh, mw])) = (e.input.resized_from, e.input.image_size) {
-        eprintln!("note: image resized from {h}x{w} to {mh}x{mw} (the model's input size)");
+    if let Some(n) = e.input.resize_note() {
+        eprintln!("note: {n}");
     }
     if let Some(n) = e.input.truncated_from {
         eprintln!(

@@ -33,8 +33,10 @@ fn arg_for(s: &'static Setting) -> Arg {
         Kind::Choice(list) => arg
             .help(format!("{} [default: {default}]", s.doc))
             .value_parser(PossibleValuesParser::new(possible_values_of(&list()))),
+        // A negative number is a value to refuse with the setting's own words, not a flag.
         kind => arg
             .help(format!("{} [default: {default}]", s.doc))
+            .allow_negative_numbers(true)
             .value_parser(move |v: &str| kind.check(v).map(|()| v.to_string())),
     }
 }

@@ -43,10 +43,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
                 let (input, size) = m.prepare_image(p)?;
                 let model_size = m.config.image.as_ref().map(|i| [i.image_size; 2]);
                 let resized = (Some(size) != model_size).then_some(size);
-                if let (Some([h, w]), Some([mh, mw])) = (resized, model_size) {
-                    eprintln!(
-                        "note: image resized from {h}x{w} to {mh}x{mw} (the model's input size)"
-                    );
+                if let (Some(from), Some(to)) = (resized, model_size) {
+                    eprintln!("note: {}", calig::model::image::resize_note(from, to));
                 }
                 (
                     input,

@@ -36,7 +36,7 @@ fn read(input: &Path) -> Result<Saved> {
 }
 
 /// A file name for a batch row: its line and its id, kept to letters, digits, `.`, `-`, `_`.
-fn png_name(i: usize, line: Option<u64>, id: Option<&str>) -> String {
+fn file_name(i: usize, line: Option<u64>, id: Option<&str>, extension: &str) -> String {
     let line = line.unwrap_or(i as u64 + 1);
     let id: String = id
         .unwrap_or("")
@@ -51,9 +51,9 @@ fn png_name(i: usize, line: Option<u64>, id: Option<&str>) -> String {
         .take(40)
         .collect();
     if id.is_empty() {
-        format!("line-{line:05}.png")
+        format!("line-{line:05}.{extension}")
     } else {
-        format!("line-{line:05}_{id}.png")
+        format!("line-{line:05}_{id}.{extension}")
     }
 }
 
@@ -80,26 +80,39 @@ fn batch(a: &RenderArgs, items: &[Item], image_dir: Option<&Path>) -> Result<()>
         ReportFormat::Html => {
             super::output::emit(out, &calig::render::html::render_batch(items, &opts))
         }
-        ReportFormat::Png => {
-            let dir = out.expect("checked: png has an output");
+        ReportFormat::Png | ReportFormat::Svg => {
+            let svg = a.report.format == ReportFormat::Svg;
+            let kind = if svg { "svg" } else { "png" };
+            let Some(dir) = out else {
+                bail!("with JSON lines, --format {kind} writes one file per line into the directory --output names");
+            };
             if dir.is_file() {
                 bail!(
-                    "{} is a file: with JSON lines, --format png writes one PNG per line into \
+                    "{} is a file: with JSON lines, --format {kind} writes one file per line into \
                      the directory --output names",
                     dir.display()
                 );
             }
             let refs: Vec<_> = items.iter().map(|it| &it.explanation).collect();
             // Everything is drawn before the first file is written.
-            let pngs = calig::render::png::render_each(&refs, &opts)?;
+            let files: Vec<Vec<u8>> = if svg {
+                calig::render::svg::render_each(&refs, &opts)
+                    .into_iter()
+                    .map(String::into_bytes)
+                    .collect()
+            } else {
+                calig::render::png::render_each(&refs, &opts)?
+            };
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            for (i, (it, png)) in items.iter().zip(&pngs).enumerate() {
-                calig::atomic::write_file(&dir.join(png_name(i, it.line, it.id.as_deref())), png)?;
+            for (i, (it, bytes)) in items.iter().zip(&files).enumerate() {
+                let name = file_name(i, it.line, it.id.as_deref(), kind);
+                calig::atomic::write_file(&dir.join(name), bytes)?;
             }
             eprintln!(
-                "calig render: {} PNG files in {}",
-                pngs.len(),
+                "calig render: {} {} files in {}",
+                files.len(),
+                kind.to_uppercase(),
                 dir.display()
             );
             Ok(())
@@ -125,8 +138,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn png_names_keep_line_order_and_safe_ids() {
-        assert_eq!(png_name(0, Some(3), Some("a/b c")), "line-00003_a_b_c.png");
-        assert_eq!(png_name(4, None, None), "line-00005.png");
+    fn file_names_keep_line_order_and_safe_ids() {
+        assert_eq!(
+            file_name(0, Some(3), Some("a/b c"), "png"),
+            "line-00003_a_b_c.png"
+        );
+        assert_eq!(file_name(4, None, None, "svg"), "line-00005.svg");
     }
 }

@@ -18,6 +18,8 @@ pub enum ReportFormat {
     Html,
     /// A PNG heat map (needs --output).
     Png,
+    /// The PNG's figure as vector graphics (SVG: words as text), for papers.
+    Svg,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -36,8 +38,16 @@ pub struct ReportArgs {
     #[arg(long, default_value = "auto", value_parser = ColourChoice::parse)]
     pub color: ColourChoice,
     /// Text view: list only the K strongest words (by |score|) and K tokens per layer.
-    #[arg(long)]
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = parse_top)]
     pub top: Option<usize>,
+}
+
+/// `--top K`: a whole number of at least 1 (a negative one is refused here, not read as a flag).
+fn parse_top(v: &str) -> std::result::Result<usize, String> {
+    match v.trim().parse::<usize>() {
+        Ok(k) if k >= 1 => Ok(k),
+        _ => Err(format!("`{v}` is not a whole number of at least 1")),
+    }
 }
 
 /// The terminal's width in columns: `COLUMNS`, else the terminal's size, else 100.
@@ -60,8 +70,12 @@ impl ReportArgs {
         if self.format == ReportFormat::Png && self.output.is_none() {
             bail!("--format png needs --output FILE.png (a PNG is not written to the terminal)");
         }
-        if self.top == Some(0) {
-            bail!("--top must be at least 1");
+        if self.top.is_some() && self.format != ReportFormat::Text {
+            eprintln!(
+                "warning: --top is ignored by --format {}: it shortens the text view only; \
+                 the other formats report every word",
+                format!("{:?}", self.format).to_lowercase()
+            );
         }
         Ok(())
     }
@@ -122,6 +136,10 @@ impl ReportArgs {
                 let png = calig::render::png::render(es, &self.options(image_dir))?;
                 Ok(calig::atomic::write_file(path, &png)?)
             }
+            ReportFormat::Svg => super::output::emit(
+                out,
+                &calig::render::svg::render(es, &self.options(image_dir)),
+            ),
         }
     }
 }

@@ -250,9 +250,10 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
         selected.examples.len(),
         selected.total,
         methods.len(),
+        // The names --metrics takes (comprehensiveness, log-odds, …).
         metrics
             .iter()
-            .map(|m| format!("{m:?}"))
+            .map(|&m| <&'static str>::from(m))
             .collect::<Vec<_>>()
             .join(","),
     ));

@@ -1,11 +1,14 @@
 //! PNG line plots of mean curves, one line per method (token-F1@k, deletion/insertion,
-//! perturbation), drawn with plotters into an RGB buffer and encoded with `image`. Text uses
-//! the embedded DejaVu Sans, so plots look the same on every machine.
+//! perturbation), with a 95 % bootstrap band around each and the number of examples in the
+//! title, drawn with plotters into an RGB buffer and encoded with `image`. Lines differ in
+//! colour, dash and marker, so overlapping ones stay apart. Text uses the embedded DejaVu Sans,
+//! so plots look the same on every machine.
 
 use super::outcome::CurveValues;
-use super::stats::mean;
+use super::stats::{mean, quantile};
 use crate::error::{CaligError, Result};
 use plotters::prelude::*;
+use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::sync::Once;
 
@@ -44,6 +47,55 @@ fn fonts() {
     });
 }
 
+/// Bootstrap resamples of the examples behind the bands.
+const BAND_RESAMPLES: usize = 500;
+
+/// Per method and point, the 2.5 / 97.5 % quantiles of the mean over resamples of the
+/// examples. Paired: every method and point use the same resampled examples (seeded), as the
+/// tables' paired intervals do, so two methods' bands move together.
+fn bands(curve: &CurveValues) -> Vec<Vec<(f64, f64)>> {
+    let n = curve.values.first().map_or(0, Vec::len);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let draws: Vec<Vec<usize>> = if n >= 2 {
+        (0..BAND_RESAMPLES)
+            .map(|_| (0..n).map(|_| rng.random_range(0..n)).collect())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    curve
+        .values
+        .iter()
+        .map(|per_example| {
+            (0..curve.xs.len())
+                .map(|i| {
+                    let at: Vec<f64> = per_example.iter().map(|v| v[i]).collect();
+                    if draws.is_empty() {
+                        let m = mean(&at);
+                        return (m, m);
+                    }
+                    let mut means: Vec<f64> = draws
+                        .iter()
+                        .map(|d| d.iter().map(|&j| at[j]).sum::<f64>() / n as f64)
+                        .collect();
+                    means.sort_by(f64::total_cmp);
+                    (quantile(&means, 0.025), quantile(&means, 0.975))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// x tick labels: whole numbers without decimals (token-F1@k's k), else at most two decimals.
+fn tick_label(x: f64, whole: bool) -> String {
+    if whole {
+        format!("{x:.0}")
+    } else {
+        let t = format!("{x:.2}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> CaligError {
     CaligError::Unsupported(format!("plotting failed: {e}"))
 }
@@ -67,23 +119,31 @@ pub fn line_plot(
                 .collect()
         })
         .collect();
+    let bands = bands(curve);
+    let n = curve.values.first().map_or(0, Vec::len);
     let (x0, x1) = (
         curve.xs.first().copied().unwrap_or(0.0),
         curve.xs.last().copied().unwrap_or(1.0),
     );
-    let finite = means.iter().flatten().filter(|v| v.is_finite());
+    let whole_x = curve.xs.iter().all(|x| x.fract() == 0.0);
+    let finite = means
+        .iter()
+        .flatten()
+        .chain(bands.iter().flatten().flat_map(|(l, h)| [l, h]))
+        .filter(|v| v.is_finite());
     let y_max = finite.clone().fold(0.0f64, |a, &b| a.max(b));
     let y_min = finite.fold(0.0f64, |a, &b| a.min(b));
     let pad = ((y_max - y_min) * 0.05).max(1e-3);
     // Tall enough for one legend line per method.
-    let h = H.max(60 + 20 * methods.len() as u32);
+    let h = H.max(80 + 20 * methods.len() as u32);
     let mut buf = vec![255u8; (W * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (W, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (plot_area, legend) = root.split_horizontally(W - LEGEND);
+        let caption = format!("{title} (n = {n})");
         let mut chart = ChartBuilder::on(&plot_area)
-            .caption(title, ("sans-serif", 22))
+            .caption(caption, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(64)
@@ -93,45 +153,76 @@ pub fn line_plot(
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
+            .x_label_formatter(&|x| tick_label(*x, whole_x))
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(err)?;
+        // Bands first, under every line.
+        for (mi, band) in bands.iter().enumerate() {
+            let mut outline: Vec<(f64, f64)> = curve
+                .xs
+                .iter()
+                .zip(band)
+                .map(|(&x, &(_, hi))| (x, hi))
+                .collect();
+            outline.extend(
+                curve
+                    .xs
+                    .iter()
+                    .zip(band)
+                    .rev()
+                    .map(|(&x, &(lo, _))| (x, lo)),
+            );
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    colour(mi).mix(0.12).filled(),
+                )))
+                .map_err(err)?;
+        }
         for (mi, (ys, name)) in means.iter().zip(methods).enumerate() {
             let colour = colour(mi);
-            // Past the palette, lines repeat its colours dashed.
             let style = ShapeStyle::from(&colour).stroke_width(2);
             let points: Vec<(f64, f64)> =
                 curve.xs.iter().copied().zip(ys.iter().copied()).collect();
-            if mi < COLOURS.len() {
+            // Every other line dashed, and past the palette's colours the dashes alternate
+            // the other way, so that two lines never look alike.
+            let dashed = (mi % 2 == 1) != (mi / COLOURS.len() % 2 == 1);
+            if dashed {
                 chart
-                    .draw_series(LineSeries::new(points.clone(), style))
+                    .draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
                     .map_err(err)?;
             } else {
                 chart
-                    .draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
+                    .draw_series(LineSeries::new(points.clone(), style))
                     .map_err(err)?;
             }
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
-                .map_err(err)?;
-            // The legend entry: a short line sample and the method's name.
+            draw_markers(&mut chart, &points, mi, colour)?;
+            // The legend entry: a short line sample with its marker, and the method's name.
             let y = 40 + 20 * mi as i32;
-            {
-                let sample = [(8, y), (34, y)];
-                if mi < COLOURS.len() {
-                    legend.draw(&PathElement::new(sample, style)).map_err(err)?;
-                } else {
-                    legend
-                        .draw(&PathElement::new([(8, y), (16, y)], style))
-                        .and_then(|()| legend.draw(&PathElement::new([(24, y), (34, y)], style)))
-                        .map_err(err)?;
-                }
+            if dashed {
                 legend
-                    .draw(&Text::new(name.clone(), (42, y - 8), ("sans-serif", 14)))
+                    .draw(&PathElement::new([(8, y), (18, y)], style))
+                    .and_then(|()| legend.draw(&PathElement::new([(26, y), (36, y)], style)))
+                    .map_err(err)?;
+            } else {
+                legend
+                    .draw(&PathElement::new([(8, y), (36, y)], style))
                     .map_err(err)?;
             }
+            legend_marker(&legend, (22, y), mi, colour)?;
+            legend
+                .draw(&Text::new(name.clone(), (44, y - 8), ("sans-serif", 14)))
+                .map_err(err)?;
         }
+        legend
+            .draw(&Text::new(
+                "bands: 95 % bootstrap of the mean".to_string(),
+                (8, 40 + 20 * methods.len() as i32),
+                ("sans-serif", 13),
+            ))
+            .map_err(err)?;
         root.present().map_err(err)?;
     }
     let mut png = Vec::new();
@@ -139,6 +230,56 @@ pub fn line_plot(
         .write_image(&buf, W, h, image::ExtendedColorType::Rgb8)
         .map_err(err)?;
     super::report::write_atomic(path, &png)
+}
+
+/// The marker shapes, in turn per method: circle, triangle, cross, square.
+fn draw_markers<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    points: &[(f64, f64)],
+    mi: usize,
+    colour: RGBColor,
+) -> Result<()> {
+    let style = colour.filled();
+    match mi % 4 {
+        0 => chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, style))),
+        1 => chart.draw_series(points.iter().map(|&p| TriangleMarker::new(p, 5, style))),
+        2 => chart.draw_series(
+            points
+                .iter()
+                .map(|&p| Cross::new(p, 4, colour.stroke_width(2))),
+        ),
+        _ => chart.draw_series(
+            points
+                .iter()
+                .map(|&p| EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], style)),
+        ),
+    }
+    .map(drop)
+    .map_err(err)
+}
+
+/// The marker of method `mi` in the legend, at pixel `at`.
+fn legend_marker<DB: DrawingBackend>(
+    legend: &DrawingArea<DB, plotters::coord::Shift>,
+    at: (i32, i32),
+    mi: usize,
+    colour: RGBColor,
+) -> Result<()> {
+    let style = colour.filled();
+    match mi % 4 {
+        0 => legend.draw(&Circle::new(at, 4, style)),
+        1 => legend.draw(&TriangleMarker::new(at, 5, style)),
+        2 => legend.draw(&Cross::new(at, 4, colour.stroke_width(2))),
+        _ => legend.draw(&Rectangle::new(
+            [(at.0 - 4, at.1 - 4), (at.0 + 4, at.1 + 4)],
+            style,
+        )),
+    }
+    .map_err(err)
 }
 
 use image::ImageEncoder as _;

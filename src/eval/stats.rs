@@ -29,7 +29,7 @@ pub fn mean(v: &[f64]) -> f64 {
 }
 
 /// The `q` quantile (0..=1) of sorted values, by linear interpolation (NumPy's default).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -191,3 +191,8 @@ impl ImageProcessor {
             .collect()
     }
 }
+/// The note a report gives when an image was resized: sizes as width × height (`from` and `to`
+/// are `[height, width]`, as the JSON's `resized_from` and `image_size`).
+pub fn resize_note([fh, fw]: [usize; 2], [th, tw]: [usize; 2]) -> String {
+    format!("the image was resized from {fw}×{fh} to {tw}×{th} pixels (width × height), the model's input size")
+}

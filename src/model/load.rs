@@ -96,6 +96,15 @@ fn hub_snapshot(id: &str) -> Option<PathBuf> {
     entries.last().map(|e| e.path())
 }
 
+/// A spec that can only be a path, never a hub id (`org/name`) or a built-in name: absolute,
+/// relative with `.`/`~`, or with more than one `/`.
+fn looks_like_a_path(spec: &str) -> bool {
+    spec.starts_with(['/', '.', '~', '\\'])
+        || spec.contains('\\')
+        || spec.matches('/').count() > 1
+        || spec.ends_with('/')
+}
+
 pub fn resolve(spec: &str) -> Result<ModelSource> {
     let path = Path::new(spec);
     if path.is_dir() {
@@ -126,6 +135,12 @@ pub fn resolve(spec: &str) -> Result<ModelSource> {
         return Err(CaligError::ModelNotFound(format!(
             "built-in model `{spec}` is not installed: run `calig models install {spec}` \
              (scripts/setup.sh installs all of them)"
+        )));
+    }
+    if looks_like_a_path(spec) {
+        return Err(CaligError::ModelNotFound(format!(
+            "`{spec}`: no such directory (a checkpoint directory holds config.json, the weights \
+             and, for text, tokenizer.json)"
         )));
     }
     Err(CaligError::ModelNotFound(format!(
@@ -223,9 +238,29 @@ pub fn load_model_with(spec: &str, runtime: &Runtime) -> Result<LoadedModel> {
     if config.family.is_text() {
         let path = dir.join("tokenizer.json");
         if !path.is_file() {
+            let slow = [
+                "vocab.txt",
+                "vocab.json",
+                "sentencepiece.bpe.model",
+                "spiece.model",
+            ]
+            .into_iter()
+            .find(|f| dir.join(f).is_file());
+            let hint = match slow {
+                Some(f) => format!(
+                    "; this checkpoint has only the slow tokenizer's {f}: write tokenizer.json \
+                     with transformers, `AutoTokenizer.from_pretrained(\"{}\").save_pretrained(\"{}\")` \
+                     (it converts to the fast tokenizer)",
+                    dir.display(),
+                    dir.display()
+                ),
+                None => String::new(),
+            };
             return Err(CaligError::InvalidFile {
                 path,
-                reason: "missing: calig needs the fast tokenizer file tokenizer.json".into(),
+                reason: format!(
+                    "missing: calig needs the fast tokenizer file tokenizer.json{hint}"
+                ),
             });
         }
         let mut max = config.max_sequence_length();

@@ -40,6 +40,21 @@ pub fn layer_specials(e: &Explanation) -> Vec<bool> {
     }
 }
 
+/// Whether a layer row is zero everywhere but at special tokens: the last layer of layer IG
+/// and CA-LIG, whose head reads only \[CLS\] (no other token of h^(L) can move the logit).
+pub fn zero_but_specials(row: &[f64], special: &[bool]) -> bool {
+    let scale = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    scale > 0.0
+        && row
+            .iter()
+            .zip(special)
+            .all(|(v, &sp)| sp || v.abs() <= 1e-9 * scale)
+}
+
+/// What a report says of such a row.
+pub const HEAD_READS_CLS: &str =
+    "zero but at [CLS]: the head reads only [CLS] of the last layer, so no other token there can move the logit";
+
 fn rows_of(layers: &[Option<Vec<f64>>]) -> Vec<(usize, Vec<f64>)> {
     layers
         .iter()
@@ -68,13 +83,26 @@ pub fn flows(e: &Explanation) -> Vec<Flow> {
     };
     let signed = e.signed;
     let special = layer_specials(e);
-    let make = |name: &str, title: String, rows, signed| Flow {
-        name: name.into(),
-        title,
-        rows,
-        signed,
-        labels: e.tokens.clone(),
-        special: special.clone(),
+    let make = |name: &str, title: String, rows: Vec<(usize, Vec<f64>)>, signed| {
+        // Say why a row is blank, where it is (CA-LIG's and layer IG's last layer).
+        let blank: Vec<String> = rows
+            .iter()
+            .filter(|(_, r)| zero_but_specials(r, &special))
+            .map(|(l, _)| l.to_string())
+            .collect();
+        let title = if blank.is_empty() {
+            title
+        } else {
+            format!("{title}; layer {} is {HEAD_READS_CLS}", blank.join(", "))
+        };
+        Flow {
+            name: name.into(),
+            title,
+            rows,
+            signed,
+            labels: e.tokens.clone(),
+            special: special.clone(),
+        }
     };
     let main_title = super::method_info(e)
         .and_then(|i| i.layers_title)
@@ -99,4 +127,32 @@ pub fn flows(e: &Explanation) -> Vec<Flow> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_last_layer_blank_but_at_cls_is_explained() {
+        let mut e = crate::render::sample::text();
+        let last = vec![Some(vec![0.8, 0.0, 0.0, 0.0, 0.0])];
+        e.layers.as_mut().unwrap().extend(last);
+        let l = e.layers.as_ref().unwrap().len() - 1;
+        let f = &flows(&e)[0];
+        assert!(
+            f.title.ends_with(&format!("layer {l} is {HEAD_READS_CLS}")),
+            "{}",
+            f.title
+        );
+        let text = crate::render::text::render(&e, &crate::render::text::TextOptions::default());
+        assert!(
+            text.contains(&format!("[CLS] +0.800 ({HEAD_READS_CLS})")),
+            "{text}"
+        );
+        // A row with other non-zero tokens is not blank; an all-zero one is not either.
+        let special = [true, false, false, false, true];
+        assert!(!zero_but_specials(&[0.8, 0.1, 0.0, 0.0, 0.0], &special));
+        assert!(!zero_but_specials(&[0.0; 5], &special));
+    }
 }

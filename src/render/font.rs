@@ -54,6 +54,11 @@ pub fn width(text: &str, size: u32) -> i32 {
     layout(text, size).1.ceil() as i32
 }
 
+/// The ascent of the font at `size` pixels: from the top of a line box to the baseline.
+pub fn ascent(size: u32) -> f32 {
+    font().as_scaled(PxScale::from(size as f32)).ascent()
+}
+
 /// The height of a line of text at `size` pixels (ascent to descent).
 pub fn height(size: u32) -> i32 {
     let sf = font().as_scaled(PxScale::from(size as f32));

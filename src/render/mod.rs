@@ -8,6 +8,7 @@
 
 mod checks;
 pub mod document;
+pub mod figure;
 pub mod flow;
 pub mod font;
 pub mod html;
@@ -16,6 +17,7 @@ pub mod palette;
 pub mod png;
 pub mod saved;
 pub mod scale;
+pub mod svg;
 pub mod text;
 
 #[cfg(test)]

@@ -23,7 +23,13 @@ pub fn input_image(e: &Explanation, base_dir: Option<&Path>, size: u32) -> Optio
     let img: DynamicImage = candidates
         .iter()
         .find_map(|p| crate::model::image::decode(p).ok())?;
-    Some(img.resize_exact(size, size, FilterType::Triangle).to_rgb8())
+    // Shown as the model saw it: squashed to its square input, and grey for a grey model.
+    let img = img.resize_exact(size, size, FilterType::Triangle);
+    Some(if e.input.channels == Some(1) {
+        img.grayscale().to_rgb8()
+    } else {
+        img.to_rgb8()
+    })
 }
 
 /// A `gh` × `gw` grid (row-major) upsampled bilinearly to `w` × `h` pixels.
@@ -100,6 +106,19 @@ pub fn png_bytes(img: &RgbImage) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grey_model_is_shown_the_grey_image_it_saw() {
+        let mut e = crate::render::sample::image();
+        let colour =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vit/image.png");
+        e.input.path = Some(colour);
+        let coloured = |img: &RgbImage| img.pixels().any(|p| p[0] != p[1] || p[1] != p[2]);
+        e.input.channels = Some(3);
+        assert!(coloured(&input_image(&e, None, 32).unwrap()));
+        e.input.channels = Some(1);
+        assert!(!coloured(&input_image(&e, None, 32).unwrap()));
+    }
 
     #[test]
     fn upsampling_keeps_the_values_at_patch_centres_and_interpolates_between() {

@@ -55,9 +55,68 @@ pub fn css(score: f64, max: f64, signed: bool) -> String {
     format!("rgba({},{},{},{t:.3})", end[0], end[1], end[2])
 }
 
+/// Text on light backgrounds.
+pub const DARK_INK: [u8; 3] = [0, 0, 0];
+/// Text on dark backgrounds.
+pub const LIGHT_INK: [u8; 3] = [255, 255, 255];
+
+/// WCAG 2's relative luminance of an sRGB colour.
+fn luminance(c: [u8; 3]) -> f64 {
+    let lin = |v: u8| {
+        let v = v as f64 / 255.0;
+        if v <= 0.040_45 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
+}
+
+/// WCAG 2's contrast ratio of two colours (1 to 21).
+pub fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The text colour for a background: dark or white, whichever contrasts more (at least 4.5:1,
+/// WCAG's AA for text, on every colour of the palettes; tested).
+pub fn ink_on(background: [u8; 3]) -> [u8; 3] {
+    if contrast(background, DARK_INK) >= contrast(background, LIGHT_INK) {
+        DARK_INK
+    } else {
+        LIGHT_INK
+    }
+}
+
+/// CSS for a word's cell: its background ([`css`]) and, on the darkest colours, white text.
+pub fn css_cell(score: f64, max: f64, signed: bool) -> String {
+    let [r, g, b] = ink_on(on_white(score, max, signed, 1.0));
+    format!(
+        "background:{};color:rgb({r},{g},{b})",
+        css(score, max, signed)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cell_colour_has_readable_text() {
+        for end in [FOR, AGAINST, UNSIGNED] {
+            for i in 0..=100 {
+                let bg = blend([255; 3], end, i as f64 / 100.0);
+                let c = contrast(bg, ink_on(bg));
+                assert!(c >= 4.5, "{end:?} at {i} %: contrast {c:.2}");
+            }
+        }
+        // The darkest purple and blue take white text (black on them was 2.6:1 and 3.6:1).
+        assert_eq!(ink_on(AGAINST), LIGHT_INK);
+        assert_eq!(ink_on(UNSIGNED), LIGHT_INK);
+        assert_eq!(ink_on([255; 3]), DARK_INK);
+        assert!(css_cell(-1.0, 1.0, true).ends_with("color:rgb(255,255,255)"));
+    }
 
     #[test]
     fn signs_pick_the_ends_and_the_scale_sets_the_strength() {

@@ -48,9 +48,10 @@ impl Scale {
             "patches"
         };
         match self {
-            Self::Shared => {
-                "one scale for every explanation in this report (--scale shared)".into()
-            }
+            Self::Shared => "one scale for every explanation in this report in the same units: \
+                             the logit-unit methods (ig, lig, attnlrp) share one, every other \
+                             method its own (--scale shared)"
+                .into(),
             _ => format!("one scale for this explanation's {what} (--scale report)"),
         }
     }
@@ -59,7 +60,7 @@ impl Scale {
     pub fn flow_legend(self) -> &'static str {
         match self {
             Self::Report => "one scale for every layer of this view (--scale report)",
-            Self::Shared => "one scale for this view and the same view of every explanation in this report (--scale shared)",
+            Self::Shared => "one scale for this view and the same view of every explanation in this report in the same units (--scale shared)",
             Self::Layer => "each layer on its own scale: compare within a row, not across rows (--scale layer)",
         }
     }
@@ -88,6 +89,16 @@ pub fn headline_max(e: &Explanation) -> f64 {
     }
 }
 
+/// What an explanation's scores are measured in, for `--scale shared`: "logit" for the methods
+/// whose scores add up to a logit or a logit difference (ig, lig, attnlrp), else the method's
+/// own name (GAE's relevance and IG's logits on one scale would blank GAE).
+fn unit(e: &Explanation) -> &str {
+    match crate::attr::Method::parse(&e.method).map(|m| m.info().completeness) {
+        Ok(crate::attr::method::Completeness::None) | Err(_) => &e.method,
+        Ok(_) => "logit",
+    }
+}
+
 /// The maxima a report draws with: one headline maximum per explanation, and per explanation
 /// one maximum per layer view (by the view's name), under `scale`.
 #[derive(Debug, Clone)]
@@ -106,19 +117,28 @@ impl Maxima {
             .map(|fs| fs.iter().map(Flow::max).collect())
             .collect();
         if scale == Scale::Shared {
-            let h = headline.iter().copied().fold(1e-12, f64::max);
-            headline.iter_mut().for_each(|m| *m = h);
-            // Views of the same name (e.g. every method's "layers") share one maximum.
-            let mut by_name: std::collections::HashMap<&str, f64> = Default::default();
-            for (fs, ms) in flows.iter().zip(&fl) {
+            // One maximum per unit: scores in logit units share one, every other method's
+            // scores (relevance, gradient norms, attention) share among themselves only.
+            let units: Vec<&str> = es.iter().map(|e| unit(e)).collect();
+            let mut by_unit: std::collections::HashMap<&str, f64> = Default::default();
+            for (u, m) in units.iter().zip(&headline) {
+                let e = by_unit.entry(u).or_insert(1e-12);
+                *e = e.max(*m);
+            }
+            for (u, m) in units.iter().zip(headline.iter_mut()) {
+                *m = by_unit[u];
+            }
+            // Views of the same name and unit (e.g. every method's "layers") share one maximum.
+            let mut by_name: std::collections::HashMap<(&str, &str), f64> = Default::default();
+            for ((fs, ms), u) in flows.iter().zip(&fl).zip(&units) {
                 for (f, m) in fs.iter().zip(ms) {
-                    let e = by_name.entry(f.name.as_str()).or_insert(1e-12);
+                    let e = by_name.entry((f.name.as_str(), u)).or_insert(1e-12);
                     *e = e.max(*m);
                 }
             }
-            for (fs, ms) in flows.iter().zip(fl.iter_mut()) {
+            for ((fs, ms), u) in flows.iter().zip(fl.iter_mut()).zip(&units) {
                 for (f, m) in fs.iter().zip(ms.iter_mut()) {
-                    *m = by_name[f.name.as_str()];
+                    *m = by_name[&(f.name.as_str(), *u)];
                 }
             }
         }
@@ -168,9 +188,59 @@ impl Placed<'_> {
     }
 }
 
+/// A colour bar's end value: three significant digits, in scientific notation outside
+/// [0.01, 10⁴) ("3.10e-4", not "0.000"), with a sign when the scale is signed.
+pub fn legend_number(m: f64, signed: bool) -> String {
+    let a = m.abs();
+    let text = if a == 0.0 || !a.is_finite() {
+        format!("{a}")
+    } else if (0.01..1e4).contains(&a) {
+        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+        format!("{a:.decimals$}")
+    } else {
+        format!("{a:.2e}")
+    };
+    match (signed, m < 0.0) {
+        (_, true) => format!("-{text}"),
+        (true, false) => format!("+{text}"),
+        (false, false) => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_scale_is_shared_within_units_only() {
+        let with = |method: &str, factor: f64| {
+            let mut e = crate::render::sample::text();
+            e.method = method.into();
+            e.scores.iter_mut().for_each(|v| *v *= factor);
+            e.word_scores.iter_mut().for_each(|v| *v *= factor);
+            e
+        };
+        let (ig, lig, gae) = (with("ig", 100.0), with("lig", 1.0), with("gae", 0.01));
+        let es = [&ig, &lig, &gae];
+        let flows = vec![Vec::new(); 3];
+        let m = Maxima::new(&es, &flows, Scale::Shared);
+        // ig and lig (logit units) share ig's maximum; GAE keeps its own (it was blank).
+        assert_eq!(m.headline[0], m.headline[1]);
+        assert_eq!(m.headline[0], headline_max(&ig));
+        assert_eq!(m.headline[2], headline_max(&gae));
+    }
+
+    #[test]
+    fn legend_numbers_keep_three_significant_digits() {
+        assert_eq!(legend_number(3.1e-4, false), "3.10e-4");
+        assert_eq!(legend_number(0.0021, false), "2.10e-3");
+        assert_eq!(legend_number(0.0123, false), "0.0123");
+        assert_eq!(legend_number(1.234, true), "+1.23");
+        assert_eq!(legend_number(-45.67, true), "-45.7");
+        assert_eq!(legend_number(1234.6, false), "1235");
+        assert_eq!(legend_number(2.5e6, false), "2.50e6");
+        assert_eq!(legend_number(0.0, false), "0");
+    }
 
     #[test]
     fn special_entries_do_not_set_the_scale() {

@@ -5,7 +5,7 @@
 //! dark and light terminals), in 24-bit colour or the nearest of xterm's 256 colours.
 
 use super::document::{pieces, Piece};
-use super::palette::on_white;
+use super::palette;
 use crate::explain::Explanation;
 use std::fmt::Write;
 
@@ -115,16 +115,48 @@ pub fn xterm256([r, g, b]: [u8; 3]) -> u8 {
     }
 }
 
+/// xterm-256 colours of each palette end in five steps of strength, lightest first (the cube
+/// entries nearest the blends at 20 % … 100 %, hand-picked to keep the hue: the nearest colour
+/// of a light blend is often a grey, which loses the sign).
+fn xterm_steps(end: [u8; 3]) -> [u8; 5] {
+    match end {
+        palette::FOR => [223, 216, 209, 202, 166],
+        palette::AGAINST => [183, 141, 98, 55, 54],
+        _ => [153, 117, 75, 33, 25],
+    }
+}
+
+/// The RGB of an xterm-256 cube entry (16–231).
+fn xterm_rgb(index: u8) -> [u8; 3] {
+    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+    let i = index.saturating_sub(16) as usize;
+    [LEVELS[i / 36 % 6], LEVELS[i / 6 % 6], LEVELS[i % 6]]
+}
+
+/// A word with its score's background and readable text; a word of score 0 keeps the
+/// terminal's own colours (no white block on a dark terminal).
 fn paint(score: f64, max: f64, signed: bool, text: &str, colour: Colour) -> String {
-    // Capped at 0.8 of the end colour so that the black text stays readable.
-    let [r, g, b] = on_white(score, max, signed, 0.8);
+    let (end, t) = palette::end_and_strength(score, max, signed);
+    if colour == Colour::None || t <= 0.0 {
+        return text.to_string();
+    }
     match colour {
         Colour::None => text.to_string(),
-        Colour::TrueColour => format!("\x1b[48;2;{r};{g};{b}m\x1b[38;2;0;0;0m{text}\x1b[0m"),
-        Colour::Ansi256 => format!(
-            "\x1b[48;5;{}m\x1b[38;5;16m{text}\x1b[0m",
-            xterm256([r, g, b])
-        ),
+        Colour::TrueColour => {
+            let bg = palette::blend([255; 3], end, t);
+            let ([r, g, b], [fr, fg, fb]) = (bg, palette::ink_on(bg));
+            format!("\x1b[48;2;{r};{g};{b}m\x1b[38;2;{fr};{fg};{fb}m{text}\x1b[0m")
+        }
+        Colour::Ansi256 => {
+            let step = ((t * 5.0).ceil() as usize).clamp(1, 5) - 1;
+            let bg = xterm_steps(end)[step];
+            let fg = if palette::ink_on(xterm_rgb(bg)) == palette::LIGHT_INK {
+                231
+            } else {
+                16
+            };
+            format!("\x1b[48;5;{bg}m\x1b[38;5;{fg}m{text}\x1b[0m")
+        }
     }
 }
 
@@ -269,8 +301,18 @@ pub fn render(e: &Explanation, o: &TextOptions) -> String {
     if let Some(layers) = &e.layers {
         let k = o.top.unwrap_or(3);
         let _ = writeln!(s, "\nper layer (top {k} tokens by |score|):");
+        let special = super::flow::layer_specials(e);
         for (l, v) in layers.iter().enumerate() {
             let Some(v) = v else { continue };
+            if super::flow::zero_but_specials(v, &special) {
+                let kept: Vec<String> = (0..v.len())
+                    .filter(|&i| special[i] && v[i] != 0.0)
+                    .map(|i| format!("{} {:+.3}", e.tokens[i], v[i]))
+                    .collect();
+                let note = super::flow::HEAD_READS_CLS;
+                let _ = writeln!(s, "  layer {l:>2}: {} ({note})", kept.join(", "));
+                continue;
+            }
             let mut idx: Vec<usize> = (0..v.len()).collect();
             idx.sort_by(|&a, &b| v[b].abs().total_cmp(&v[a].abs()));
             let top: Vec<String> = idx
@@ -354,6 +396,33 @@ mod tests {
             Colour::TrueColour
         );
         assert_eq!(d(Never, true, None, None, Some("truecolor")), Colour::None);
+    }
+
+    #[test]
+    fn the_sign_survives_256_colours_and_neutral_words_stay_plain() {
+        let purple = |i: u8| {
+            let [r, g, b] = xterm_rgb(i);
+            b > g && r > g
+        };
+        let orange = |i: u8| {
+            let [r, g, b] = xterm_rgb(i);
+            r > g && g >= b
+        };
+        for score in [-1.0, -0.3, -0.01] {
+            let s = paint(score, 1.0, true, "quite", Colour::Ansi256);
+            let bg: u8 = s[7..].split('m').next().unwrap().parse().unwrap();
+            assert!(purple(bg) && bg < 232, "{score}: {bg}");
+        }
+        for score in [1.0, 0.3, 0.01] {
+            let s = paint(score, 1.0, true, "good", Colour::Ansi256);
+            let bg: u8 = s[7..].split('m').next().unwrap().parse().unwrap();
+            assert!(orange(bg) && bg < 232, "{score}: {bg}");
+        }
+        // The darkest steps take white text; zero is the terminal's own colours.
+        assert!(paint(-1.0, 1.0, true, "x", Colour::Ansi256).contains("\x1b[38;5;231m"));
+        assert!(paint(-1.0, 1.0, true, "x", Colour::TrueColour).contains("38;2;255;255;255"));
+        assert_eq!(paint(0.0, 1.0, true, "plain", Colour::Ansi256), "plain");
+        assert_eq!(paint(0.0, 1.0, true, "plain", Colour::TrueColour), "plain");
     }
 
     #[test]

@@ -2,12 +2,13 @@
 """What reduced precision costs in attribution error, on a data set's first N rows.
 
     python3 tools/bench/precision.py CALIG MODEL DATA.tsv [--n 20] [--methods calig,ig,attnlrp,gae]
-                                     [--dtypes bf16,f16] [--device cpu] [--extra "--tf32"]
+                                     [--dtypes bf16,f16] [--device cpu] [--work DIR]
 
 Runs `calig batch` once in f32 (the reference) and once per dtype (`--dtypes`; `tf32` means f32
 with `--tf32`, for CUDA), then per method over the rows: the median and worst relative L2
 distance of the token scores, the mean share of the top-5 words both runs rank highest, the
-largest logit difference, and the median |completeness delta| of each run (path methods).
+largest logit difference, and the median |completeness delta| of each run (path methods; the
+largest over layers for layer-wise ones). --work keeps the runs' outputs; a rerun reuses them.
 Standard library only. docs/performance.md ("On a GPU") has the numbers and the commands.
 """
 import argparse
@@ -25,6 +26,13 @@ def rel_l2(a, b):
     return num / den if den > 0 else num
 
 
+def worst(delta):
+    """|delta|, or the largest |delta| over layers."""
+    if isinstance(delta, list):
+        return max((abs(d) for d in delta if d is not None), default=0.0)
+    return abs(delta)
+
+
 def top(scores, k=5):
     return set(sorted(range(len(scores)), key=lambda i: -scores[i])[:k])
 
@@ -39,10 +47,13 @@ def run(calig, model, data, n, methods, device, args, out):
     got = {}
     for method in methods.split(","):  # batch takes one method per run
         jsonl = f"{out}-{method}.jsonl"
-        cmd = [calig, "batch", "--model", model, "--input", subset, "--output", jsonl,
-               "--method", method, "--device", device, *args]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
+        if os.path.exists(jsonl) and sum(1 for _ in open(jsonl, encoding="utf-8")) == len(rows):
+            cmd = None
+        else:
+            cmd = [calig, "batch", "--model", model, "--input", subset, "--output", jsonl,
+                   "--method", method, "--device", device, *args]
+        p = subprocess.run(cmd, capture_output=True, text=True) if cmd else None
+        if p is not None and p.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)}: {p.stderr.strip()}")
         with open(jsonl, encoding="utf-8") as f:
             for line in f:
@@ -60,8 +71,10 @@ def main():
     ap.add_argument("--methods", default="calig,ig,attnlrp,gae")
     ap.add_argument("--dtypes", default="bf16,f16")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--work")
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp()
+    tmp = a.work or tempfile.mkdtemp()
+    os.makedirs(tmp, exist_ok=True)
     ref = run(a.calig, a.model, a.data, a.n, a.methods, a.device, [], os.path.join(tmp, "f32"))
     print(f"model {a.model}, {a.n} rows of {a.data}, device {a.device}")
     print("| precision | method | median rel. L2 | worst rel. L2 | top-5 agreement | max logit diff |"
@@ -78,7 +91,7 @@ def main():
                      / max(1, min(5, len(ref[k]["word_scores"]))) for k in keys]
             logit = max(abs(x - y) for k in keys
                         for x, y in zip(got[k]["logits"], ref[k]["logits"]))
-            deltas = [(abs(ref[k]["convergence_delta"]), abs(got[k]["convergence_delta"]))
+            deltas = [(worst(ref[k]["convergence_delta"]), worst(got[k]["convergence_delta"]))
                       for k in keys if ref[k].get("convergence_delta") is not None]
             delta = (f"{statistics.median(d[0] for d in deltas):.1e} → "
                      f"{statistics.median(d[1] for d in deltas):.1e}") if deltas else "-"

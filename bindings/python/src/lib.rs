@@ -127,6 +127,13 @@ fn render_png<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyBytes>>
     Ok(PyBytes::new(py, &png))
 }
 
+/// The explanations of `json` as an SVG figure (the PNG's, in vectors).
+#[pyfunction]
+fn render_svg(json: &str) -> PyResult<String> {
+    let es = saved_explanations(json)?;
+    Ok(calig::render::svg::render(&es, &Default::default()))
+}
+
 /// Saved explanations (a file's text) checked and completed as `calig render` reads them,
 /// each as JSON.
 #[pyfunction]
@@ -293,11 +300,11 @@ impl PyModel {
             }
         }
         py.detach(|| {
-            let bar = if progress {
-                indicatif::ProgressBar::new(inputs.len() as u64)
-            } else {
-                indicatif::ProgressBar::hidden()
-            };
+            let bar = calig::progress::bar(
+                progress,
+                inputs.len(),
+                "explain_batch [{bar:30}] {pos}/{len} inputs, ETA {eta}",
+            );
             let mut out = Vec::with_capacity(inputs.len());
             for (i, input) in inputs.into_iter().enumerate() {
                 let target = targets.as_ref().and_then(|t| t[i].clone());
@@ -540,6 +547,7 @@ fn _calig(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settings_table, m)?)?;
     m.add_function(wrap_pyfunction!(render_html, m)?)?;
     m.add_function(wrap_pyfunction!(render_png, m)?)?;
+    m.add_function(wrap_pyfunction!(render_svg, m)?)?;
     m.add_function(wrap_pyfunction!(read_saved, m)?)?;
     m.add_function(wrap_pyfunction!(methods_table, m)?)?;
     m.add_class::<PyModel>()?;

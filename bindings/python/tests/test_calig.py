@@ -338,8 +338,11 @@ def test_save_writes_by_suffix_and_load_reads_it_back(tmp_path):
     assert (tmp_path / "e.html").read_text().startswith("<!DOCTYPE html>")
     e.save(tmp_path / "e.png")
     assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    e.save(tmp_path / "e.svg")
+    svg = (tmp_path / "e.svg").read_text()
+    assert svg.startswith("<svg xmlns=") and "</text>" in svg and "<image" not in svg
     for bad in ("e.txt", "fig", "e.jpg"):
-        with pytest.raises(ValueError, match="save writes .json, .html or .png"):
+        with pytest.raises(ValueError, match="save writes .json, .html, .png or .svg"):
             e.save(tmp_path / bad)
         assert not (tmp_path / bad).exists()
     rows = tmp_path / "in.tsv"

@@ -102,11 +102,13 @@ pub fn integrate(
             leaves: &leaves,
             attention: opts.attention,
         };
-        match explicit {
+        let sums = match explicit {
             Some(Engine::F32(stack)) => explicit_chunk(stack, &request),
             Some(Engine::F64(stack)) => explicit_chunk(stack, &request),
             None => candle_chunk(&request),
-        }
+        };
+        crate::progress::points_done(chunk.len());
+        sums
     };
     // Chunks are independent: run them on parallel workers, then add them up in chunk order so
     // the result does not depend on the number of workers.
@@ -126,6 +128,7 @@ pub fn integrate(
     let rows = opts
         .max_batch
         .min((paths.len() * steps).div_ceil(runtime.workers).max(1));
+    crate::progress::plan_points(paths.len() * steps);
     let (sums, attention) = with_fewer_rows_when_out_of_memory(rows, run_all)?;
     let attributions = sums
         .into_iter()

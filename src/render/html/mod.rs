@@ -11,7 +11,7 @@ mod text;
 use super::flow::{flows, Flow};
 use super::palette::{AGAINST, FOR, UNSIGNED};
 use super::saved::Item;
-use super::scale::{Maxima, Scale};
+use super::scale::{legend_number, Maxima, Scale};
 use super::Options;
 use crate::explain::Explanation;
 use std::fmt::Write;
@@ -28,8 +28,11 @@ pub(crate) fn escape(s: &str) -> String {
 fn colour_bar(max: Option<f64>, signed: bool, what: &str) -> String {
     let c = |[r, g, b]: [u8; 3]| format!("rgb({r},{g},{b})");
     let (low, high) = match (max, signed) {
-        (Some(m), true) => (format!("{:+.3} (against)", -m), format!("{m:+.3} (for)")),
-        (Some(m), false) => ("0".into(), format!("{m:.3}")),
+        (Some(m), true) => (
+            format!("{} (against)", legend_number(-m, true)),
+            format!("{} (for)", legend_number(m, true)),
+        ),
+        (Some(m), false) => ("0".into(), legend_number(m, false)),
         (None, true) => ("−row max (against)".into(), "+row max (for)".into()),
         (None, false) => ("0".into(), "row max".into()),
     };
@@ -75,11 +78,8 @@ fn input_section(e: &Explanation) -> String {
     if let Some(n) = super::document::truncation_note(e) {
         let _ = write!(s, "<p class=\"warn\">✂ {}</p>", escape(&n));
     }
-    if let (Some([h, w]), Some([mh, mw])) = (e.input.resized_from, e.input.image_size) {
-        let _ = write!(
-            s,
-            "<p class=\"note\">The image was resized from {h}×{w} to {mh}×{mw} pixels (the model's input size).</p>"
-        );
+    if let Some(n) = e.input.resize_note() {
+        let _ = write!(s, "<p class=\"note\">{}.</p>", escape(&n));
     }
     s
 }
@@ -359,12 +359,15 @@ mod tests {
         weak.method = "lig".into();
         weak.scores.iter_mut().for_each(|s| *s /= 10.0);
         weak.word_scores.iter_mut().for_each(|s| *s /= 10.0);
-        let es = [sample::text(), weak];
+        // Both in logit units, so that `shared` puts them on one scale.
+        let mut strong = sample::text();
+        strong.method = "ig".into();
+        let es = [strong, weak];
         let report = render(&es, &Options::default());
-        assert!(report.contains("<h3>calig</h3>") && report.contains("<h3>lig</h3>"));
+        assert!(report.contains("<h3>ig</h3>") && report.contains("<h3>lig</h3>"));
         assert!(report.contains("--scale report"));
         // Own scales: both maps reach full strength; shared: the weak one does not.
-        assert!(report.contains("+0.900 (for)") && report.contains("+0.090 (for)"));
+        assert!(report.contains("+0.900 (for)") && report.contains("+0.0900 (for)"));
         let shared = render(
             &es,
             &Options {
@@ -373,7 +376,7 @@ mod tests {
             },
         );
         assert!(shared.contains("--scale shared"));
-        assert!(!shared.contains("+0.090 (for)"), "one shared maximum");
+        assert!(!shared.contains("+0.0900 (for)"), "one shared maximum");
         let layer = render(
             &es,
             &Options {

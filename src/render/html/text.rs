@@ -5,7 +5,7 @@
 use super::escape;
 use crate::explain::Explanation;
 use crate::render::document::{pieces, Piece};
-use crate::render::palette::css;
+use crate::render::palette::css_cell;
 use std::fmt::Write;
 
 /// Sub-token strips longer than this start folded.
@@ -21,8 +21,8 @@ pub(super) fn document_html(e: &Explanation, max: f64, signed: bool) -> String {
                 let (a, b) = e.words[i].token_range;
                 let _ = write!(
                     s,
-                    "<span class=\"tok\" style=\"background:{}\" title=\"{v:+.4} (tokens {a}..{b})\">{}</span>",
-                    css(v, max, signed),
+                    "<span class=\"tok\" style=\"{}\" title=\"{v:+.4} (tokens {a}..{b})\">{}</span>",
+                    css_cell(v, max, signed),
                     escape(&text)
                 );
             }
@@ -52,8 +52,8 @@ pub(super) fn document_html(e: &Explanation, max: f64, signed: bool) -> String {
                 )
             } else {
                 format!(
-                    "<span class=\"tok\" style=\"background:{}\" title=\"#{i}: {v:+.4}\">{}</span>",
-                    css(*v, max, signed),
+                    "<span class=\"tok\" style=\"{}\" title=\"#{i}: {v:+.4}\">{}</span>",
+                    css_cell(*v, max, signed),
                     escape(t)
                 )
             }

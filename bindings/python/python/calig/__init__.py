@@ -124,7 +124,8 @@ class Explanation:
 
     def save(self, path: Union[str, Path]) -> None:
         """Writes the explanation in the format its suffix names: ``.json`` (the CLI's JSON,
-        which :meth:`load` reads back), ``.html`` (the report page) or ``.png`` (the figure)."""
+        which :meth:`load` reads back), ``.html`` (the report page), ``.png`` (the figure) or
+        ``.svg`` (the figure in vectors, words as text, for papers)."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".json":
@@ -133,8 +134,10 @@ class Explanation:
             path.write_text(self.html(), encoding="utf-8")
         elif suffix == ".png":
             path.write_bytes(_calig.render_png(self.to_json()))
+        elif suffix == ".svg":
+            path.write_text(_calig.render_svg(self.to_json()), encoding="utf-8")
         else:
-            raise ValueError(f"save writes .json, .html or .png files, not `{path.name}`")
+            raise ValueError(f"save writes .json, .html, .png or .svg files, not `{path.name}`")
 
     def html(self) -> str:
         """The self-contained HTML report (the same page as ``--format html``)."""
