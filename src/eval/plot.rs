@@ -289,6 +289,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn whole_number_axes_have_no_decimals() {
+        // token-F1@k's k read "10.0, 20.0".
+        assert_eq!(tick_label(10.0, true), "10");
+        assert_eq!(tick_label(0.5, false), "0.5");
+        assert_eq!(tick_label(0.25, false), "0.25");
+        assert_eq!(tick_label(1.0, false), "1");
+        // Bands hold the mean; two examples vary, one does not.
+        let c = CurveValues {
+            xs: vec![0.0, 1.0],
+            values: vec![vec![vec![1.0, 0.0], vec![3.0, 0.0]]],
+        };
+        let b = bands(&c);
+        assert!(b[0][0].0 <= 2.0 && 2.0 <= b[0][0].1 && b[0][0].0 < b[0][0].1);
+        assert_eq!(b[0][1], (0.0, 0.0));
+    }
+
+    #[test]
     fn draws_a_png_with_one_line_per_method() {
         let dir = tempfile::tempdir().unwrap();
         let c = CurveValues {
