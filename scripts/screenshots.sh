@@ -47,6 +47,8 @@ height=$(grep -o 'height="[0-9]*"' "$out/svg-text-methods.svg" | head -1 | tr -d
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
     --screenshot="$out/svg-text-methods.png" --window-size=1000,"$height" \
     "file://$PWD/$out/svg-text-methods.svg" >/dev/null 2>&1
+"$calig" explain --method calig,lig,ig,attnlrp,gae,rollout --layout compact --format png \
+    --dpi 150 --output "$out/png-compact-methods.png" "$sentence But the ending drags."
 # An evaluation's curves: bands, n, line styles (12 SST-2 dev sentences, six methods).
 "$calig" eval --model minilm-sst2 --dataset ../shared/data/sst2/dev.tsv --limit 12 \
     --methods ig:steps=8,gae,attnlrp,random,rollout,saliency --output "$tmp/eval" 2>/dev/null

@@ -78,6 +78,7 @@ fn tables_plots_and_a_cached_rerun() {
         "per_instance.csv",
         "curves.csv",
         "plots/deletion.png",
+        "plots/deletion.svg",
         "plots/insertion.png",
         "plots/perturbation_positive.png",
     ] {

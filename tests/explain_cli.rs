@@ -584,3 +584,62 @@ fn reduced_precision_is_said_and_a_missing_gpu_is_refused_plainly() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn figures_for_papers_svg_compact_dpi_and_no_layer_views() {
+    let d = fixture("bert");
+    let m = d.to_str().unwrap();
+    let text = "a gorgeous , witty movie .";
+    let svg = common::stdout(&calig(&[
+        "explain", "--model", m, "--method", "ig,gae", "--format", "svg", "--layout", "compact",
+        text,
+    ]));
+    assert!(svg.starts_with("<svg") && svg.contains(">ig</text>") && svg.contains(">gae</text>"));
+    let tmp = tempfile::tempdir().unwrap();
+    let (small, big) = (tmp.path().join("a.png"), tmp.path().join("b.png"));
+    for (path, extra) in [
+        (&small, vec!["--no-layer-views"]),
+        (&big, vec!["--dpi", "192"]),
+    ] {
+        let mut args = vec![
+            "explain", "--model", m, "--method", "calig", "--format", "png",
+        ];
+        args.extend(["--output", path.to_str().unwrap(), text]);
+        args.extend(extra);
+        assert!(calig(&args).status.success());
+    }
+    let (a, b) = (image::open(&small).unwrap(), image::open(&big).unwrap());
+    assert_eq!((a.width(), b.width()), (1000, 2000));
+    assert!(
+        2 * a.height() < b.height(),
+        "no layer views: {} vs {}",
+        a.height(),
+        b.height()
+    );
+    // An image in the compact layout, a resolution out of range, and --dpi with html.
+    let vit = fixture("vit");
+    let image = vit.join("image.png");
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            vit.to_str().unwrap(),
+            "--image",
+            image.to_str().unwrap(),
+            "--format",
+            "svg",
+            "--layout",
+            "compact",
+        ],
+        "--layout compact draws texts",
+    );
+    let o = calig(&[
+        "explain", "--model", m, "--dpi", "5", "--format", "png", text,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(common::stderr(&o).contains("from 24 to 1200"));
+    let o = calig(&[
+        "explain", "--model", m, "--dpi", "300", "--format", "html", text,
+    ]);
+    assert!(common::stderr(&o).contains("--dpi is ignored by --format html"));
+}

@@ -96,7 +96,7 @@ fn batch(a: &RenderArgs, items: &[Item], image_dir: Option<&Path>) -> Result<()>
             let refs: Vec<_> = items.iter().map(|it| &it.explanation).collect();
             // Everything is drawn before the first file is written.
             let files: Vec<Vec<u8>> = if svg {
-                calig::render::svg::render_each(&refs, &opts)
+                calig::render::svg::render_each(&refs, &opts)?
                     .into_iter()
                     .map(String::into_bytes)
                     .collect()

@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use calig::explain::Explanation;
 use calig::render::text::{Colour, ColourChoice, TextOptions};
-use calig::render::{Options, Scale};
+use calig::render::{Layout, Options, Scale};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +40,26 @@ pub struct ReportArgs {
     /// Text view: list only the K strongest words (by |score|) and K tokens per layer.
     #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = parse_top)]
     pub top: Option<usize>,
+    /// png and svg: full (a panel per method) or compact (methods x words: one row per
+    /// method over the words, texts only).
+    #[arg(long, default_value = "full", value_parser = Layout::parse)]
+    pub layout: Layout,
+    /// png and svg: leave out the layer views (the headline maps alone).
+    #[arg(long)]
+    pub no_layer_views: bool,
+    /// png: pixels per inch (the figure is laid out at 96; 300 for print).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_dpi)]
+    pub dpi: Option<f64>,
+}
+
+/// `--dpi N`: 24 to 1200 pixels per inch.
+fn parse_dpi(v: &str) -> std::result::Result<f64, String> {
+    match v.trim().parse::<f64>() {
+        Ok(d) if (24.0..=1200.0).contains(&d) => Ok(d),
+        _ => Err(format!(
+            "`{v}` is not a resolution from 24 to 1200 pixels per inch"
+        )),
+    }
 }
 
 /// `--top K`: a whole number of at least 1 (a negative one is refused here, not read as a flag).
@@ -69,6 +89,22 @@ impl ReportArgs {
     pub fn check(&self) -> Result<()> {
         if self.format == ReportFormat::Png && self.output.is_none() {
             bail!("--format png needs --output FILE.png (a PNG is not written to the terminal)");
+        }
+        let figure = matches!(self.format, ReportFormat::Png | ReportFormat::Svg);
+        let ignored = [
+            ("--layout", self.layout != Layout::Full && !figure),
+            ("--no-layer-views", self.no_layer_views && !figure),
+            (
+                "--dpi",
+                self.dpi.is_some() && self.format != ReportFormat::Png,
+            ),
+        ];
+        for (flag, _) in ignored.iter().filter(|(_, i)| *i) {
+            eprintln!(
+                "warning: {flag} is ignored by --format {}: it shapes the png{} figure only",
+                format!("{:?}", self.format).to_lowercase(),
+                if *flag == "--dpi" { "" } else { " and svg" }
+            );
         }
         if self.top.is_some() && self.format != ReportFormat::Text {
             eprintln!(
@@ -100,6 +136,9 @@ impl ReportArgs {
         Options {
             scale: self.scale,
             image_dir: image_dir.map(Path::to_path_buf),
+            layout: self.layout,
+            hide_layers: self.no_layer_views,
+            dpi: self.dpi,
         }
     }
 
@@ -138,7 +177,7 @@ impl ReportArgs {
             }
             ReportFormat::Svg => super::output::emit(
                 out,
-                &calig::render::svg::render(es, &self.options(image_dir)),
+                &calig::render::svg::render(es, &self.options(image_dir))?,
             ),
         }
     }

@@ -100,7 +100,8 @@ fn err(e: impl std::fmt::Display) -> CaligError {
     CaligError::Unsupported(format!("plotting failed: {e}"))
 }
 
-/// Draws the mean of each method's curves; `title` and axis labels as given.
+/// Draws the mean of each method's curves; `title` and axis labels as given. The PNG goes to
+/// `path`, the same plot in vectors (SVG, for papers) beside it.
 pub fn line_plot(
     path: &Path,
     title: &str,
@@ -110,35 +111,76 @@ pub fn line_plot(
     methods: &[String],
 ) -> Result<()> {
     fonts();
-    let means: Vec<Vec<f64>> = curve
-        .values
-        .iter()
-        .map(|per_example| {
-            (0..curve.xs.len())
-                .map(|i| mean(&per_example.iter().map(|v| v[i]).collect::<Vec<_>>()))
-                .collect()
-        })
-        .collect();
-    let bands = bands(curve);
-    let n = curve.values.first().map_or(0, Vec::len);
-    let (x0, x1) = (
-        curve.xs.first().copied().unwrap_or(0.0),
-        curve.xs.last().copied().unwrap_or(1.0),
-    );
-    let whole_x = curve.xs.iter().all(|x| x.fract() == 0.0);
-    let finite = means
-        .iter()
-        .flatten()
-        .chain(bands.iter().flatten().flat_map(|(l, h)| [l, h]))
-        .filter(|v| v.is_finite());
-    let y_max = finite.clone().fold(0.0f64, |a, &b| a.max(b));
-    let y_min = finite.fold(0.0f64, |a, &b| a.min(b));
-    let pad = ((y_max - y_min) * 0.05).max(1e-3);
-    // Tall enough for one legend line per method.
-    let h = H.max(80 + 20 * methods.len() as u32);
+    let plot = Plot {
+        title,
+        x_label,
+        y_label,
+        curve,
+        methods,
+    };
+    let h = plot.height();
     let mut buf = vec![255u8; (W * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (W, h)).into_drawing_area();
+    plot.draw(BitMapBackend::with_buffer(&mut buf, (W, h)).into_drawing_area())?;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&buf, W, h, image::ExtendedColorType::Rgb8)
+        .map_err(err)?;
+    super::report::write_atomic(path, &png)?;
+    let mut svg = String::new();
+    plot.draw(SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area())?;
+    super::report::write_atomic(&path.with_extension("svg"), svg.as_bytes())
+}
+
+/// One plot's data and words, drawn on any plotters backend.
+struct Plot<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    curve: &'a CurveValues,
+    methods: &'a [String],
+}
+
+impl Plot<'_> {
+    /// Tall enough for one legend line per method.
+    fn height(&self) -> u32 {
+        H.max(80 + 20 * self.methods.len() as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<()> {
+        let (title, x_label, y_label, curve, methods) = (
+            self.title,
+            self.x_label,
+            self.y_label,
+            self.curve,
+            self.methods,
+        );
+        let means: Vec<Vec<f64>> = curve
+            .values
+            .iter()
+            .map(|per_example| {
+                (0..curve.xs.len())
+                    .map(|i| mean(&per_example.iter().map(|v| v[i]).collect::<Vec<_>>()))
+                    .collect()
+            })
+            .collect();
+        let bands = bands(curve);
+        let n = curve.values.first().map_or(0, Vec::len);
+        let (x0, x1) = (
+            curve.xs.first().copied().unwrap_or(0.0),
+            curve.xs.last().copied().unwrap_or(1.0),
+        );
+        let whole_x = curve.xs.iter().all(|x| x.fract() == 0.0);
+        let finite = means
+            .iter()
+            .flatten()
+            .chain(bands.iter().flatten().flat_map(|(l, h)| [l, h]))
+            .filter(|v| v.is_finite());
+        let y_max = finite.clone().fold(0.0f64, |a, &b| a.max(b));
+        let y_min = finite.fold(0.0f64, |a, &b| a.min(b));
+        let pad = ((y_max - y_min) * 0.05).max(1e-3);
         root.fill(&WHITE).map_err(err)?;
         let (plot_area, legend) = root.split_horizontally(W - LEGEND);
         let caption = format!("{title} (n = {n})");
@@ -224,12 +266,8 @@ pub fn line_plot(
             ))
             .map_err(err)?;
         root.present().map_err(err)?;
+        Ok(())
     }
-    let mut png = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut png)
-        .write_image(&buf, W, h, image::ExtendedColorType::Rgb8)
-        .map_err(err)?;
-    super::report::write_atomic(path, &png)
 }
 
 /// The marker shapes, in turn per method: circle, triangle, cross, square.

@@ -16,19 +16,20 @@ use super::flow::{flows, Flow};
 use super::overlay::{input_image, overlay};
 use super::palette::{ink_on, on_white, NEUTRAL};
 use super::scale::{legend_number, Maxima, Placed};
-use super::Options;
+use super::{Layout, Options};
+use crate::error::Result;
 use crate::explain::Explanation;
 use image::RgbImage;
 
 /// The width of every PNG report.
 pub const WIDTH: u32 = 1000;
-const MARGIN: i32 = 16;
+pub(super) const MARGIN: i32 = 16;
 /// Tokens per row of a wrapped layers × tokens strip.
 pub const CHUNK: usize = 128;
 const BIG: u32 = 224;
 pub const SMALL: u32 = 112;
-const INK: [u8; 3] = [17, 17, 17];
-const GREY: [u8; 3] = [110, 110, 110];
+pub(super) const INK: [u8; 3] = [17, 17, 17];
+pub(super) const GREY: [u8; 3] = [110, 110, 110];
 const WARN: [u8; 3] = [138, 75, 0];
 
 pub enum Op {
@@ -80,12 +81,19 @@ fn wrap(text: &str, size: u32, width: i32) -> Vec<String> {
     rows
 }
 
-fn text_width(text: &str, size: u32) -> i32 {
+pub(super) fn text_width(text: &str, size: u32) -> i32 {
     super::font::width(text, size)
 }
 
 impl Canvas {
-    fn text(&mut self, x: i32, y: i32, text: impl Into<String>, size: u32, colour: [u8; 3]) {
+    pub(super) fn text(
+        &mut self,
+        x: i32,
+        y: i32,
+        text: impl Into<String>,
+        size: u32,
+        colour: [u8; 3],
+    ) {
         self.ops.push(Op::Text {
             x,
             y,
@@ -96,12 +104,12 @@ impl Canvas {
         });
     }
 
-    fn rect(&mut self, x: i32, y: i32, w: i32, h: i32, colour: [u8; 3]) {
+    pub(super) fn rect(&mut self, x: i32, y: i32, w: i32, h: i32, colour: [u8; 3]) {
         self.ops.push(Op::Rect { x, y, w, h, colour });
     }
 
     /// A line of text at the cursor, which moves down; wrapped at the figure's width.
-    fn line(&mut self, text: impl Into<String>, size: u32, colour: [u8; 3]) {
+    pub(super) fn line(&mut self, text: impl Into<String>, size: u32, colour: [u8; 3]) {
         for row in wrap(&text.into(), size, WIDTH as i32 - 2 * MARGIN) {
             let y = self.y;
             self.text(MARGIN, y, row, size, colour);
@@ -144,20 +152,17 @@ impl Canvas {
     }
 }
 
+/// "target L (p = …), predicted L (p = …)".
+pub(super) fn target_and_prediction(e: &Explanation) -> String {
+    format!(
+        "target {} (p = {:.4}), predicted {} (p = {:.4})",
+        e.target.label, e.probs[e.target.index], e.predicted.label, e.probs[e.predicted.index]
+    )
+}
+
 fn header(c: &mut Canvas, e: &Explanation) {
-    c.line(
-        format!(
-            "{} on {}: target {} (p = {:.4}), predicted {} (p = {:.4})",
-            e.method,
-            e.model,
-            e.target.label,
-            e.probs[e.target.index],
-            e.predicted.label,
-            e.probs[e.predicted.index]
-        ),
-        16,
-        INK,
-    );
+    let title = format!("{} on {}: {}", e.method, e.model, target_and_prediction(e));
+    c.line(title, 16, INK);
     let checks = super::checks::line(e, "   ");
     c.line(checks, 13, GREY);
     c.line(super::checks::sum_meaning(e).to_string(), 12, GREY);
@@ -175,8 +180,8 @@ struct Pen {
     y: i32,
 }
 
-const WORD_SIZE: u32 = 15;
-const WORD_LINE: i32 = 26;
+pub(super) const WORD_SIZE: u32 = 15;
+pub(super) const WORD_LINE: i32 = 26;
 
 impl Pen {
     fn place(&mut self, c: &mut Canvas, text: &str, fill: Option<[u8; 3]>, ink: [u8; 3]) {
@@ -343,7 +348,8 @@ fn panel(c: &mut Canvas, e: &Explanation, fl: &[Flow], maxima: &Maxima, at: usiz
     } else {
         words(c, e, max, signed);
     }
-    for (v, f) in fl.iter().enumerate() {
+    let shown = if opts.hide_layers { &fl[..0] } else { fl };
+    for (v, f) in shown.iter().enumerate() {
         c.line(format!("{}: {}", e.method, f.title), 13, INK);
         let p = maxima.place(f, at, v);
         c.colour_bar(p.bar_max(), f.signed, maxima.scale.flow_legend());
@@ -365,11 +371,15 @@ fn separator(c: &mut Canvas) {
     c.y += 12;
 }
 
-/// The figure of one input explained by one or more methods (panels stacked).
-pub fn layout(es: &[Explanation], opts: &Options) -> Canvas {
+/// The figure of one input explained by one or more methods: panels stacked, or under
+/// `--layout compact` one row per method (compact.rs).
+pub fn layout(es: &[Explanation], opts: &Options) -> Result<Canvas> {
     let refs: Vec<&Explanation> = es.iter().collect();
     let fl: Vec<Vec<Flow>> = es.iter().map(flows).collect();
     let maxima = Maxima::new(&refs, &fl, opts.scale);
+    if opts.layout == Layout::Compact {
+        return super::compact::layout(&refs, &maxima, opts);
+    }
     let mut c = Canvas {
         ops: vec![],
         y: MARGIN,
@@ -380,23 +390,26 @@ pub fn layout(es: &[Explanation], opts: &Options) -> Canvas {
         }
         panel(&mut c, e, &fl[i], &maxima, i, opts);
     }
-    c
+    Ok(c)
 }
 
 /// One figure per explanation of a batch, on the batch's scales (`--scale shared` shares one
 /// maximum across the rows).
-pub fn layout_each(es: &[&Explanation], opts: &Options) -> Vec<Canvas> {
+pub fn layout_each(es: &[&Explanation], opts: &Options) -> Result<Vec<Canvas>> {
     let fl: Vec<Vec<Flow>> = es.iter().map(|e| flows(e)).collect();
     let maxima = Maxima::new(es, &fl, opts.scale);
     es.iter()
         .enumerate()
         .map(|(i, e)| {
+            if opts.layout == Layout::Compact {
+                return super::compact::layout(&[*e], &maxima.only(i), opts);
+            }
             let mut c = Canvas {
                 ops: vec![],
                 y: MARGIN,
             };
             panel(&mut c, e, &fl[i], &maxima, i, opts);
-            c
+            Ok(c)
         })
         .collect()
 }

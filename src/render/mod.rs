@@ -7,6 +7,7 @@
 //! image's map upsampled over the image) and [`font`] (text in PNGs).
 
 mod checks;
+pub mod compact;
 pub mod document;
 pub mod figure;
 pub mod flow;
@@ -72,10 +73,40 @@ pub(crate) fn display_units(e: &crate::explain::Explanation) -> Vec<(String, f64
     }
 }
 
-/// How a set of explanations is drawn (HTML and PNG).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// How a set of explanations is drawn (HTML, PNG and SVG).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Options {
     pub scale: Scale,
     /// Where relative image paths are also looked for (the saved file's folder).
     pub image_dir: Option<std::path::PathBuf>,
+    /// PNG and SVG: the panels' arrangement.
+    pub layout: Layout,
+    /// PNG and SVG: leave out the layer views (a figure of the headline maps alone).
+    pub hide_layers: bool,
+    /// PNG: pixels per inch, against the 96 at which the figure is laid out (`--dpi 300` draws
+    /// it 3.125 times as many pixels wide, text and all).
+    pub dpi: Option<f64>,
+}
+
+/// How a figure arranges several explanations of one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// One panel per method, stacked: header, checks, words (or image) and layer views.
+    #[default]
+    Full,
+    /// Methods × words: one row per method on a shared words axis, each row on its scale
+    /// (text only), for a paper's figure.
+    Compact,
+}
+
+impl Layout {
+    pub const NAMES: [&'static str; 2] = ["full", "compact"];
+
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "full" => Ok(Self::Full),
+            "compact" => Ok(Self::Compact),
+            _ => Err(format!("`{s}` is not a layout: use full or compact")),
+        }
+    }
 }

@@ -7,14 +7,20 @@ use crate::error::Result;
 use crate::explain::Explanation;
 use image::RgbImage;
 
-fn draw(c: Canvas) -> Result<Vec<u8>> {
-    let h = c.height();
-    let mut img = RgbImage::from_pixel(WIDTH, h, image::Rgb([255; 3]));
+/// The figure laid out at 96 pixels per inch; a PNG at `dpi` draws every coordinate, font
+/// size and picture scaled by dpi / 96 (sharper text, not an upscaled bitmap).
+const LAYOUT_DPI: f64 = 96.0;
+
+fn draw(c: Canvas, dpi: Option<f64>) -> Result<Vec<u8>> {
+    let k = dpi.unwrap_or(LAYOUT_DPI) / LAYOUT_DPI;
+    let at = |v: i32| (v as f64 * k).round() as i32;
+    let (width, h) = (at(WIDTH as i32) as u32, at(c.height() as i32).max(1) as u32);
+    let mut img = RgbImage::from_pixel(width, h, image::Rgb([255; 3]));
     for op in c.ops {
         match op {
             Op::Rect { x, y, w, h, colour } => {
-                for py in y.max(0)..(y + h).min(img.height() as i32) {
-                    for px in x.max(0)..(x + w).min(WIDTH as i32) {
+                for py in at(y).max(0)..at(y + h).min(img.height() as i32) {
+                    for px in at(x).max(0)..at(x + w).min(width as i32) {
                         img.put_pixel(px as u32, py as u32, image::Rgb(colour));
                     }
                 }
@@ -25,18 +31,28 @@ fn draw(c: Canvas) -> Result<Vec<u8>> {
                 text,
                 size,
                 colour,
-                vertical: false,
-            } => super::font::draw(&mut img, x, y, &text, size, colour),
-            Op::Text {
-                x,
-                y,
-                text,
-                size,
-                colour,
-                vertical: true,
-            } => super::font::draw_vertical(&mut img, x, y, &text, size, colour),
+                vertical,
+            } => {
+                let size = (size as f64 * k).round().max(1.0) as u32;
+                if vertical {
+                    super::font::draw_vertical(&mut img, at(x), at(y), &text, size, colour)
+                } else {
+                    super::font::draw(&mut img, at(x), at(y), &text, size, colour)
+                }
+            }
             Op::Image { x, y, img: picture } => {
-                image::imageops::overlay(&mut img, &picture, x as i64, y as i64)
+                let picture = if k == 1.0 {
+                    picture
+                } else {
+                    let (pw, ph) = picture.dimensions();
+                    image::imageops::resize(
+                        &picture,
+                        at(pw as i32).max(1) as u32,
+                        at(ph as i32).max(1) as u32,
+                        image::imageops::FilterType::Triangle,
+                    )
+                };
+                image::imageops::overlay(&mut img, &picture, at(x) as i64, at(y) as i64)
             }
         }
     }
@@ -45,13 +61,16 @@ fn draw(c: Canvas) -> Result<Vec<u8>> {
 
 /// One PNG for one input explained by one or more methods (panels stacked).
 pub fn render(es: &[Explanation], opts: &Options) -> Result<Vec<u8>> {
-    draw(layout(es, opts))
+    draw(layout(es, opts)?, opts.dpi)
 }
 
 /// One PNG per explanation of a batch, on the batch's scales (`--scale shared` shares one
 /// maximum across the rows).
 pub fn render_each(es: &[&Explanation], opts: &Options) -> Result<Vec<Vec<u8>>> {
-    layout_each(es, opts).into_iter().map(draw).collect()
+    layout_each(es, opts)?
+        .into_iter()
+        .map(|c| draw(c, opts.dpi))
+        .collect()
 }
 
 #[cfg(test)]
@@ -83,6 +102,30 @@ mod tests {
             "{} vs {}",
             two.height(),
             img.height()
+        );
+    }
+
+    #[test]
+    fn dpi_scales_the_figure_and_hiding_layers_shortens_it() {
+        let e = sample::text();
+        let base = decode(&render(std::slice::from_ref(&e), &Options::default()).unwrap());
+        let opts = Options {
+            dpi: Some(192.0),
+            ..Options::default()
+        };
+        let double = decode(&render(std::slice::from_ref(&e), &opts).unwrap());
+        assert_eq!(double.width(), 2 * WIDTH);
+        assert!((double.height() as i32 - 2 * base.height() as i32).abs() <= 2);
+        let opts = Options {
+            hide_layers: true,
+            ..Options::default()
+        };
+        let bare = decode(&render(std::slice::from_ref(&e), &opts).unwrap());
+        assert!(
+            bare.height() + 200 < base.height(),
+            "{} vs {}",
+            bare.height(),
+            base.height()
         );
     }
 

@@ -149,6 +149,15 @@ impl Maxima {
         }
     }
 
+    /// The maxima of explanation `at` alone (a batch row drawn on the batch's scales).
+    pub fn only(&self, at: usize) -> Self {
+        Self {
+            headline: vec![self.headline[at]],
+            flows: vec![self.flows[at].clone()],
+            scale: self.scale,
+        }
+    }
+
     /// View `v` of explanation `at`, placed on these maxima.
     pub fn place<'a>(&'a self, flow: &'a Flow, at: usize, v: usize) -> Placed<'a> {
         Placed {

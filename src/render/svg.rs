@@ -4,6 +4,7 @@
 
 use super::figure::{layout, layout_each, Canvas, Op, WIDTH};
 use super::Options;
+use crate::error::Result;
 use crate::explain::Explanation;
 use base64::Engine;
 use std::fmt::Write;
@@ -86,13 +87,13 @@ fn write(c: Canvas) -> String {
 }
 
 /// One SVG for one input explained by one or more methods (panels stacked).
-pub fn render(es: &[Explanation], opts: &Options) -> String {
-    write(layout(es, opts))
+pub fn render(es: &[Explanation], opts: &Options) -> Result<String> {
+    Ok(write(layout(es, opts)?))
 }
 
 /// One SVG per explanation of a batch, on the batch's scales.
-pub fn render_each(es: &[&Explanation], opts: &Options) -> Vec<String> {
-    layout_each(es, opts).into_iter().map(write).collect()
+pub fn render_each(es: &[&Explanation], opts: &Options) -> Result<Vec<String>> {
+    Ok(layout_each(es, opts)?.into_iter().map(write).collect())
 }
 
 #[cfg(test)]
@@ -103,7 +104,7 @@ mod tests {
     #[test]
     fn a_text_report_is_vectors_with_its_words_as_text() {
         let e = sample::text();
-        let svg = render(std::slice::from_ref(&e), &Options::default());
+        let svg = render(std::slice::from_ref(&e), &Options::default()).unwrap();
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.trim_end().ends_with("</svg>"));
         // Words are text, their boxes rectangles in the palette's colours; no raster.
@@ -122,7 +123,7 @@ mod tests {
 
     #[test]
     fn an_image_report_embeds_its_maps() {
-        let svg = render(&[sample::image()], &Options::default());
+        let svg = render(&[sample::image()], &Options::default()).unwrap();
         assert!(svg.contains("<image") && svg.contains("data:image/png;base64,"));
         assert!(svg.matches("<text").count() > 3);
     }

@@ -131,7 +131,7 @@ fn render_png<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyBytes>>
 #[pyfunction]
 fn render_svg(json: &str) -> PyResult<String> {
     let es = saved_explanations(json)?;
-    Ok(calig::render::svg::render(&es, &Default::default()))
+    calig::render::svg::render(&es, &Default::default()).map_err(py_err)
 }
 
 /// Saved explanations (a file's text) checked and completed as `calig render` reads them,
