@@ -71,7 +71,7 @@ pub fn watch_points<T>(show: bool, f: impl FnOnce() -> T) -> T {
     let bar = bar(
         true,
         0,
-        "explain [{bar:30}] {pos}/{len} interpolation points, ETA {eta}",
+        "explain [{bar:24}] {pos}/{len} interpolation points, ETA {eta}",
     );
     bar.set_draw_target(ProgressDrawTarget::hidden());
     let watch = Arc::new(Watch {

@@ -329,5 +329,10 @@ fn a_reference_classed_as_the_target_is_said_and_the_sum_is_explained() {
             "explain", "--method", method, "--steps", "8", "--format", "html", text,
         ]);
         assert!(common::stdout(&html).contains(needle), "{method} html");
+        // The figure (PNG and SVG draw the same one) says it too; SVG keeps it as text.
+        let svg = common::calig(&[
+            "explain", "--method", method, "--steps", "8", "--format", "svg", text,
+        ]);
+        assert!(common::stdout(&svg).contains(needle), "{method} svg");
     }
 }
