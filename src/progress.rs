@@ -66,7 +66,7 @@ pub(crate) fn adopt(watch: Option<Arc<Watch>>) {
 
 /// Runs `f` with its integrals' interpolation points counted on a bar, drawn on stderr once the
 /// run has taken 2 s when `show` (`calig explain` on a terminal). The integrals report from
-/// their workers ([`plan_points`], [`points_done`]).
+/// their workers (`plan_points`, `points_done`).
 pub fn watch_points<T>(show: bool, f: impl FnOnce() -> T) -> T {
     let bar = bar(
         true,

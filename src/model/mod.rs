@@ -133,7 +133,7 @@ pub trait Encoder: Send + Sync {
         rules: Rules,
     ) -> Result<(Tensor, Tensor)>;
 
-    /// Whether the head reads h^(L) at the first token only (every text head, ViT's [CLS]
+    /// Whether the head reads h^(L) at the first token only (every text head, ViT's \[CLS\]
     /// pooling), so that the last block need compute that row alone.
     fn reads_first_token(&self) -> bool;
 
