@@ -16,12 +16,21 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone)]
 pub enum ExplainInput {
     Text(String),
+    /// A sentence pair (premise and hypothesis, question and passage), joined by the
+    /// tokenizer's pair template.
+    Pair(String, String),
     Image(PathBuf),
     /// An image already decoded (e.g. a row of an idx file), with a name for the output.
     Decoded {
         name: String,
         image: std::sync::Arc<image::DynamicImage>,
     },
+}
+
+impl ExplainInput {
+    pub fn is_text(&self) -> bool {
+        matches!(self, Self::Text(_) | Self::Pair(..))
+    }
 }
 
 /// The headline scores of an attribution and what they cover: text tokens, or image patches
@@ -45,6 +54,9 @@ pub struct InputInfo {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The second text of a sentence pair (words with `segment` 1 are in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_pair: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
     /// Token count before truncation to the model's maximum, when truncated.
@@ -203,8 +215,13 @@ pub fn prepare<'a>(
 ) -> Result<Prepared<'a>> {
     let cfg = &m.config;
     let (model_input, info, tokens, words, special, special_ids) = match input {
-        ExplainInput::Text(text) => {
-            let (enc, mi) = m.prepare_text(text)?;
+        ExplainInput::Text(_) | ExplainInput::Pair(..) => {
+            let (text, pair) = match input {
+                ExplainInput::Pair(a, b) => (a, Some(b.as_str())),
+                ExplainInput::Text(t) => (t, None),
+                _ => unreachable!("matched above"),
+            };
+            let (enc, mi) = m.prepare_pair(text, pair)?;
             let ids = m
                 .tokenizer
                 .as_ref()
@@ -212,6 +229,7 @@ pub fn prepare<'a>(
             let info = InputInfo {
                 kind: "text".into(),
                 text: Some(text.clone()),
+                text_pair: enc.text_pair.clone(),
                 path: None,
                 truncated_from: enc.truncated_from,
                 patch_grid: None,
@@ -231,7 +249,7 @@ pub fn prepare<'a>(
                     let (mi, size) = m.prepare_decoded_image(image)?;
                     (mi, size, PathBuf::from(name))
                 }
-                ExplainInput::Text(_) => unreachable!("matched above"),
+                _ => unreachable!("matched above"),
             };
             let ic = cfg.image.as_ref().expect("image model");
             let g = ic.grid();
@@ -241,6 +259,7 @@ pub fn prepare<'a>(
             let info = InputInfo {
                 kind: "image".into(),
                 text: None,
+                text_pair: None,
                 path: Some(path),
                 truncated_from: None,
                 patch_grid: Some([g, g]),
@@ -465,7 +484,7 @@ mod tests {
         ];
         for (model, input, method) in cases {
             let m = load_model(&fixture(model), DType::F32, &Device::Cpu).unwrap();
-            let mut params = Params::defaults(matches!(input, ExplainInput::Text(_)));
+            let mut params = Params::defaults(input.is_text());
             params.steps = 4;
             let e = explain(&m, &input, None, method, &params).unwrap();
             let json = serde_json::to_string_pretty(&e).unwrap();

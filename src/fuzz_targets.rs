@@ -84,6 +84,7 @@ pub fn batch_rows(data: &[u8]) {
             let cols = crate::batch::Columns {
                 input: Some(input.into()),
                 is_image: false,
+                pair: None,
                 id: None,
                 target: Some("label".into()),
             };

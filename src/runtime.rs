@@ -196,6 +196,34 @@ pub fn set_tf32(on: bool) {
     candle_core::cuda::set_gemm_reduced_precision_f32(on);
 }
 
+/// TF32 set to a value for as long as this lives; the previous setting comes back on drop.
+pub struct Tf32Scope {
+    before: bool,
+}
+
+impl Tf32Scope {
+    pub fn new(on: bool) -> Self {
+        let before = tf32();
+        if on != before {
+            set_tf32(on);
+        }
+        Self { before }
+    }
+}
+
+impl Drop for Tf32Scope {
+    fn drop(&mut self) {
+        if tf32() != self.before {
+            set_tf32(self.before);
+        }
+    }
+}
+
+/// Whether [`set_tf32`] last turned TF32 on.
+pub fn tf32() -> bool {
+    TF32.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 static TF32: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// What the explanations of a model in `dtype` on `device` were computed in, as the JSON's

@@ -640,3 +640,68 @@ fn killed_eval_runs_resume_to_the_uninterrupted_result() {
 fn killed_eval_runs_resume_at_fifty_points() {
     eval_kill_and_resume(50);
 }
+
+#[test]
+fn an_entry_in_its_own_precision_is_computed_by_a_model_in_that_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let (out, cache) = (dir.path().join("out"), dir.path().join("cache"));
+    let owned = eval_args(
+        &data,
+        &out,
+        &[
+            "--methods",
+            "ig:steps=8,ig:steps=8,dtype=f64,ig:steps=8,dtype=f16",
+            "--metrics",
+            "comprehensiveness",
+            "--cache",
+            cache.to_str().unwrap(),
+        ],
+    );
+    run_ok(&strs(&owned));
+    // Each entry's attributions, from its cache file (the file name starts with its slug).
+    let files: Vec<_> = walk(&cache);
+    let scores = |slug: &str| -> Vec<Vec<f64>> {
+        let f = files
+            .iter()
+            .find(|p| {
+                let n = p.file_name().unwrap().to_str().unwrap();
+                n.starts_with(&format!("{slug}-")) && !n.ends_with(".metrics.jsonl")
+            })
+            .unwrap_or_else(|| panic!("no cache file for {slug} in {files:?}"));
+        let mut rows = read_jsonl(f);
+        rows.sort_by_key(|r| r["key"].as_str().unwrap().to_string());
+        rows.iter()
+            .map(|r| serde_json::from_value(r["scores"].clone()).unwrap())
+            .collect()
+    };
+    let (f32s, f64s, f16s) = (
+        scores("ig_steps-8"),
+        scores("ig_dtype-f64_steps-8"),
+        scores("ig_dtype-f16_steps-8"),
+    );
+    assert_eq!(f32s.len(), SENTENCES.len());
+    let rel = |a: &[f64], b: &[f64]| {
+        let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+        (d / a.iter().map(|x| x * x).sum::<f64>()).sqrt()
+    };
+    for i in 0..f32s.len() {
+        // f64 agrees with f32 to f32's precision, yet is not f32's computation; f16 is further.
+        let (r64, r16) = (rel(&f32s[i], &f64s[i]), rel(&f32s[i], &f16s[i]));
+        assert!(r64 < 1e-4 && f32s[i] != f64s[i], "f64: {r64}");
+        assert!(r16 > 10.0 * r64 && r16 < 0.1, "f16: {r16} (f64: {r64})");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

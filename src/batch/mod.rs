@@ -12,7 +12,7 @@ pub use lock::Lock;
 pub use shard::{merge, Shard};
 
 use crate::attr::{Method, Params};
-use crate::data::rows::{self, DEFAULT_INPUT};
+use crate::data::rows::{self, Values, DEFAULT_INPUT};
 use crate::error::{CaligError, Result};
 use crate::explain::{explain, ExplainInput};
 use crate::model::LoadedModel;
@@ -37,6 +37,8 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowInput {
     Text(String),
+    /// A sentence pair (`--pair-column`).
+    Pair(String, String),
     Image(PathBuf),
     /// The row cannot be used; the reason names the problem.
     Bad(String),
@@ -47,6 +49,7 @@ impl Row {
     pub fn explain_input(&self) -> std::result::Result<ExplainInput, String> {
         match &self.input {
             RowInput::Text(t) => Ok(ExplainInput::Text(t.clone())),
+            RowInput::Pair(a, b) => Ok(ExplainInput::Pair(a.clone(), b.clone())),
             RowInput::Image(p) => Ok(ExplainInput::Image(p.clone())),
             RowInput::Bad(why) => Err(why.clone()),
         }
@@ -60,6 +63,8 @@ pub struct Columns {
     /// else `sentence`.
     pub input: Option<String>,
     pub is_image: bool,
+    /// The column of a sentence pair's second text (text models).
+    pub pair: Option<String>,
     /// The id column; `None` uses the column or field `id` where there is one, else the row
     /// index from 0.
     pub id: Option<String>,
@@ -74,6 +79,7 @@ pub fn read_rows(path: &Path, cols: &Columns) -> Result<Vec<Row>> {
     let named = cols.input.as_deref().map(|c| [c]);
     let table = rows::Columns {
         input: named.as_ref().map_or(DEFAULT_INPUT, |n| &n[..]),
+        pair: cols.pair.as_deref(),
         label: None,
         id: cols.id.as_deref(),
         target: cols.target.as_deref(),
@@ -84,6 +90,12 @@ pub fn read_rows(path: &Path, cols: &Columns) -> Result<Vec<Row>> {
             let (input, target) = match r.values {
                 Err(why) => (RowInput::Bad(why), None),
                 Ok(v) if cols.is_image => (RowInput::Image(base.join(v.input)), v.target),
+                Ok(Values {
+                    input,
+                    pair: Some(pair),
+                    target,
+                    ..
+                }) => (RowInput::Pair(input, pair), target),
                 Ok(v) => (RowInput::Text(v.input), v.target),
             };
             Row {
@@ -290,6 +302,7 @@ mod tests {
         Columns {
             input: Some("text".into()),
             is_image: false,
+            pair: None,
             id: Some("id".into()),
             target: Some("label".into()),
         }

@@ -25,6 +25,9 @@ pub struct BatchArgs {
     /// Text column (default `text`, else `sentence`).
     #[arg(long)]
     text_column: Option<String>,
+    /// Column of a sentence pair's second text (the text column holds the first).
+    #[arg(long, conflicts_with = "image_column")]
+    pair_column: Option<String>,
     /// Image-path column (image models; paths relative to the input file).
     #[arg(long)]
     image_column: Option<String>,
@@ -82,6 +85,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
             (None, None) => None,
         },
         is_image,
+        pair: a.pair_column.clone(),
         id: a.id_column.clone(),
         target: a.target_column.clone(),
     };

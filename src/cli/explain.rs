@@ -1,4 +1,4 @@
-//! `calig explain [--model M] [--method ..] ... (TEXT... | --image PATH)`.
+//! `calig explain [--model M] [--method ..] ... (TEXT... | --pair TEXT TEXT_PAIR | --image PATH)`.
 
 use super::method_args::MethodArgs;
 use super::report_args::ReportArgs;
@@ -27,6 +27,10 @@ pub struct ExplainArgs {
     /// Read the text to explain from this file.
     #[arg(long)]
     text_file: Option<PathBuf>,
+    /// Explain a sentence pair (premise and hypothesis, question and passage): the two texts,
+    /// joined as the model's tokenizer joins pairs.
+    #[arg(long, num_args = 2, value_names = ["TEXT", "TEXT_PAIR"], conflicts_with_all = ["image", "text_file", "text"])]
+    pair: Option<Vec<String>>,
     /// The text to explain (several words are joined with spaces); `-` reads it from stdin.
     text: Vec<String>,
     #[command(flatten)]
@@ -58,13 +62,16 @@ fn text_of(a: &ExplainArgs) -> Result<String> {
 pub fn run(a: ExplainArgs) -> Result<()> {
     a.report.check()?;
     let text = text_of(&a)?;
-    let input = match (&a.image, text.is_empty()) {
-        (Some(_), false) => bail!("give either text or --image, not both"),
-        (None, true) => bail!("nothing to explain: give a text or --image PATH"),
-        (Some(p), true) => ExplainInput::Image(p.clone()),
-        (None, false) => ExplainInput::Text(text),
+    let input = match (&a.image, text.is_empty(), &a.pair) {
+        (None, true, Some(pair)) => ExplainInput::Pair(pair[0].clone(), pair[1].clone()),
+        (Some(_), false, _) => bail!("give either text or --image, not both"),
+        (None, true, _) => {
+            bail!("nothing to explain: give a text, --pair TEXT TEXT_PAIR or --image PATH")
+        }
+        (Some(p), true, _) => ExplainInput::Image(p.clone()),
+        (None, false, _) => ExplainInput::Text(text),
     };
-    let is_text = matches!(input, ExplainInput::Text(_));
+    let is_text = input.is_text();
     let model = a
         .model
         .clone()

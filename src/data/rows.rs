@@ -21,6 +21,8 @@ use std::path::Path;
 pub struct Columns<'a> {
     /// The input (text, or an image path): the first of these names that the file has.
     pub input: &'a [&'a str],
+    /// The second text of a sentence pair, required in every row when named.
+    pub pair: Option<&'a str>,
     /// The label, required in every row when named.
     pub label: Option<&'a str>,
     /// The id; None uses a column or field `id` where there is one.
@@ -50,6 +52,7 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Values {
     pub input: String,
+    pub pair: Option<String>,
     pub label: Option<String>,
     pub target: Option<String>,
 }
@@ -115,6 +118,7 @@ fn read_json_lines(path: &Path, cols: &Columns) -> Result<Vec<Row>> {
             };
             Ok(Values {
                 input,
+                pair: required(cols.pair, "pair")?,
                 label: required(cols.label, "label")?,
                 target: required(cols.target, "target")?,
             })
@@ -180,6 +184,7 @@ fn read_table(path: &Path, delimiter: u8, cols: &Columns) -> Result<Vec<Row>> {
         })
     };
     let input = required(cols.input, "; name it with --text-column (--image-column)")?;
+    let pair = cols.pair.map(|c| required(&[c], "")).transpose()?;
     let label = cols.label.map(|c| required(&[c], "")).transpose()?;
     let target = cols.target.map(|c| required(&[c], "")).transpose()?;
     let id = match cols.id {
@@ -202,6 +207,10 @@ fn read_table(path: &Path, delimiter: u8, cols: &Columns) -> Result<Vec<Row>> {
         let values = (|| {
             Ok(Values {
                 input: cell(input)?.ok_or_else(|| format!("no {} value", either(cols.input)))?,
+                pair: match pair {
+                    Some(c) => Some(cell(c)?.ok_or("no pair value")?),
+                    None => None,
+                },
                 label: match label {
                     Some(c) => Some(cell(c)?.ok_or("no label value")?),
                     None => None,
@@ -231,6 +240,7 @@ mod tests {
     fn cols<'a>(input: &'a [&'a str]) -> Columns<'a> {
         Columns {
             input,
+            pair: None,
             label: None,
             id: None,
             target: Some("label"),

@@ -26,6 +26,7 @@ pub fn read_table(
 ) -> Result<Vec<Example>> {
     let cols = Columns {
         input: table.text_columns,
+        pair: None,
         label: Some(table.label_column),
         id: table.id_column,
         target: None,

@@ -24,7 +24,8 @@ use indicatif::ProgressBar;
 /// Evaluates `opts.methods` on `examples` with the metrics asked for.
 pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Result<Outcome> {
     opts.check(m)?;
-    let mut run = Run::new(m, opts, examples.len())?;
+    let own_models = own_models(m, opts)?;
+    let mut run = Run::new(m, opts, examples.len(), &own_models)?;
     for (ei, ex) in examples.iter().enumerate() {
         let mut cx = ExampleContext::new(m, ex, opts, opts.ferret_wanted())?;
         run.infos.push(cx.info.clone());
@@ -49,9 +50,25 @@ pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Re
     Ok(run.finish())
 }
 
+/// Copies of the model in the precisions that method entries name (`calig:dtype=bf16`), one
+/// per dtype other than the evaluated model's.
+fn own_models(m: &LoadedModel, opts: &EvalOptions) -> Result<Vec<LoadedModel>> {
+    let mut out: Vec<LoadedModel> = Vec::new();
+    for spec in &opts.methods {
+        if let Some(dtype) = spec.precision.and_then(|p| p.dtype) {
+            if dtype != m.dtype() && !out.iter().any(|o| o.dtype() == dtype) {
+                out.push(m.in_dtype(dtype)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The loop's state: the caches, the values collected so far and the costs.
 struct Run<'a> {
     m: &'a LoadedModel,
+    /// Per method entry: the copy of the model in its own dtype, if it named another.
+    own_model: Vec<Option<&'a LoadedModel>>,
     opts: &'a EvalOptions,
     model_hash: String,
     caches: Vec<MethodCache>,
@@ -68,7 +85,12 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(m: &'a LoadedModel, opts: &'a EvalOptions, examples: usize) -> Result<Self> {
+    fn new(
+        m: &'a LoadedModel,
+        opts: &'a EvalOptions,
+        examples: usize,
+        own_models: &'a [LoadedModel],
+    ) -> Result<Self> {
         let model_hash = model_hash(m)?;
         let caches = opts
             .methods
@@ -76,8 +98,17 @@ impl<'a> Run<'a> {
             .map(|s| MethodCache::open(&opts.cache_dir, &model_hash, s))
             .collect::<Result<_>>()?;
         let n = opts.methods.len();
+        let own_model = opts
+            .methods
+            .iter()
+            .map(|s| {
+                let dtype = s.precision.and_then(|p| p.dtype)?;
+                own_models.iter().find(|o| o.dtype() == dtype)
+            })
+            .collect();
         Ok(Self {
             m,
+            own_model,
             opts,
             model_hash,
             caches,
@@ -122,6 +153,7 @@ impl<'a> Run<'a> {
         } = cx;
         let mut source = ScoreSource {
             m: self.m,
+            own_model: self.own_model[mi],
             ex,
             spec,
             prepared,

@@ -10,7 +10,7 @@ use super::units::Units;
 use crate::attr::{Delta, Memo};
 use crate::data::{Example, WordScores};
 use crate::error::{CaligError, Result};
-use crate::explain::{explain_prepared_with, Prepared};
+use crate::explain::{explain_prepared_with, prepare, Prepared};
 use crate::model::LoadedModel;
 use rand::{Rng, SeedableRng};
 
@@ -26,6 +26,8 @@ pub(super) struct Counts {
 /// The scores of one method entry on one example, for whichever class a metric explains.
 pub(super) struct ScoreSource<'s, 'a> {
     pub(super) m: &'a LoadedModel,
+    /// The copy of the model in the entry's own dtype (`dtype=`), if it named another.
+    pub(super) own_model: Option<&'a LoadedModel>,
     pub(super) ex: &'s Example,
     pub(super) spec: &'s MethodSpec,
     pub(super) prepared: &'s mut Prepared<'a>,
@@ -88,15 +90,29 @@ impl ScoreSource<'_, '_> {
                 (scores, 0.0, None)
             }
             Kind::Method(method) => {
-                self.prepared.subject.target = target;
-                let e = explain_prepared_with(
-                    self.m,
-                    self.prepared,
-                    method,
-                    &self.spec.params,
-                    self.memo,
-                )
-                .map_err(at(self.ex))?;
+                let run_tf32 = crate::runtime::tf32();
+                let tf32 = self.spec.precision.and_then(|p| p.tf32).unwrap_or(run_tf32);
+                let _tf32 = crate::runtime::Tf32Scope::new(tf32);
+                // An entry in its own precision gets its own prepared input and memo (the
+                // example's hold the evaluated model's values, which TF32 also changes).
+                let separate = self.own_model.is_some() || tf32 != run_tf32;
+                let mut own = match self.own_model {
+                    Some(m) => Some((m, prepare(m, &self.ex.input(), None)?)),
+                    None => None,
+                };
+                let (m, prepared): (&LoadedModel, &mut Prepared) = match &mut own {
+                    Some((m, p)) => (*m, p),
+                    None => (self.m, &mut *self.prepared),
+                };
+                prepared.subject.target = target;
+                let mut fresh = Memo::default();
+                let memo = if separate {
+                    &mut fresh
+                } else {
+                    &mut *self.memo
+                };
+                let e = explain_prepared_with(m, prepared, method, &self.spec.params, memo)
+                    .map_err(at(self.ex))?;
                 (e.scores, e.timing_ms, max_abs_delta(&e.convergence_delta))
             }
         })

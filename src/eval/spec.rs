@@ -4,9 +4,15 @@
 //! `key=value` item without a `:` belongs to the entry before it, so
 //! `calig:lambda=1,aggregation=sum,ig` is two entries; layer lists inside an entry use `+`
 //! (`lig:layers=1+3`) or ranges (`1-3`).
+//!
+//! Two keys are the entry's, not the method's: `dtype=bf16|f16|f32|f64` and `tf32=true` compute
+//! the entry's attributions with a copy of the model in that precision (the metrics still run
+//! on the evaluated model), so that one run measures what reduced precision costs in
+//! faithfulness: `--methods calig,calig:dtype=bf16`.
 
 use crate::attr::{settings, Method, Params};
 use crate::error::{CaligError, Result};
+use candle_core::DType;
 
 /// What an entry computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +36,58 @@ pub struct MethodSpec {
     pub params: Params,
     /// The given settings that the method does not read (said once when the job starts).
     pub ignored: Vec<&'static str>,
+    /// The entry's own precision (`dtype=`, `tf32=`), when it gave one.
+    pub precision: Option<EntryPrecision>,
+}
+
+/// The precision an entry's attributions are computed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryPrecision {
+    /// None: the evaluated model's.
+    pub dtype: Option<DType>,
+    /// TF32 products for f32 on CUDA (no effect on the CPU); None: the run's setting.
+    pub tf32: Option<bool>,
+}
+
+/// Takes the entry's own keys (`dtype`, `tf32`) out of `pairs`.
+fn take_precision(
+    entry: &str,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<Option<EntryPrecision>> {
+    let mut p = EntryPrecision {
+        dtype: None,
+        tf32: None,
+    };
+    let mut given = false;
+    for (k, v) in pairs.iter() {
+        match k.as_str() {
+            "dtype" => {
+                p.dtype = Some(match v.as_str() {
+                    "f32" => DType::F32,
+                    "f64" => DType::F64,
+                    "bf16" => DType::BF16,
+                    "f16" => DType::F16,
+                    _ => {
+                        return Err(bad(
+                            entry,
+                            format!("dtype `{v}`: use f32, f64, bf16 or f16"),
+                        ))
+                    }
+                });
+            }
+            "tf32" => {
+                p.tf32 = match v.as_str() {
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    _ => return Err(bad(entry, format!("tf32 `{v}`: use true or false"))),
+                };
+            }
+            _ => continue,
+        }
+        given = true;
+    }
+    pairs.retain(|(k, _)| k != "dtype" && k != "tf32");
+    Ok(given.then_some(p))
 }
 
 fn bad(entry: &str, why: impl std::fmt::Display) -> CaligError {
@@ -61,16 +119,21 @@ impl MethodSpec {
                 .ok_or_else(|| bad(entry, format!("`{item}` is not key=value")))?;
             pairs.push((k.trim().replace('-', "_"), v.trim().to_string()));
         }
+        let mut own = pairs.clone();
+        let precision = take_precision(entry, &mut own)?;
+        if precision.is_some() && !matches!(kind, Kind::Method(_)) {
+            return Err(bad(entry, "dtype and tf32 apply to attribution methods"));
+        }
         let mut params = Params::defaults(is_text);
         params
-            .apply(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), |s| {
+            .apply(own.iter().map(|(k, v)| (k.as_str(), v.as_str())), |s| {
                 s.name.to_string()
             })
             .and_then(|()| params.validate())
             .map_err(|e| bad(entry, reason(e)))?;
         let ignored = match kind {
             Kind::Method(m) => {
-                settings::ignored(pairs.iter().map(|(k, _)| k.as_str()), &[m], &params)
+                settings::ignored(own.iter().map(|(k, _)| k.as_str()), &[m], &params)
                     .iter()
                     .map(|s| s.name)
                     .collect()
@@ -90,6 +153,7 @@ impl MethodSpec {
             kind,
             params,
             ignored,
+            precision,
         })
     }
 
@@ -135,6 +199,7 @@ impl MethodSpec {
             kind: Kind::External { index, content: h },
             params: Params::defaults(is_text),
             ignored: Vec::new(),
+            precision: None,
         }
     }
 
@@ -204,5 +269,25 @@ mod tests {
         assert!(err("magic").contains("method `magic`"));
         assert!(err("ig,ig").contains("listed twice"));
         assert!(err("").contains("no methods"));
+    }
+
+    #[test]
+    fn an_entry_may_name_its_own_precision() {
+        let s =
+            MethodSpec::parse_list("calig,calig:dtype=bf16,ig:tf32=true,steps=8", true).unwrap();
+        assert_eq!(s[0].precision, None);
+        let bf16 = s[1].precision.unwrap();
+        assert_eq!((bf16.dtype, bf16.tf32), (Some(DType::BF16), None));
+        // The key is the entry's, not the method's: nothing ignored, the method's defaults kept.
+        assert!(s[1].ignored.is_empty());
+        assert_eq!(s[1].name, "calig:dtype=bf16");
+        assert_eq!(s[1].params.steps, s[0].params.steps);
+        let t = s[2].precision.unwrap();
+        assert_eq!((t.dtype, t.tf32), (None, Some(true)));
+        assert_eq!(s[2].name, "ig:steps=8,tf32=true");
+        let err = |s: &str| MethodSpec::parse_list(s, true).unwrap_err().to_string();
+        assert!(err("ig:dtype=f8").contains("dtype `f8`: use f32, f64, bf16 or f16"));
+        assert!(err("ig:tf32=yes").contains("tf32 `yes`"));
+        assert!(err("random:dtype=bf16").contains("apply to attribution methods"));
     }
 }

@@ -81,6 +81,7 @@ mod tests {
             start,
             end,
             token_range: range,
+            segment: 0,
         }
     }
 

@@ -310,6 +310,22 @@ impl LoadedModel {
         self.model.runtime()
     }
 
+    /// The same checkpoint loaded again to compute in `dtype` (same device and workers).
+    pub fn in_dtype(&self, dtype: DType) -> Result<LoadedModel> {
+        let dir = self.source.dir();
+        let spec = dir.to_str().ok_or_else(|| CaligError::InvalidFile {
+            path: dir.to_path_buf(),
+            reason: "the model's folder name is not UTF-8".into(),
+        })?;
+        load_model_with(
+            spec,
+            &Runtime {
+                dtype,
+                ..self.runtime().clone()
+            },
+        )
+    }
+
     /// The logits of the first (usually only) row of `input`, as f64. Non-finite logits are an
     /// error that names the first weight tensor holding NaN or Inf.
     pub fn logits(&self, input: &super::ModelInput) -> Result<Vec<f64>> {
@@ -365,6 +381,15 @@ impl LoadedModel {
 
     /// Tokenises one text into a batch of one.
     pub fn prepare_text(&self, text: &str) -> Result<(super::text::Encoded, super::ModelInput)> {
+        self.prepare_pair(text, None)
+    }
+
+    /// [`LoadedModel::prepare_text`] for a text or, with `pair`, a sentence pair.
+    pub fn prepare_pair(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+    ) -> Result<(super::text::Encoded, super::ModelInput)> {
         let tok = self.tokenizer.as_ref().ok_or_else(|| {
             CaligError::InvalidInput(format!(
                 "{} is an image model: give it an image, not text",
@@ -374,7 +399,12 @@ impl LoadedModel {
         if text.trim().is_empty() {
             return Err(CaligError::InvalidInput("the text is empty".into()));
         }
-        let enc = tok.encode(text)?;
+        if pair.is_some_and(|p| p.trim().is_empty()) {
+            return Err(CaligError::InvalidInput(
+                "the second text of the pair is empty".into(),
+            ));
+        }
+        let enc = tok.encode_pair(text, pair)?;
         let input = super::text::batch(
             &self.config,
             std::slice::from_ref(&enc.ids),

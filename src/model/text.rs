@@ -19,11 +19,21 @@ pub struct Word {
     pub end: usize,
     /// Half-open token index range [first, last + 1).
     pub token_range: (usize, usize),
+    /// Which text of a sentence pair the word is in (0: the first, 1: the second); its
+    /// offsets are into that text.
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub segment: u8,
+}
+
+fn is_first(segment: &u8) -> bool {
+    *segment == 0
 }
 
 #[derive(Debug, Clone)]
 pub struct Encoded {
     pub text: String,
+    /// The second text of a sentence pair.
+    pub text_pair: Option<String>,
     pub ids: Vec<u32>,
     pub type_ids: Vec<u32>,
     pub tokens: Vec<String>,
@@ -105,27 +115,58 @@ impl TextTokenizer {
     }
 
     pub fn encode(&self, text: &str) -> Result<Encoded> {
+        self.encode_pair(text, None)
+    }
+
+    /// `text`, or the sentence pair (`text`, `pair`) as the tokenizer's pair template joins
+    /// them (BERT: `[CLS] a [SEP] b [SEP]` with token type ids 0 then 1; RoBERTa:
+    /// `<s> a </s></s> b </s>`); truncation takes tokens from the longer text first.
+    pub fn encode_pair(&self, text: &str, pair: Option<&str>) -> Result<Encoded> {
         let tok_err =
             |e: tokenizers::Error| CaligError::InvalidInput(format!("tokenizer failed: {e}"));
+        let input = |t: &str| -> tokenizers::EncodeInput<'static> {
+            match pair {
+                Some(b) => (t.to_string(), b.to_string()).into(),
+                None => t.to_string().into(),
+            }
+        };
         let enc = self
             .tokenizer
-            .encode_char_offsets(text, true)
+            .encode_char_offsets(input(text), true)
             .map_err(tok_err)?;
         let truncated_from = if enc.get_overflowing().is_empty() {
             None
         } else {
             let mut full = self.tokenizer.clone();
             full.with_truncation(None).map_err(tok_err)?;
-            Some(full.encode(text, true).map_err(tok_err)?.get_ids().len())
+            Some(
+                full.encode(input(text), true)
+                    .map_err(tok_err)?
+                    .get_ids()
+                    .len(),
+            )
         };
         let special: Vec<bool> = enc
             .get_special_tokens_mask()
             .iter()
             .map(|&m| m == 1)
             .collect();
-        let words = group_words(text, enc.get_word_ids(), enc.get_offsets(), &special);
+        let texts: Vec<&str> = std::iter::once(text).chain(pair).collect();
+        let segments: Vec<usize> = enc
+            .get_sequence_ids()
+            .iter()
+            .map(|s| s.unwrap_or(0))
+            .collect();
+        let words = group_words(
+            &texts,
+            &segments,
+            enc.get_word_ids(),
+            enc.get_offsets(),
+            &special,
+        );
         Ok(Encoded {
             text: text.to_string(),
+            text_pair: pair.map(str::to_string),
             ids: enc.get_ids().to_vec(),
             type_ids: enc.get_type_ids().to_vec(),
             tokens: enc.get_tokens().to_vec(),
@@ -136,21 +177,26 @@ impl TextTokenizer {
     }
 }
 
-/// Groups consecutive non-special tokens with the same word id into words.
+/// Groups consecutive non-special tokens with the same segment and word id into words;
+/// `segments[t]` is token t's text among `texts` (its offsets are into that text).
 fn group_words(
-    text: &str,
+    texts: &[&str],
+    segments: &[usize],
     word_ids: &[Option<u32>],
     offsets: &[(usize, usize)],
     special: &[bool],
 ) -> Vec<Word> {
-    let chars: Vec<char> = text.chars().collect();
+    let chars: Vec<Vec<char>> = texts.iter().map(|t| t.chars().collect()).collect();
     let mut words: Vec<(Option<u32>, Word)> = Vec::new();
     for (t, (&wid, &(s, e))) in word_ids.iter().zip(offsets).enumerate() {
         if special[t] || wid.is_none() {
             continue;
         }
+        let segment = segments.get(t).copied().unwrap_or(0).min(texts.len() - 1) as u8;
         match words.last_mut() {
-            Some((last_id, w)) if *last_id == wid && w.token_range.1 == t => {
+            Some((last_id, w))
+                if *last_id == wid && w.token_range.1 == t && w.segment == segment =>
+            {
                 w.token_range.1 = t + 1;
                 w.end = w.end.max(e);
             }
@@ -161,6 +207,7 @@ fn group_words(
                     start: s,
                     end: e,
                     token_range: (t, t + 1),
+                    segment,
                 },
             )),
         }
@@ -168,6 +215,7 @@ fn group_words(
     words
         .into_iter()
         .map(|(_, mut w)| {
+            let chars = &chars[w.segment as usize];
             let end = w.end.min(chars.len());
             // SentencePiece pieces ("▁big") carry the preceding space in their offsets: the
             // word starts at its first non-space character.
@@ -250,7 +298,7 @@ mod tests {
         let word_ids = [None, Some(0), Some(0), Some(1), None];
         let offsets = [(0, 0), (0, 2), (2, 12), (13, 17), (0, 0)];
         let special = [true, false, false, false, true];
-        let words = group_words(text, &word_ids, &offsets, &special);
+        let words = group_words(&[text], &[0; 5], &word_ids, &offsets, &special);
         assert_eq!(words.len(), 2);
         assert_eq!(words[0].text, "unbelievable");
         assert_eq!(words[0].token_range, (1, 3));
@@ -265,11 +313,30 @@ mod tests {
         let word_ids = [None, Some(0), Some(1), Some(2), None];
         let offsets = [(0, 0), (0, 5), (5, 9), (9, 15), (0, 0)];
         let special = [true, false, false, false, true];
-        let words = group_words(text, &word_ids, &offsets, &special);
+        let words = group_words(&[text], &[0; 5], &word_ids, &offsets, &special);
         assert_eq!(
             (words[1].start, words[1].end, words[1].text.as_str()),
             (6, 9, "big")
         );
         assert_eq!((words[2].start, words[2].text.as_str()), (10, "world"));
+    }
+
+    #[test]
+    fn pair_words_keep_their_segment_and_its_offsets() {
+        // "[CLS] good film [SEP] bad [SEP]": word ids restart in the second text.
+        let texts = ["good film", "bad"];
+        let segments = [0, 0, 0, 0, 1, 1];
+        let word_ids = [None, Some(0), Some(1), None, Some(0), None];
+        let offsets = [(0, 0), (0, 4), (5, 9), (0, 0), (0, 3), (0, 0)];
+        let special = [true, false, false, true, false, true];
+        let words = group_words(&texts, &segments, &word_ids, &offsets, &special);
+        let got: Vec<(&str, u8, (usize, usize))> = words
+            .iter()
+            .map(|w| (w.text.as_str(), w.segment, w.token_range))
+            .collect();
+        assert_eq!(
+            got,
+            [("good", 0, (1, 2)), ("film", 0, (2, 3)), ("bad", 1, (4, 5))]
+        );
     }
 }

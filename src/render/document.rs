@@ -3,6 +3,7 @@
 //! truncation to the model's maximum marked as such.
 
 use crate::explain::Explanation;
+use crate::model::text::Word;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
@@ -12,45 +13,72 @@ pub enum Piece {
     Word(usize, String),
     /// The text after the last token the model saw (the input was truncated).
     Cut(String),
+    /// Between the two texts of a sentence pair: the tokenizer's separator token.
+    Separator(String),
 }
 
-/// The pieces of `e`'s text, in order. Without the original text (or with offsets that do not
-/// fit it) the words are joined with single spaces.
+/// The pieces of `e`'s text, in order: for a sentence pair, the first text's pieces, a
+/// [`Piece::Separator`], then the second's. Without the original text (or with offsets that do
+/// not fit it) the words are joined with single spaces.
 pub fn pieces(e: &Explanation) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let texts = [e.input.text.as_deref(), e.input.text_pair.as_deref()];
+    let segments = if e.input.text_pair.is_some() { 2 } else { 1 };
+    for (segment, text) in texts.iter().enumerate().take(segments) {
+        if segment > 0 {
+            out.push(Piece::Separator(separator(e)));
+        }
+        let words: Vec<(usize, &Word)> = e
+            .words
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.segment as usize == segment || segments == 1)
+            .collect();
+        out.extend(segment_pieces(
+            &words,
+            *text,
+            e.input.truncated_from.is_some(),
+        ));
+    }
+    out
+}
+
+/// The pieces of one text from its `words` (with their indices in the explanation).
+fn segment_pieces(words: &[(usize, &Word)], text: Option<&str>, truncated: bool) -> Vec<Piece> {
     let fallback = || {
         let mut v = Vec::new();
-        for (i, w) in e.words.iter().enumerate() {
-            if i > 0 {
+        for (k, (i, w)) in words.iter().enumerate() {
+            if k > 0 {
                 v.push(Piece::Gap(" ".into()));
             }
-            v.push(Piece::Word(i, w.text.clone()));
+            v.push(Piece::Word(*i, w.text.clone()));
         }
         v
     };
-    let Some(text) = &e.input.text else {
+    let Some(text) = text else {
         return fallback();
     };
     let chars: Vec<char> = text.chars().collect();
-    let fits = e.words.windows(2).all(|w| w[0].end <= w[1].start)
-        && e.words
+    let fits = words.windows(2).all(|w| w[0].1.end <= w[1].1.start)
+        && words
             .iter()
-            .all(|w| w.start <= w.end && w.end <= chars.len());
+            .all(|(_, w)| w.start <= w.end && w.end <= chars.len());
     if !fits {
         return fallback();
     }
     let span = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
     let mut out = Vec::new();
     let mut at = 0;
-    for (i, w) in e.words.iter().enumerate() {
+    for (i, w) in words {
         if w.start > at {
             out.push(Piece::Gap(span(at, w.start)));
         }
-        out.push(Piece::Word(i, span(w.start, w.end)));
+        out.push(Piece::Word(*i, span(w.start, w.end)));
         at = w.end;
     }
     if at < chars.len() {
         let rest = span(at, chars.len());
-        if e.input.truncated_from.is_some() && !rest.trim().is_empty() {
+        if truncated && !rest.trim().is_empty() {
             // Keep the gap before the cut text as a gap.
             let lead = rest.len() - rest.trim_start().len();
             if lead > 0 {
@@ -62,6 +90,24 @@ pub fn pieces(e: &Explanation) -> Vec<Piece> {
         }
     }
     out
+}
+
+/// The tokens between the texts of a pair (`[SEP]`, RoBERTa's `</s></s>`), for the reports to
+/// show where the second text starts.
+fn separator(e: &Explanation) -> String {
+    let last = |seg: u8| e.words.iter().filter(move |w| w.segment == seg);
+    let from = last(0).map(|w| w.token_range.1).max().unwrap_or(1);
+    let to = last(1).map(|w| w.token_range.0).min().unwrap_or(from + 1);
+    let between: String = e
+        .tokens
+        .get(from..to.max(from))
+        .unwrap_or_default()
+        .concat();
+    if between.is_empty() {
+        "[SEP]".into()
+    } else {
+        between
+    }
 }
 
 /// The sentence that says how much of a truncated input the model saw.

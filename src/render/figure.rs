@@ -221,6 +221,7 @@ fn words(c: &mut Canvas, e: &Explanation, max: f64, signed: bool) {
                     pen.place(c, w, None, GREY);
                 }
             }
+            Piece::Separator(sep) => pen.place(c, &sep, None, GREY),
         }
     }
     c.y = pen.y + WORD_LINE + 8;

@@ -196,14 +196,27 @@ pub fn check(e: &Explanation) -> std::result::Result<(), String> {
                     e.words.len()
                 ),
             )?;
-            let chars = e.input.text.as_deref().map(|t| t.chars().count());
+            let count = |t: &Option<String>| t.as_deref().map(|t| t.chars().count());
+            let chars = [count(&e.input.text), count(&e.input.text_pair)];
             for (i, w) in e.words.iter().enumerate() {
                 let (a, b) = w.token_range;
                 need(
                     a < b && b <= n,
                     format!("word {i} covers tokens {a}..{b}, outside the {n} tokens"),
                 )?;
-                if let Some(c) = chars {
+                need(
+                    w.segment == 0 || (w.segment == 1 && e.input.text_pair.is_some()),
+                    format!(
+                        "word {i} is in segment {} of a {} text",
+                        w.segment,
+                        if e.input.text_pair.is_some() {
+                            "two-part"
+                        } else {
+                            "one-part"
+                        }
+                    ),
+                )?;
+                if let Some(c) = chars[w.segment as usize] {
                     need(
                         w.start <= w.end && w.end <= c,
                         format!(

@@ -201,6 +201,10 @@ fn running_text(e: &Explanation, max: f64, signed: bool, o: &TextOptions) -> Str
                     put(&mut out, &mut col, w.to_string(), w.chars().count(), true);
                 }
             }
+            Piece::Separator(sep) => {
+                put(&mut out, &mut col, sep.clone(), sep.chars().count(), true);
+                pending_space = true;
+            }
         }
     }
     out
@@ -262,7 +266,16 @@ pub fn render(e: &Explanation, o: &TextOptions) -> String {
         .unwrap_or(5)
         .clamp(5, 24);
     // Unsigned methods (relevance, not evidence for or against) get a neutral bar.
+    let starts_second_text = |i: usize| {
+        o.top.is_none()
+            && e.input.text_pair.is_some()
+            && e.words.get(i).is_some_and(|w| w.segment == 1)
+            && (i == 0 || e.words[i - 1].segment == 0)
+    };
     for &i in &order {
+        if starts_second_text(i) {
+            let _ = writeln!(s, "-- second text of the pair --");
+        }
         let (t, v) = &units[i];
         let bar_len = ((v.abs() / max) * 20.0).round() as usize;
         let bar = if !signed {
@@ -483,6 +496,7 @@ mod tests {
                 start,
                 end: start + w.len(),
                 token_range: (1, 2),
+                segment: 0,
             });
         }
         e.word_scores = vec![0.1; 5];

@@ -229,7 +229,9 @@ impl PyModel {
 
     /// One explanation as (JSON, ignored settings). `settings`: (name, value) pairs of the
     /// settings table, values as the CLI writes them.
-    #[pyo3(signature = (input, method, settings, target=None, image=false))]
+    /// `pair`: the second text of a sentence pair.
+    #[pyo3(signature = (input, method, settings, target=None, image=false, pair=None))]
+    #[allow(clippy::too_many_arguments)]
     fn explain(
         &self,
         py: Python<'_>,
@@ -238,9 +240,13 @@ impl PyModel {
         settings: Vec<(String, String)>,
         target: Option<String>,
         image: bool,
+        pair: Option<String>,
     ) -> PyResult<(String, Vec<String>)> {
         let (method, params, ignored) = self.method_params(method, &settings)?;
-        let input = input_of(input, image);
+        let input = match pair {
+            Some(b) => ExplainInput::Pair(input, b),
+            None => input_of(input, image),
+        };
         let json = py
             .detach(|| self.explain_one(&input, method, &params, target.as_deref()))
             .map_err(py_err)?;
@@ -322,7 +328,7 @@ impl PyModel {
     /// JSON-lines `output`, resumable and shardable; returns a summary as JSON.
     #[pyo3(signature = (input, output, method, settings, text_column=None, image_column=None,
         id_column=None, target_column=None, resume=false, shard=None, on_error="fail",
-        progress=true))]
+        progress=true, pair_column=None))]
     #[allow(clippy::too_many_arguments)]
     fn batch(
         &self,
@@ -339,11 +345,17 @@ impl PyModel {
         shard: Option<String>,
         on_error: &str,
         progress: bool,
+        pair_column: Option<String>,
     ) -> PyResult<(String, Vec<String>)> {
         let (method, params, ignored) = self.method_params(method, &settings)?;
         if text_column.is_some() && image_column.is_some() {
             return Err(PyValueError::new_err(
                 "give text_column or image_column, not both",
+            ));
+        }
+        if pair_column.is_some() && image_column.is_some() {
+            return Err(PyValueError::new_err(
+                "pair_column is a second text column: it does not go with image_column",
             ));
         }
         let job = calig::batch::Job {
@@ -352,6 +364,7 @@ impl PyModel {
             columns: calig::batch::Columns {
                 is_image: image_column.is_some(),
                 input: image_column.or(text_column),
+                pair: pair_column,
                 id: id_column,
                 target: target_column,
             },

@@ -42,6 +42,17 @@ def test_text_results_equal_the_cli_json(family, method):
     assert without_timing(e.to_dict()) == without_timing(want)
 
 
+def test_a_sentence_pair_equals_the_cli_json():
+    m = calig.load(str(FIXTURES / "bert"))
+    e = m.explain("a gorgeous movie", pair="it was dull", method="ig", steps=8)
+    want = cli_json(FIXTURES / "bert", "ig", "--steps", "8", "--pair", "a gorgeous movie",
+                    "it was dull")
+    assert without_timing(e.to_dict()) == without_timing(want)
+    assert e.word_segments == [0, 0, 0, 1, 1, 1]
+    with pytest.raises(TypeError, match="two str"):
+        m.explain("a gorgeous movie", pair=["it", "was"])
+
+
 def test_image_results_equal_the_cli_json():
     m = calig.load(str(FIXTURES / "vit"))
     image = FIXTURES / "vit" / "image.png"

@@ -262,7 +262,7 @@ pub fn render_batch(items: &[Item], opts: &Options) -> String {
 /// The report's style rules (flat: selectors and declarations, no at-rules).
 const STYLE: &str = "\
     .tok{padding:2px 3px;border-radius:3px;line-height:2} .doc{font-size:1.05em;white-space:pre-wrap;line-height:2}\
-    .special{outline:1px dashed #888;color:#666} .cut{color:#999} .cutmark{color:#8a4b00;font-weight:600}\
+    .special{outline:1px dashed #888;color:#666} .cut{color:#999} .cutmark{color:#8a4b00;font-weight:600} .sep{color:#666;font-family:monospace;font-size:.85em;border:1px solid #bbb;border-radius:3px;padding:0 3px}\
     .note{color:#555;font-size:.9em} .warn{color:#8a4b00;font-weight:600} .checks{font-size:.95em}\
     .bar{display:flex;align-items:center;gap:8px;margin:.5em 0;flex-wrap:wrap} .ramp{display:inline-block;width:220px;height:14px;border:1px solid #ccc}\
     .methods{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:16px}\

@@ -34,6 +34,13 @@ pub(super) fn document_html(e: &Explanation, max: f64, signed: bool) -> String {
                     escape(&rest)
                 );
             }
+            Piece::Separator(sep) => {
+                let _ = write!(
+                    s,
+                    " <span class=\"sep\" title=\"the second text of the pair starts here\">{}</span> ",
+                    escape(&sep)
+                );
+            }
         }
     }
     s.push_str("</div>");

@@ -79,9 +79,12 @@ class Explanation:
         self._html = html
         self.method: str = data["method"]
         self.tokens: list[str] = data["tokens"]
-        #: the words: {"text", "start", "end", "token_range"} each (text models)
+        #: the words: {"text", "start", "end", "token_range"} each (text models), and
+        #: "segment": 1 for the words of a sentence pair's second text
         self.word_spans: list[dict] = data["words"]
         self.word_texts: list[str] = [w["text"] for w in self.word_spans]
+        #: per word, which text of a sentence pair it is in (0 or 1; all 0 for one text)
+        self.word_segments: list[int] = [w.get("segment", 0) for w in self.word_spans]
         self.scores = np.asarray(data["scores"], dtype=np.float64)
         self.word_scores = np.asarray(data["word_scores"], dtype=np.float64)
         self.layers = _layers(data.get("layers"))
@@ -264,10 +267,12 @@ class Model:
 
     def explain(self, input: Union[str, "os.PathLike[str]", np.ndarray, Any],
                 method: str = "calig", target=None, steps: Union[int, str, None] = None,
-                **settings) -> Explanation:
+                *, pair: Optional[str] = None, **settings) -> Explanation:
         """Explains one text (``str``) or image (a ``pathlib.Path``, a ``PIL.Image``, or a
         NumPy array (height, width[, channels]) of uint8 or of floats in [0, 1]). Anything
-        else is a ``TypeError`` (a list goes to :meth:`explain_batch`).
+        else is a ``TypeError`` (a list goes to :meth:`explain_batch`). ``pair``: the second
+        text of a sentence pair (``input`` is the first), joined as the model's tokenizer joins
+        pairs; each word's ``segment`` (0 or 1) says which text it is in.
 
         ``method``: one of :func:`methods` (calig, lig, ig, gxi, saliency, attention, rollout,
         gae, occlusion, attnlrp, chefer2021). ``target``: a label or class index (default: the
@@ -278,6 +283,12 @@ class Model:
         """
         given = _settings(dict(steps=steps, **settings))
         kind = _kind_of(input, "explain")
+        if pair is not None:
+            if kind != "text" or not isinstance(pair, str):
+                raise TypeError("a sentence pair is two str: explain(text, pair=text_pair)")
+            data, ignored = self._m.explain(input, method, given, _target(target), False, pair)
+            _warn_ignored(ignored, method)
+            return Explanation(json.loads(data))
         if kind == "pixels":
             pixels, h, w, c = _pixels(input)
             data, ignored = self._m.explain_pixels(pixels, h, w, c, "array", method, given,
@@ -315,7 +326,7 @@ class Model:
               image_column: Optional[str] = None, id_column: Optional[str] = None,
               target_column: Optional[str] = None, resume: bool = False,
               shard: Optional[str] = None, on_error: str = "fail", progress: bool = True,
-              **settings) -> dict:
+              pair_column: Optional[str] = None, **settings) -> dict:
         """``calig batch``: explains every row of a .jsonl/.tsv/.csv file into the JSON-lines
         file ``output`` (one explanation per line with the row's ``line`` and ``id``; an
         ``id`` column is used when present, else the row index from 0). ``resume=True``
@@ -323,11 +334,12 @@ class Model:
         shards with ``calig batch --merge``), ``on_error="skip"`` lists bad rows in
         ``OUTPUT.errors.jsonl`` instead of stopping. ``method``, ``steps`` and ``settings`` as
         in :meth:`explain`. Returns a summary: ``explained``, ``already_done``, ``skipped``,
-        ``errors_path``, ``seconds``. The GIL is released while it runs."""
+        ``errors_path``, ``seconds``. ``pair_column``: the column of a sentence pair's second
+        text (``text_column`` holds the first). The GIL is released while it runs."""
         given = _settings(dict(steps=steps, **settings))
         summary, ignored = self._m.batch(str(input), str(output), method, given, text_column,
                                          image_column, id_column, target_column, resume, shard,
-                                         on_error, progress)
+                                         on_error, progress, pair_column)
         _warn_ignored(ignored, method)
         return json.loads(summary)
 
