@@ -366,4 +366,4 @@ macro_rules! family_tests {
     )*};
 }
 
-family_tests!(bert, roberta, xlmr, distilbert, vit);
+family_tests!(bert, roberta, xlmr, distilbert, electra, albert, vit);

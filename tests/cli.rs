@@ -38,6 +38,8 @@ fn info_describes_every_family() {
         ("roberta", "Roberta"),
         ("xlmr", "XlmRoberta"),
         ("distilbert", "DistilBert"),
+        ("electra", "Electra"),
+        ("albert", "Albert"),
         ("vit", "Vit"),
     ] {
         let o = calig(&["info", s(&fixture(name))]);
@@ -63,6 +65,8 @@ fn predict_every_family_gives_a_distribution() {
         "roberta",
         "xlmr",
         "distilbert",
+        "electra",
+        "albert",
         "vit",
     ] {
         let dir = fixture(name);

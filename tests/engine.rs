@@ -12,8 +12,6 @@ use calig::model::{load_model, Encoder, LoadedModel, ModelInput};
 use candle_core::{DType, Device, Tensor};
 use common::*;
 
-const FAMILIES: [&str; 5] = ["bert", "roberta", "xlmr", "distilbert", "vit"];
-
 /// The input path and a path at every h^(l) (baseline 0.3 · h^(l)), 5 Gauss–Legendre steps in
 /// chunks of `max_batch` rows (3: chunks cut paths apart; 1000: one chunk holds every path, as
 /// on a GPU), with attention relevance; `mask_last` masks the last key.

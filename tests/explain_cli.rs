@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{calig, fixture, json_ok};
+use common::{calig, fixture, json_ok, FAMILIES};
 
 fn explain_json(model: &str, method: &str, extra: &[&str]) -> serde_json::Value {
     let dir = fixture(model);
@@ -42,7 +42,7 @@ const METHODS: [&str; 11] = [
 
 #[test]
 fn every_method_on_every_family_follows_the_schema() {
-    for model in ["bert", "roberta", "xlmr", "distilbert", "vit"] {
+    for model in FAMILIES {
         for method in METHODS {
             let e = explain_json(model, method, &["--steps", "8"]);
             for key in [

@@ -88,6 +88,16 @@ fn distilbert_pairs_match_pytorch_and_captum() {
     matches_pytorch("distilbert");
 }
 
+#[test]
+fn electra_pairs_match_pytorch_and_captum() {
+    matches_pytorch("electra");
+}
+
+#[test]
+fn albert_pairs_match_pytorch_and_captum() {
+    matches_pytorch("albert");
+}
+
 fn bert() -> String {
     fixture("bert").to_str().unwrap().to_string()
 }

@@ -127,6 +127,16 @@ fn distilbert_matches_pytorch() {
 }
 
 #[test]
+fn electra_matches_pytorch() {
+    text_parity("electra", "electra");
+}
+
+#[test]
+fn albert_matches_pytorch() {
+    text_parity("albert", "albert");
+}
+
+#[test]
 fn vit_matches_pytorch() {
     let r = read_json(&fixture("vit").join("reference.json"));
     for dtype in [DType::F32, DType::F64] {

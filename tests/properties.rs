@@ -8,7 +8,7 @@ use calig::attr::{self, Aggregation, Delta, LayerRelevance, Layers, Method, Para
 use calig::explain::{prepare, ExplainInput};
 use calig::model::{load_model, LoadedModel};
 use candle_core::{DType, Device};
-use common::fixture;
+use common::{fixture, FAMILIES};
 
 fn load(name: &str, dtype: DType) -> LoadedModel {
     load_model(fixture(name).to_str().unwrap(), dtype, &Device::Cpu).unwrap()
@@ -40,7 +40,7 @@ fn params(is_text: bool) -> Params {
 
 #[test]
 fn path_methods_are_complete_on_every_family() {
-    for name in ["bert", "roberta", "xlmr", "distilbert", "vit"] {
+    for name in FAMILIES {
         let m = load(name, DType::F64);
         let p = prepare(&m, &input_for(name), None).unwrap();
         let prm = params(name != "vit");
@@ -304,8 +304,6 @@ fn occlusion_matches_direct_recomputation() {
         );
     }
 }
-
-const FAMILIES: [&str; 5] = ["bert", "roberta", "xlmr", "distilbert", "vit"];
 
 /// A copy of a fixture with every bias (linear layers, LayerNorms, patch projection) set to 0.
 fn bias_free_copy(name: &str) -> tempfile::TempDir {

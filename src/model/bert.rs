@@ -1,9 +1,11 @@
 //! BERT (and MiniLM): word + position + token-type embeddings with LayerNorm, post-LN blocks,
-//! pooler (dense + tanh on \[CLS\]) and linear classifier. RoBERTa/XLM-R and DistilBERT reuse the
-//! embeddings (see roberta.rs, distilbert.rs).
+//! pooler (dense + tanh on \[CLS\]) and linear classifier. RoBERTa/XLM-R, DistilBERT, ELECTRA
+//! and ALBERT reuse the embeddings (see roberta.rs, distilbert.rs, electra.rs, albert.rs);
+//! ELECTRA's and ALBERT's are narrower than the blocks and projected to their width.
 
-use super::block::{load_blocks, BlockNames, Norm};
+use super::block::{load_block, load_blocks, BlockNames, Norm};
 use super::classifier::{Classifier, DenseActivation, DenseHeadNames, Embeddings, Under};
+use super::linear::Linear;
 use super::ops::LayerNorm;
 use super::rules::Rules;
 use super::{ModelConfig, ModelInput, TextInput};
@@ -17,14 +19,22 @@ pub struct BertEmbeddings {
     position: Embedding,
     token_type: Option<Embedding>,
     norm: LayerNorm,
+    /// ELECTRA's `embeddings_project`, ALBERT's `embedding_hidden_mapping_in`: the embedding
+    /// width to the hidden size (h^(0) is its output, the first block's input).
+    project: Option<Linear>,
     vocab_size: usize,
     max_positions: usize,
 }
 
 impl BertEmbeddings {
-    /// `vb` points at `embeddings`. DistilBERT has no token-type table.
-    pub fn load(vb: VarBuilder, cfg: &ModelConfig) -> candle_core::Result<Self> {
-        let d = cfg.hidden_size;
+    /// `vb` points at `embeddings`, `project` at the projection to the hidden size where the
+    /// family has one. DistilBERT has no token-type table.
+    pub fn load(
+        vb: VarBuilder,
+        project: Option<VarBuilder>,
+        cfg: &ModelConfig,
+    ) -> candle_core::Result<Self> {
+        let d = cfg.embedding_size;
         let token_type = if cfg.type_vocab_size > 0 {
             Some(candle_nn::embedding(
                 cfg.type_vocab_size,
@@ -43,6 +53,9 @@ impl BertEmbeddings {
             )?,
             token_type,
             norm: LayerNorm::load(vb.pp("LayerNorm"), d, cfg.layer_norm_eps)?,
+            project: project
+                .map(|p| super::linear::linear(d, cfg.hidden_size, p))
+                .transpose()?,
             vocab_size: cfg.vocab_size,
             max_positions: cfg.max_position_embeddings,
         })
@@ -80,7 +93,11 @@ impl Embeddings for BertEmbeddings {
         if let Some(tt) = &self.token_type {
             e = e.broadcast_add(&tt.forward(&t.token_type_ids)?)?;
         }
-        Ok(self.norm.forward_with(&e, rules)?)
+        let e = self.norm.forward_with(&e, rules)?;
+        Ok(match &self.project {
+            Some(p) => p.forward(&e)?,
+            None => e,
+        })
     }
 }
 
@@ -102,13 +119,26 @@ pub const BERT_BLOCK: BlockNames = BlockNames {
 pub struct TextFamily {
     pub encoder: &'static str,
     pub block: BlockNames,
+    pub layers: Layers,
+    /// The projection from the embedding width to the hidden size, under the base model.
+    pub projection: Option<&'static str>,
     pub head: DenseHeadNames,
+}
+
+/// Where a family's blocks are.
+pub enum Layers {
+    /// One set of weights per layer, at `<encoder>.layer.N`.
+    PerLayer,
+    /// One set of weights at `<encoder>` applied at every layer (ALBERT).
+    Shared,
 }
 
 /// BERT and MiniLM: pooler (dense + tanh on \[CLS\], under the base model) and classifier.
 pub const BERT: TextFamily = TextFamily {
     encoder: "encoder",
     block: BERT_BLOCK,
+    layers: Layers::PerLayer,
+    projection: None,
     head: DenseHeadNames {
         probe: "classifier.weight",
         dense: (Under::Base, "pooler.dense"),
@@ -126,10 +156,25 @@ pub fn load(
     cfg: &ModelConfig,
     runtime: &Runtime,
 ) -> candle_core::Result<Classifier> {
+    let blocks = match family.layers {
+        Layers::PerLayer => load_blocks(base.pp(family.encoder), cfg, &family.block)?,
+        // Each application of the shared block is a layer of its own to every method.
+        Layers::Shared => {
+            vec![load_block(base.pp(family.encoder), cfg, &family.block)?; cfg.num_layers]
+        }
+    };
     Ok(Classifier::new(
         cfg,
-        Box::new(BertEmbeddings::load(base.pp("embeddings"), cfg)?),
-        load_blocks(base.pp(family.encoder), cfg, &family.block)?,
+        Box::new(BertEmbeddings::load(
+            base.pp("embeddings"),
+            // ELECTRA has its projection only where the widths differ.
+            family
+                .projection
+                .filter(|p| base.contains_tensor(&format!("{p}.weight")))
+                .map(|p| base.pp(p)),
+            cfg,
+        )?),
+        blocks,
         family.head.load(base, root, cfg)?,
         runtime,
     ))

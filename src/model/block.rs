@@ -200,25 +200,27 @@ pub struct BlockNames {
 
 /// Loads `cfg.num_layers` blocks from `vb` (`.../layer.N.<names>`).
 pub fn load_blocks(vb: VarBuilder, cfg: &ModelConfig, names: &BlockNames) -> Result<Vec<Block>> {
-    let (d, di, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
     (0..cfg.num_layers)
-        .map(|i| {
-            let l = vb.pp(format!("layer.{i}"));
-            Ok(Block {
-                attention: SelfAttention {
-                    query: super::linear::linear(d, d, l.pp(names.query))?,
-                    key: super::linear::linear(d, d, l.pp(names.key))?,
-                    value: super::linear::linear(d, d, l.pp(names.value))?,
-                    output: super::linear::linear(d, d, l.pp(names.attention_output))?,
-                    num_heads: cfg.num_heads,
-                },
-                attention_norm: LayerNorm::load(l.pp(names.attention_norm), d, eps)?,
-                ffn_in: super::linear::linear(d, di, l.pp(names.ffn_in))?,
-                ffn_out: super::linear::linear(di, d, l.pp(names.ffn_out))?,
-                ffn_norm: LayerNorm::load(l.pp(names.ffn_norm), d, eps)?,
-                activation: cfg.activation,
-                norm: names.norm,
-            })
-        })
+        .map(|i| load_block(vb.pp(format!("layer.{i}")), cfg, names))
         .collect()
+}
+
+/// Loads one block from `l` (`.../<names>`).
+pub fn load_block(l: VarBuilder, cfg: &ModelConfig, names: &BlockNames) -> Result<Block> {
+    let (d, di, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
+    Ok(Block {
+        attention: SelfAttention {
+            query: super::linear::linear(d, d, l.pp(names.query))?,
+            key: super::linear::linear(d, d, l.pp(names.key))?,
+            value: super::linear::linear(d, d, l.pp(names.value))?,
+            output: super::linear::linear(d, d, l.pp(names.attention_output))?,
+            num_heads: cfg.num_heads,
+        },
+        attention_norm: LayerNorm::load(l.pp(names.attention_norm), d, eps)?,
+        ffn_in: super::linear::linear(d, di, l.pp(names.ffn_in))?,
+        ffn_out: super::linear::linear(di, d, l.pp(names.ffn_out))?,
+        ffn_norm: LayerNorm::load(l.pp(names.ffn_norm), d, eps)?,
+        activation: cfg.activation,
+        norm: names.norm,
+    })
 }

@@ -28,6 +28,19 @@ pub trait Head: Send + Sync {
 pub enum DenseActivation {
     Tanh,
     Relu,
+    /// The exact (erf) GELU: ELECTRA's head.
+    Gelu,
+}
+
+impl DenseActivation {
+    fn forward(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Tanh => x.tanh(),
+            Self::Relu => x.relu(),
+            // The blocks' GELU: exact in f64 (candle's own gelu_erf backward is not).
+            Self::Gelu => super::ops::Activation::Gelu.forward(x),
+        }
+    }
 }
 
 /// The text heads: dense + activation on the first token, then a linear classifier (BERT's
@@ -57,10 +70,7 @@ impl DenseHead {
 impl Head for DenseHead {
     fn forward(&self, h: &Tensor, rules: Rules) -> Result<Tensor> {
         let x = self.dense.forward(&h.i((.., 0, ..))?)?;
-        let y = match self.activation {
-            DenseActivation::Tanh => x.tanh()?,
-            DenseActivation::Relu => x.relu()?,
-        };
+        let y = self.activation.forward(&x)?;
         let y = identity_rule(&x, &y, rules)?;
         Ok(self.classifier.forward(&y)?)
     }
@@ -68,10 +78,7 @@ impl Head for DenseHead {
     fn relprop(&self, h: &Tensor, r_logits: &Tensor) -> Result<Tensor> {
         let first = h.i((.., 0, ..))?;
         let x = self.dense.forward(&first)?;
-        let y = match self.activation {
-            DenseActivation::Tanh => x.tanh()?,
-            DenseActivation::Relu => x.relu()?,
-        };
+        let y = self.activation.forward(&x)?;
         // The activation passes relevance unchanged.
         let r_x = relprop::linear_rule(&self.classifier, &y, r_logits)?;
         let r_first = relprop::linear_rule(&self.dense, &first, &r_x)?;

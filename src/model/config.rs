@@ -14,6 +14,8 @@ pub enum Family {
     Roberta,
     XlmRoberta,
     DistilBert,
+    Electra,
+    Albert,
     Vit,
 }
 
@@ -24,6 +26,8 @@ impl Family {
             "roberta" => Some(Self::Roberta),
             "xlm-roberta" => Some(Self::XlmRoberta),
             "distilbert" => Some(Self::DistilBert),
+            "electra" => Some(Self::Electra),
+            "albert" => Some(Self::Albert),
             "vit" => Some(Self::Vit),
             _ => None,
         }
@@ -35,6 +39,8 @@ impl Family {
             Self::Bert => "bert",
             Self::Roberta | Self::XlmRoberta => "roberta",
             Self::DistilBert => "distilbert",
+            Self::Electra => "electra",
+            Self::Albert => "albert",
             Self::Vit => "vit",
         }
     }
@@ -74,6 +80,9 @@ pub struct ModelConfig {
     pub architecture: Option<String>,
     pub num_layers: usize,
     pub hidden_size: usize,
+    /// Width of the token embeddings: the hidden size, except in ELECTRA and ALBERT, whose
+    /// embeddings are projected to the hidden size before the first block.
+    pub embedding_size: usize,
     pub num_heads: usize,
     pub intermediate_size: usize,
     #[serde(skip)]
@@ -109,7 +118,7 @@ impl ModelConfig {
         let family = Family::from_model_type(&model_type).ok_or_else(|| {
             format!(
                 "unsupported model_type `{model_type}` (calig supports bert, roberta, \
-                 xlm-roberta, distilbert, vit)"
+                 xlm-roberta, distilbert, electra, albert, vit)"
             )
         })?;
         let get = |key: &str| -> std::result::Result<usize, String> {
@@ -144,6 +153,17 @@ impl ModelConfig {
             ));
         }
         let activation = Activation::from_hf(&act)?;
+        if family == Family::Albert
+            && (get_or("num_hidden_groups", 1), get_or("inner_group_num", 1)) != (1, 1)
+        {
+            return Err("calig supports ALBERT with one group of one shared layer \
+                        (num_hidden_groups = inner_group_num = 1, as in every released ALBERT)"
+                .into());
+        }
+        let embedding_size = match family {
+            Family::Electra | Family::Albert => get_or("embedding_size", hidden_size),
+            _ => hidden_size,
+        };
         let image = if family == Family::Vit {
             let ic = ImageConfig {
                 image_size: get("image_size")?,
@@ -172,6 +192,7 @@ impl ModelConfig {
             architecture: v["architectures"][0].as_str().map(str::to_string),
             num_layers,
             hidden_size,
+            embedding_size,
             num_heads,
             intermediate_size,
             activation,
@@ -272,6 +293,30 @@ mod tests {
         assert_eq!(cfg.label_index("0"), Some(0));
         assert_eq!(cfg.label_index("2"), None);
         assert_eq!(cfg.head_dim(), 4);
+    }
+
+    #[test]
+    fn factorised_embeddings_and_shared_layers() {
+        let albert = |groups: u64| {
+            ModelConfig::from_json(&serde_json::json!({
+                "model_type": "albert", "num_hidden_layers": 12, "hidden_size": 64,
+                "embedding_size": 16, "num_attention_heads": 4, "intermediate_size": 128,
+                "vocab_size": 30, "max_position_embeddings": 16, "num_hidden_groups": groups
+            }))
+        };
+        let cfg = albert(1).unwrap();
+        assert_eq!((cfg.embedding_size, cfg.hidden_size), (16, 64));
+        assert!(albert(2)
+            .unwrap_err()
+            .contains("one group of one shared layer"));
+        // BERT's embeddings are as wide as its blocks whatever the file says.
+        let bert = ModelConfig::from_json(&serde_json::json!({
+            "model_type": "bert", "num_hidden_layers": 1, "hidden_size": 8, "embedding_size": 4,
+            "num_attention_heads": 2, "intermediate_size": 4, "vocab_size": 5,
+            "max_position_embeddings": 8
+        }))
+        .unwrap();
+        assert_eq!(bert.embedding_size, 8);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! DistilBERT: BERT-style embeddings without token types, post-LN blocks with DistilBERT weight
 //! names, and a pre_classifier (dense + ReLU) + classifier head on \[CLS\].
 
-use super::bert::TextFamily;
+use super::bert::{Layers, TextFamily};
 use super::block::{BlockNames, Norm};
 use super::classifier::{DenseActivation, DenseHeadNames, Under};
 
@@ -22,6 +22,8 @@ const DISTILBERT_BLOCK: BlockNames = BlockNames {
 pub const DISTILBERT: TextFamily = TextFamily {
     encoder: "transformer",
     block: DISTILBERT_BLOCK,
+    layers: Layers::PerLayer,
+    projection: None,
     head: DenseHeadNames {
         probe: "classifier.weight",
         dense: (Under::Root, "pre_classifier"),

@@ -6,7 +6,7 @@ use super::config::{Family, ModelConfig};
 use super::image::ImageProcessor;
 use super::text::TextTokenizer;
 use super::weights::{read_checkpoint, Checkpoint};
-use super::{bert, distilbert, roberta, vit, Encoder};
+use super::{albert, bert, distilbert, electra, roberta, vit, Encoder};
 use crate::error::{CaligError, Result};
 use crate::runtime::Runtime;
 use candle_core::{DType, Device};
@@ -202,6 +202,8 @@ pub fn build_encoder(
             bert::load(&roberta::ROBERTA, &base, &root, cfg, runtime)
         }
         Family::DistilBert => bert::load(&distilbert::DISTILBERT, &base, &root, cfg, runtime),
+        Family::Electra => bert::load(&electra::ELECTRA, &base, &root, cfg, runtime),
+        Family::Albert => bert::load(&albert::ALBERT, &base, &root, cfg, runtime),
         Family::Vit => vit::load(&base, &root, cfg, runtime),
     };
     built.map_err(|e| CaligError::Weights {

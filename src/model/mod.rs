@@ -5,6 +5,7 @@
 //! attention probabilities, and the classification head maps h^(L) to logits. Attribution
 //! methods only talk to this trait.
 
+pub mod albert;
 pub mod attach;
 pub mod bert;
 pub mod block;
@@ -12,6 +13,7 @@ pub mod builtin;
 pub mod classifier;
 pub mod config;
 pub mod distilbert;
+pub mod electra;
 pub mod engine_weights;
 pub mod fused;
 pub mod image;

@@ -98,6 +98,13 @@ impl Activation {
                 (x * 0.5)? * ((x * std::f64::consts::FRAC_1_SQRT_2)?.erf()? + 1.0)?
             }
             Self::Gelu => x.gelu_erf(),
+            // The same for the tanh form (ALBERT's gelu_new), whose candle backward has
+            // 6-digit constants: composed from tanh in f64.
+            Self::GeluTanh if x.dtype() == DType::F64 => {
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                let inner = ((x + ((x.sqr()? * x)? * 0.044715)?)? * c)?;
+                (x * 0.5)? * (inner.tanh()? + 1.0)?
+            }
             Self::GeluTanh => x.gelu(),
             Self::Relu => x.relu(),
         }

@@ -1,7 +1,7 @@
 //! RoBERTa / XLM-R (and AfroLM, which shares the architecture): BERT embeddings and blocks, with
 //! position ids counted from the padding index and a dense + tanh + out_proj head on `<s>`.
 
-use super::bert::{TextFamily, BERT_BLOCK};
+use super::bert::{Layers, TextFamily, BERT_BLOCK};
 use super::classifier::{DenseActivation, DenseHeadNames, Under};
 
 /// HF `create_position_ids_from_input_ids`: non-pad tokens get pad+1, pad+2, ...; pads get pad.
@@ -24,6 +24,8 @@ pub fn position_ids(input_ids: &[u32], pad: u32) -> Vec<u32> {
 pub const ROBERTA: TextFamily = TextFamily {
     encoder: "encoder",
     block: BERT_BLOCK,
+    layers: Layers::PerLayer,
+    projection: None,
     head: DenseHeadNames {
         probe: "classifier.out_proj.weight",
         dense: (Under::Root, "classifier.dense"),

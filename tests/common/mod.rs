@@ -6,6 +6,17 @@ use candle_core::{DType, Tensor};
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// Every family's tiny fixture (tests/fixtures/<name>), text families first.
+pub const FAMILIES: [&str; 7] = [
+    "bert",
+    "roberta",
+    "xlmr",
+    "distilbert",
+    "electra",
+    "albert",
+    "vit",
+];
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

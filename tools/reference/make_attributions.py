@@ -159,7 +159,7 @@ from transformers import (  # noqa: E402
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
-FAMILIES = ("bert", "roberta", "xlmr", "distilbert", "vit")
+FAMILIES = ("bert", "roberta", "xlmr", "distilbert", "electra", "albert", "vit")
 PATH_FAMILIES = ("bert", "vit")  # calig_path for example 0
 DTYPE = torch.float64
 LAMBDAS = (0.5, 1.0)
@@ -274,6 +274,29 @@ def capture_output(module, run):
 # Models and examples
 
 
+class Application(torch.nn.Module):
+    """One application of ALBERT's shared layer group, so that each layer has a module of its
+    own whose output a hook can read or replace (the weights stay shared)."""
+
+    def __init__(self, group):
+        super().__init__()
+        self.group = group
+
+    def forward(self, hidden_states, attention_mask=None, **kwargs):
+        return self.group(hidden_states, attention_mask, **kwargs)
+
+
+def unshare_albert(encoder, config):
+    """Makes ALBERT's encoder run one Application per layer (AlbertTransformer picks group
+    int(i / (L / num_hidden_groups)), so L groups give group i at layer i); returns them."""
+    assert config.num_hidden_groups == 1 and config.inner_group_num == 1
+    shared = encoder.albert_layer_groups[0]
+    apps = [Application(shared) for _ in range(config.num_hidden_layers)]
+    encoder.albert_layer_groups = torch.nn.ModuleList(apps)
+    config.num_hidden_groups = config.num_hidden_layers
+    return apps
+
+
 class Subject:
     """A float64 model with its attributable points and one single example."""
 
@@ -293,11 +316,21 @@ class Subject:
         if self.image:
             blocks = base.layers if hasattr(base, "layers") else base.encoder.layer
             self.word = None
+        elif family == "albert":
+            self.word = base.embeddings.word_embeddings
+            blocks = unshare_albert(base.encoder, model.config)
         else:
             self.word = base.embeddings.word_embeddings
             blocks = base.transformer.layer if hasattr(base, "transformer") else base.encoder.layer
         self.blocks = list(blocks)
-        self.points = [self.embeddings] + self.blocks  # module whose output is h^(l)
+        # The module whose output is h^(0), the first block's input: ELECTRA's and ALBERT's
+        # embeddings are projected to the hidden size first.
+        first = self.embeddings
+        if hasattr(base, "embeddings_project"):
+            first = base.embeddings_project
+        elif family == "albert":
+            first = base.encoder.embedding_hidden_mapping_in
+        self.points = [first] + self.blocks  # module whose output is h^(l)
         self.L = len(self.blocks)
         self.num_labels = model.config.num_labels
         if self.image:

@@ -126,11 +126,13 @@ from tokenizers import (  # noqa: E402
 )
 from torch import nn  # noqa: E402
 from transformers import (  # noqa: E402
+    AlbertConfig,
     AutoModelForImageClassification,
     AutoModelForSequenceClassification,
     BertConfig,
     BertModel,
     DistilBertConfig,
+    ElectraConfig,
     PreTrainedTokenizerFast,
     RobertaConfig,
     ViTConfig,
@@ -469,6 +471,8 @@ EAGER_ATTENTION_MODULES = (
     "transformers.models.roberta.modeling_roberta",
     "transformers.models.xlm_roberta.modeling_xlm_roberta",
     "transformers.models.distilbert.modeling_distilbert",
+    "transformers.models.electra.modeling_electra",
+    "transformers.models.albert.modeling_albert",
     "transformers.models.vit.modeling_vit",
 )
 
@@ -703,6 +707,32 @@ def make_distilbert(wp):
                  uses_token_types=False, roberta_like=False)
 
 
+def make_electra(wp):
+    # Embeddings narrower than the blocks, so that `embeddings_project` is exercised.
+    config = ElectraConfig(
+        vocab_size=wp[0].get_vocab_size(), embedding_size=16, hidden_size=32,
+        num_hidden_layers=3, num_attention_heads=4, intermediate_size=64, hidden_act="gelu",
+        max_position_embeddings=64, type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0,
+        num_labels=3, id2label={0: "negative", 1: "neutral", 2: "positive"},
+        label2id={"negative": 0, "neutral": 1, "positive": 2})
+    text_fixture("electra", config, wp, EN_TEXTS, seed=6000, uses_token_types=True,
+                 roberta_like=False)
+
+
+def make_albert(wp):
+    # Factorised embeddings (16 → 32) and one block shared by the 3 layers; ALBERT's default
+    # activation (gelu_new, the tanh approximation).
+    config = AlbertConfig(
+        vocab_size=wp[0].get_vocab_size(), embedding_size=16, hidden_size=32,
+        num_hidden_layers=3, num_attention_heads=4, intermediate_size=64, hidden_act="gelu_new",
+        max_position_embeddings=64, type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0,
+        bos_token_id=2, eos_token_id=3, classifier_dropout_prob=0.1,
+        num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
+        label2id={"NEGATIVE": 0, "POSITIVE": 1})
+    text_fixture("albert", config, wp, EN_TEXTS, seed=7000, uses_token_types=True,
+                 roberta_like=False)
+
+
 def make_roberta():
     bpe = bytelevel_bpe_tokenizer()
     config = RobertaConfig(
@@ -883,7 +913,7 @@ def make_minilm(model_dir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default="bert,roberta,xlmr,distilbert,vit,minilm",
+    ap.add_argument("--only", default="bert,roberta,xlmr,distilbert,electra,albert,vit,minilm",
                     help="comma-separated subset (bert also writes bert-bin and bert-sharded)")
     ap.add_argument("--minilm-dir", default=str(REPO / "models" / "minilm-l6"))
     ap.add_argument("--skip-minilm", action="store_true")
@@ -892,7 +922,7 @@ def main():
     args = ap.parse_args()
     only = set(args.only.split(","))
     print(f"versions: {VERSIONS}")
-    if "bert" in only or "distilbert" in only:
+    if only & {"bert", "distilbert", "electra", "albert"}:
         wp = wordpiece_tokenizer()
     if "bert" in only:
         print("bert"); make_bert(wp)
@@ -902,6 +932,10 @@ def main():
         print("xlmr"); make_xlmr()
     if "distilbert" in only:
         print("distilbert"); make_distilbert(wp)
+    if "electra" in only:
+        print("electra"); make_electra(wp)
+    if "albert" in only:
+        print("albert"); make_albert(wp)
     if "vit" in only:
         print("vit"); make_vit()
     if "minilm" in only and not args.skip_minilm:

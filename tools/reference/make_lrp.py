@@ -38,7 +38,7 @@ import make_fixtures as mf
 
 torch.set_num_threads(1)
 DTYPE = torch.float64
-FAMILIES = ("bert", "roberta", "xlmr", "distilbert", "vit")
+FAMILIES = ("bert", "roberta", "xlmr", "distilbert", "electra", "albert", "vit")
 
 
 class ScaleGrad(torch.autograd.Function):
@@ -89,6 +89,10 @@ class Family:
         self.act = ACT2FN[act]
 
     def attention_parts(self, layer):
+        layer = unwrap(layer)
+        if self.family == "albert":
+            a = layer.attention
+            return a.query, a.key, a.value, a.dense
         if self.family == "distilbert":
             a = layer.attention
             return a.q_lin, a.k_lin, a.v_lin, a.out_lin
@@ -114,12 +118,7 @@ class Family:
         return out_lin(ctx)
 
     def block(self, layer, x):
-        if self.family == "distilbert":
-            fc1, fc2 = layer.ffn.lin1, layer.ffn.lin2
-        elif self.family == "vit":
-            fc1, fc2 = layer.mlp.fc1, layer.mlp.fc2
-        else:
-            fc1, fc2 = layer.intermediate.dense, layer.output.dense
+        fc1, fc2 = ffn_parts(self, layer)
 
         def ffn(t):
             return fc2(IdentityRule.apply(fc1(t), self.act))
@@ -127,10 +126,7 @@ class Family:
         if self.family == "vit":
             a = self.attention(layer, layer_norm(layer.layernorm_before, x)) + x
             return ffn(layer_norm(layer.layernorm_after, a)) + a
-        if self.family == "distilbert":
-            n1, n2 = layer.sa_layer_norm, layer.output_layer_norm
-        else:
-            n1, n2 = layer.attention.output.LayerNorm, layer.output.LayerNorm
+        n1, n2 = norm_parts(self, layer)
         a = layer_norm(n1, self.attention(layer, x) + x)
         return layer_norm(n2, ffn(a) + a)
 
@@ -148,19 +144,60 @@ class Family:
             h = h + e.token_type_embeddings(extra["token_type_ids"])
         elif hasattr(e, "token_type_embeddings"):
             h = h + e.token_type_embeddings(torch.zeros_like(extra["position_ids"]))
-        return layer_norm(e.LayerNorm, h)
+        h = layer_norm(e.LayerNorm, h)
+        # ELECTRA and ALBERT: the projection to the hidden size (a linear layer: plain gradient).
+        if hasattr(self.base, "embeddings_project"):
+            h = self.base.embeddings_project(h)
+        elif self.family == "albert":
+            h = self.base.encoder.embedding_hidden_mapping_in(h)
+        return h
 
     def head(self, h):
         m = self.subj.model
         if self.family == "vit":
             return m.classifier(layer_norm(self.base.layernorm, h)[:, 0])
-        if self.family == "distilbert":
-            dense, act, out = m.pre_classifier, torch.relu, m.classifier
-        elif self.family in ("roberta", "xlmr"):
-            dense, act, out = m.classifier.dense, torch.tanh, m.classifier.out_proj
-        else:
-            dense, act, out = self.base.pooler.dense, torch.tanh, m.classifier
+        dense, act, out = head_parts(self)
         return out(IdentityRule.apply(dense(h[:, 0]), act))
+
+
+def unwrap(layer):
+    """ALBERT's per-layer Application (make_attributions.unshare_albert): its shared layer."""
+    return layer.group.albert_layers[0] if hasattr(layer, "group") else layer
+
+
+def ffn_parts(fam, layer):
+    layer = unwrap(layer)
+    if fam.family == "distilbert":
+        return layer.ffn.lin1, layer.ffn.lin2
+    if fam.family == "vit":
+        return layer.mlp.fc1, layer.mlp.fc2
+    if fam.family == "albert":
+        return layer.ffn, layer.ffn_output
+    return layer.intermediate.dense, layer.output.dense
+
+
+def norm_parts(fam, layer):
+    """The post-LN families' two LayerNorms: after attention, after the FFN."""
+    layer = unwrap(layer)
+    if fam.family == "distilbert":
+        return layer.sa_layer_norm, layer.output_layer_norm
+    if fam.family == "albert":
+        return layer.attention.LayerNorm, layer.full_layer_layer_norm
+    return layer.attention.output.LayerNorm, layer.output.LayerNorm
+
+
+def head_parts(fam):
+    """The text heads' (dense, activation, classifier)."""
+    m = fam.subj.model
+    if fam.family == "distilbert":
+        return m.pre_classifier, torch.relu, m.classifier
+    if fam.family in ("roberta", "xlmr"):
+        return m.classifier.dense, torch.tanh, m.classifier.out_proj
+    if fam.family == "electra":
+        return m.classifier.dense, ACT2FN["gelu"], m.classifier.out_proj
+    if fam.family == "albert":
+        return fam.base.pooler, torch.tanh, m.classifier
+    return fam.base.pooler.dense, torch.tanh, m.classifier
 
 
 def attnlrp(fam, target):
@@ -290,12 +327,7 @@ def chefer_attention(fam, layer, x, r_out, text):
 
 
 def chefer_block(fam, layer, x, r_out):
-    if fam.family == "distilbert":
-        fc1, fc2 = layer.ffn.lin1, layer.ffn.lin2
-    elif fam.family == "vit":
-        fc1, fc2 = layer.mlp.fc1, layer.mlp.fc2
-    else:
-        fc1, fc2 = layer.intermediate.dense, layer.output.dense
+    fc1, fc2 = ffn_parts(fam, layer)
     text = fam.family != "vit"
 
     with torch.no_grad():
@@ -307,7 +339,7 @@ def chefer_block(fam, layer, x, r_out):
             hidden = fam.act(fc1(an))
             f = fc2(hidden)
         else:
-            n1 = layer.sa_layer_norm if fam.family == "distilbert" else layer.attention.output.LayerNorm
+            n1 = norm_parts(fam, layer)[0]
             att = fam.attention(layer, x)
             a = n1(att + x)
             hidden = fam.act(fc1(a))
@@ -336,12 +368,7 @@ def chefer_head(fam, h, target, classes):
             hn = fam.base.layernorm(h)
         return rel_first_token(hn, rel_linear(m.classifier, hn[:, 0], r))
     with torch.no_grad():
-        if fam.family == "distilbert":
-            dense, act, out = m.pre_classifier, torch.relu, m.classifier
-        elif fam.family in ("roberta", "xlmr"):
-            dense, act, out = m.classifier.dense, torch.tanh, m.classifier.out_proj
-        else:
-            dense, act, out = fam.base.pooler.dense, torch.tanh, m.classifier
+        dense, act, out = head_parts(fam)
         first = h[:, 0]
         y = act(dense(first))
     r_first = rel_linear(dense, first, rel_linear(out, y, r))
