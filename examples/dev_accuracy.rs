@@ -35,6 +35,7 @@ fn main() -> Result<()> {
         text_columns: text,
         label_column: label,
         id_column: None,
+        pair_column: None,
     };
     let mut examples = match args[1].as_str() {
         "sst2" => data::read_table(&path, &table(&["sentence"], "label"), &index)?,

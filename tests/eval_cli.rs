@@ -2,7 +2,7 @@
 //! cache with identical numbers, ERASER-shaped data with rationales, and the errors.
 
 mod common;
-use common::{calig, fails_with, fixture, read_json, stderr};
+use common::{calig, fails_with, fixture, json_ok, read_json, stderr};
 use std::path::Path;
 
 const SENTENCES: &[(&str, &str)] = &[
@@ -659,17 +659,9 @@ fn an_entry_in_its_own_precision_is_computed_by_a_model_in_that_precision() {
         ],
     );
     run_ok(&strs(&owned));
-    // Each entry's attributions, from its cache file (the file name starts with its slug).
-    let files: Vec<_> = walk(&cache);
+    // Each entry's attributions, from its cache file.
     let scores = |slug: &str| -> Vec<Vec<f64>> {
-        let f = files
-            .iter()
-            .find(|p| {
-                let n = p.file_name().unwrap().to_str().unwrap();
-                n.starts_with(&format!("{slug}-")) && !n.ends_with(".metrics.jsonl")
-            })
-            .unwrap_or_else(|| panic!("no cache file for {slug} in {files:?}"));
-        let mut rows = read_jsonl(f);
+        let mut rows = read_jsonl(&attribution_cache(&cache, slug));
         rows.sort_by_key(|r| r["key"].as_str().unwrap().to_string());
         rows.iter()
             .map(|r| serde_json::from_value(r["scores"].clone()).unwrap())
@@ -693,6 +685,19 @@ fn an_entry_in_its_own_precision_is_computed_by_a_model_in_that_precision() {
     }
 }
 
+/// The attribution cache file of the method entry with file-name slug `slug` under `cache`.
+fn attribution_cache(cache: &Path, slug: &str) -> std::path::PathBuf {
+    let files = walk(cache);
+    files
+        .iter()
+        .find(|p| {
+            let n = p.file_name().unwrap().to_str().unwrap();
+            n.starts_with(&format!("{slug}-")) && !n.ends_with(".metrics.jsonl")
+        })
+        .unwrap_or_else(|| panic!("no cache file for {slug} in {files:?}"))
+        .clone()
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -704,4 +709,95 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn sentence_pairs_are_evaluated_as_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nli.tsv");
+    // Two rows share their first text: the pair, not the first text, keys an example.
+    std::fs::write(
+        &data,
+        "premise\thypothesis\tlabel\n\
+         a gorgeous , witty film\tit is a delight\tpositive\n\
+         a gorgeous , witty film\tit is dull and far too long\tnegative\n\
+         nothing here is worth the ticket\tthe plot is thin\tnegative\n",
+    )
+    .unwrap();
+    let (out, cache) = (dir.path().join("out"), dir.path().join("cache"));
+    let owned = eval_args(
+        &data,
+        &out,
+        &[
+            "--text-column",
+            "premise",
+            "--pair-column",
+            "hypothesis",
+            "--methods",
+            "ig:steps=8",
+            "--metrics",
+            "comprehensiveness,sufficiency",
+            "--cache",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let err = run_ok(&strs(&owned));
+    assert!(err.contains("3 of 3 examples"), "{err}");
+    // The cached attributions of each pair are `calig explain --pair`'s.
+    let cached: Vec<Vec<f64>> = read_jsonl(&attribution_cache(&cache, "ig_steps-8"))
+        .iter()
+        .map(|r| serde_json::from_value(r["scores"].clone()).unwrap())
+        .collect();
+    let model = fixture("bert");
+    for (a, b) in [
+        ("a gorgeous , witty film", "it is a delight"),
+        ("a gorgeous , witty film", "it is dull and far too long"),
+    ] {
+        let e = json_ok(&[
+            "explain",
+            "--model",
+            model.to_str().unwrap(),
+            "--method",
+            "ig",
+            "--steps",
+            "8",
+            "--format",
+            "json",
+            "--pair",
+            a,
+            b,
+        ]);
+        let want: Vec<f64> = serde_json::from_value(e["scores"].clone()).unwrap();
+        assert!(
+            cached
+                .iter()
+                .any(|c| c.len() == want.len()
+                    && c.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-9)),
+            "no cached attribution equals `calig explain --pair {a:?} {b:?}`"
+        );
+    }
+    // Where pairs do not fit, the error says so.
+    let fasttext = dir.path().join("ft.tsv");
+    std::fs::write(&fasttext, "__label__1 a good film\n").unwrap();
+    let bad = eval_args(
+        &fasttext,
+        &dir.path().join("o2"),
+        &["--pair-column", "hypothesis", "--methods", "ig"],
+    );
+    fails_with(&strs(&bad), &["fastText", "no --pair-column"]);
+    let ferret = eval_args(
+        &data,
+        &dir.path().join("o3"),
+        &[
+            "--text-column",
+            "premise",
+            "--pair-column",
+            "hypothesis",
+            "--methods",
+            "ig:steps=8",
+            "--metrics",
+            "aopc-compr",
+        ],
+    );
+    fails_with(&strs(&ferret), &["ferret's metrics", "sentence pairs"]);
 }

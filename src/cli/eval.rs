@@ -67,6 +67,9 @@ pub struct EvalArgs {
     /// Text column of a table (default: `sentence` for .tsv, `text` otherwise).
     #[arg(long)]
     text_column: Option<String>,
+    /// Column of a sentence pair's second text (tables; the text column holds the first).
+    #[arg(long)]
+    pair_column: Option<String>,
     #[arg(long, default_value = "label")]
     label_column: String,
     #[arg(long)]
@@ -104,6 +107,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         reference: a.reference,
         split: a.split,
         text_column: a.text_column,
+        pair_column: a.pair_column,
         label_column: a.label_column,
         id_column: a.id_column,
         ids: a.ids,

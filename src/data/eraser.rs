@@ -51,6 +51,7 @@ pub fn read_eraser(
         out.push(Example {
             id: id.to_string(),
             text: tokens.join(" "),
+            text_pair: None,
             label,
             line: i + 1,
             evidence,

@@ -28,6 +28,7 @@ pub fn read_fasttext_tsv(path: &Path, labels: &[String]) -> Result<Vec<Example>>
         out.push(Example {
             id: format!("{i}"),
             text: s.trim().to_string(),
+            text_pair: None,
             label,
             line: i + 1,
             evidence: vec![],

@@ -95,6 +95,7 @@ pub fn read_idx(dir: &Path, split: &str) -> Result<Vec<Example>> {
             Ok(Example {
                 id: format!("{split}:{i}"),
                 text: format!("{}#{i}", ipath.display()),
+                text_pair: None,
                 label: label as usize,
                 line: i + 1,
                 evidence: vec![],
@@ -156,6 +157,7 @@ pub fn read_image_folder(
             out.push(Example {
                 id: rel.clone(),
                 text: rel,
+                text_pair: None,
                 label,
                 line: out.len() + 1,
                 evidence: vec![],

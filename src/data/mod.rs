@@ -28,6 +28,8 @@ use std::path::Path;
 pub struct Example {
     pub id: String,
     pub text: String,
+    /// The second text of a sentence pair (`--pair-column`).
+    pub text_pair: Option<String>,
     pub label: usize,
     /// 1-based line of the example in its file.
     pub line: usize,
@@ -45,13 +47,23 @@ pub enum ImageData {
 }
 
 impl Example {
+    /// The text that keys the example's cached values: its text, or both texts of a pair
+    /// (joined by U+001F, which no data set holds).
+    pub fn key_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.text_pair {
+            Some(pair) => format!("{}\u{1f}{pair}", self.text).into(),
+            None => self.text.as_str().into(),
+        }
+    }
+
     /// What `calig explain` would be given for this example.
     pub fn input(&self) -> crate::explain::ExplainInput {
         use crate::explain::ExplainInput;
-        match &self.image {
-            None => ExplainInput::Text(self.text.clone()),
-            Some(ImageData::File(p)) => ExplainInput::Image(p.clone()),
-            Some(ImageData::Decoded(img)) => ExplainInput::Decoded {
+        match (&self.image, &self.text_pair) {
+            (None, Some(pair)) => ExplainInput::Pair(self.text.clone(), pair.clone()),
+            (None, None) => ExplainInput::Text(self.text.clone()),
+            (Some(ImageData::File(p)), _) => ExplainInput::Image(p.clone()),
+            (Some(ImageData::Decoded(img)), _) => ExplainInput::Decoded {
                 name: self.text.clone(),
                 image: img.clone(),
             },

@@ -21,6 +21,8 @@ pub struct Selection<'a> {
     pub text_column: Option<&'a str>,
     pub label_column: &'a str,
     pub id_column: Option<&'a str>,
+    /// The column of a sentence pair's second text (tables only).
+    pub pair_column: Option<&'a str>,
     /// Keep only the examples whose id is listed in this file (one per line).
     pub ids: Option<&'a Path>,
     /// Keep only texts of at least this many whitespace-separated words.
@@ -83,6 +85,13 @@ pub fn label_of(cfg: &ModelConfig, name: &str) -> Option<usize> {
 fn load(a: &Selection, cfg: &ModelConfig) -> Result<(Vec<Example>, bool)> {
     let labels = |s: &str| label_of(cfg, s);
     let p = a.dataset;
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if a.pair_column.is_some() && (p.is_dir() || !["tsv", "csv", "jsonl", "json"].contains(&ext)) {
+        return Err(CaligError::InvalidInput(format!(
+            "{}: --pair-column reads a table (.tsv, .csv or .jsonl) with a column for each text",
+            p.display()
+        )));
+    }
     if p.is_dir() {
         let has = |name: &str| p.join(name).is_file() || p.join(format!("{name}.gz")).is_file();
         if has("t10k-images-idx3-ubyte") || has("train-images-idx3-ubyte") {
@@ -110,12 +119,17 @@ fn load(a: &Selection, cfg: &ModelConfig) -> Result<(Vec<Example>, bool)> {
             ),
         });
     }
-    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
     // Only the start of the first line decides the format; the readers check the encoding.
     let bytes = std::fs::read(p).map_err(|e| CaligError::io(p, e))?;
     let first = String::from_utf8_lossy(bytes.split(|&b| b == b'\n').next().unwrap_or_default())
         .into_owned();
     if ext == "tsv" && first.starts_with("__label__") {
+        if a.pair_column.is_some() {
+            return Err(CaligError::InvalidInput(format!(
+                "{}: a fastText TSV (`__label__…`) has one text per line: no --pair-column",
+                p.display()
+            )));
+        }
         return Ok((super::read_fasttext_tsv(p, &cfg.labels)?, false));
     }
     let named;
@@ -129,6 +143,7 @@ fn load(a: &Selection, cfg: &ModelConfig) -> Result<(Vec<Example>, bool)> {
         },
         label_column: a.label_column,
         id_column: a.id_column,
+        pair_column: a.pair_column,
     };
     Ok((super::read_table(p, &table, &labels)?, false))
 }

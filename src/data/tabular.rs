@@ -16,6 +16,8 @@ pub struct Table<'a> {
     pub label_column: &'a str,
     /// The id column (default: a column `id` where there is one, else the row index from 0).
     pub id_column: Option<&'a str>,
+    /// The column of a sentence pair's second text, required in every row when named.
+    pub pair_column: Option<&'a str>,
 }
 
 /// Reads `path` by its extension: `.tsv`, `.csv` (header row) or `.jsonl`.
@@ -26,7 +28,7 @@ pub fn read_table(
 ) -> Result<Vec<Example>> {
     let cols = Columns {
         input: table.text_columns,
-        pair: None,
+        pair: table.pair_column,
         label: Some(table.label_column),
         id: table.id_column,
         target: None,
@@ -48,6 +50,7 @@ pub fn read_table(
         out.push(Example {
             id: row.id,
             text: values.input,
+            text_pair: values.pair,
             label,
             line: row.line,
             evidence: vec![],
@@ -76,6 +79,7 @@ mod tests {
             text_columns: &["sentence"],
             label_column: "label",
             id_column: None,
+            pair_column: None,
         };
         let tsv = dir.path().join("a.tsv");
         std::fs::write(&tsv, "sentence\tlabel\ngood \"film\"\t1\nbad\tneg\n").unwrap();
@@ -116,6 +120,7 @@ mod tests {
             text_columns: crate::data::rows::DEFAULT_INPUT,
             label_column: "label",
             id_column: None,
+            pair_column: None,
         };
         let tsv = dir.path().join("a.tsv");
         std::fs::write(&tsv, "text\tid\tlabel\nok\tr1\tpos\n").unwrap();

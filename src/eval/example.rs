@@ -146,7 +146,10 @@ fn removal_of<'a>(
                     special: p.subject.special.clone(),
                     removal: opts.removal,
                 }),
-                whitespace: Units::whitespace_tokens(&ex.text, &p.words),
+                whitespace: Units::whitespace_tokens_of(
+                    &[Some(ex.text.as_str()), ex.text_pair.as_deref()],
+                    &p.words,
+                ),
                 words: (!opts.rationales).then(|| Units::words(&p.words)),
                 ferret,
             })

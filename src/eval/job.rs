@@ -44,6 +44,8 @@ pub struct EvalJob {
     pub reference: Option<String>,
     pub split: Option<String>,
     pub text_column: Option<String>,
+    /// The column of a sentence pair's second text.
+    pub pair_column: Option<String>,
     pub label_column: String,
     pub id_column: Option<String>,
     /// Keep only the examples whose id is listed in this file (one per line).
@@ -75,6 +77,7 @@ impl EvalJob {
             reference: None,
             split: None,
             text_column: None,
+            pair_column: None,
             label_column: "label".into(),
             id_column: None,
             ids: None,
@@ -93,6 +96,7 @@ impl EvalJob {
             dataset: &self.dataset,
             split: self.split.as_deref(),
             text_column: self.text_column.as_deref(),
+            pair_column: self.pair_column.as_deref(),
             label_column: &self.label_column,
             id_column: self.id_column.as_deref(),
             ids: self.ids.as_deref(),

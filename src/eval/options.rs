@@ -66,7 +66,7 @@ impl EvalOptions {
         // ferret's metrics name their own removal (re-tokenised, equal texts run once).
         format!(
             "{}|{}{}|{:?}",
-            example_key(&ex.text, 0),
+            example_key(&ex.key_text(), 0),
             if is_text {
                 self.removal.name()
             } else {

@@ -24,6 +24,13 @@ use indicatif::ProgressBar;
 /// Evaluates `opts.methods` on `examples` with the metrics asked for.
 pub fn evaluate(m: &LoadedModel, examples: &[Example], opts: &EvalOptions) -> Result<Outcome> {
     opts.check(m)?;
+    if opts.ferret_wanted() && examples.iter().any(|e| e.text_pair.is_some()) {
+        return Err(crate::error::CaligError::InvalidInput(
+            "ferret's metrics re-tokenise one text; they do not take sentence pairs (use the \
+             removal metrics)"
+                .into(),
+        ));
+    }
     let own_models = own_models(m, opts)?;
     let mut run = Run::new(m, opts, examples.len(), &own_models)?;
     for (ei, ex) in examples.iter().enumerate() {
@@ -227,7 +234,9 @@ impl<'a> Run<'a> {
     /// The largest |delta| of the example's cached attributions for these classes.
     fn note_deltas(&mut self, ex: &Example, mi: usize, targets: [usize; 2]) {
         for target in targets {
-            let record = self.caches[mi].records.get(&example_key(&ex.text, target));
+            let record = self.caches[mi]
+                .records
+                .get(&example_key(&ex.key_text(), target));
             if let Some(d) = record.and_then(|r| r.max_abs_delta) {
                 self.deltas[mi] = self.deltas[mi].max(d);
             }
@@ -246,7 +255,7 @@ impl<'a> Run<'a> {
         for (mi, lines) in self.ferret.iter_mut().enumerate() {
             let record = self.caches[mi]
                 .records
-                .get(&example_key(&ex.text, cx.predicted));
+                .get(&example_key(&ex.key_text(), cx.predicted));
             lines.push(serde_json::json!({
                 "id": ex.id,
                 "text": ex.text,

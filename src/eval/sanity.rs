@@ -181,7 +181,7 @@ fn map_of(
         Kind::Random => {
             // Drawn anew for every model: the floor of a map that ignores the model.
             let n = p.tokens.len() - usize::from(!p.subject.is_text());
-            let h = super::fnv1a(0x5a17, format!("{}|{salt}", ex.text).bytes());
+            let h = super::fnv1a(0x5a17, format!("{}|{salt}", ex.key_text()).bytes());
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(h);
             Ok((0..n).map(|_| rng.random::<f64>()).collect())
         }

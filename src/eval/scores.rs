@@ -49,7 +49,7 @@ pub(super) struct ScoreSource<'s, 'a> {
 impl ScoreSource<'_, '_> {
     /// Token scores explaining `target`.
     pub(super) fn scores(&mut self, target: usize) -> Result<Vec<f64>> {
-        let key = example_key(&self.ex.text, target);
+        let key = example_key(&self.ex.key_text(), target);
         let first_time = !self.seen.contains(&key);
         if first_time {
             self.seen.push(key.clone());

@@ -63,6 +63,28 @@ impl Units {
         Self { positions, visible }
     }
 
+    /// [`Units::whitespace_tokens`] of each text of an example (one, or the two of a sentence
+    /// pair, whose words carry their segment), in order.
+    pub fn whitespace_tokens_of(texts: &[Option<&str>], words: &[Word]) -> Self {
+        let present: Vec<&str> = texts.iter().flatten().copied().collect();
+        if present.len() <= 1 {
+            return Self::whitespace_tokens(present.first().copied().unwrap_or(""), words);
+        }
+        let mut positions = Vec::new();
+        for (segment, text) in present.iter().enumerate() {
+            let own: Vec<Word> = words
+                .iter()
+                .filter(|w| w.segment as usize == segment)
+                .cloned()
+                .collect();
+            positions.extend(Self::whitespace_tokens(text, &own).positions);
+        }
+        Self {
+            visible: positions.len(),
+            positions,
+        }
+    }
+
     pub fn scores(&self, token_scores: &[f64]) -> Vec<f64> {
         self.positions
             .iter()
@@ -83,6 +105,16 @@ mod tests {
             token_range: range,
             segment: 0,
         }
+    }
+
+    #[test]
+    fn a_pairs_whitespace_tokens_follow_each_text() {
+        // "[CLS] good film [SEP] bad [SEP]": the second text's offsets start again at 0.
+        let mut words = vec![word(0, 4, (1, 2)), word(5, 9, (2, 3)), word(0, 3, (4, 5))];
+        words[2].segment = 1;
+        let u = Units::whitespace_tokens_of(&[Some("good film"), Some("bad")], &words);
+        assert_eq!(u.positions, vec![vec![1], vec![2], vec![4]]);
+        assert_eq!(u.visible, 3);
     }
 
     #[test]

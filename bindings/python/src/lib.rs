@@ -393,7 +393,7 @@ impl PyModel {
     /// writes its files into `output` and returns results.json as text.
     #[pyo3(signature = (dataset, methods, attributions, metrics, preset, removal, limit, seed,
         output, cache, reference, split, text_column, label_column, id_column, ids, min_words,
-        sanity, progress, image_removal=None))]
+        sanity, progress, image_removal=None, pair_column=None))]
     #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
@@ -418,6 +418,7 @@ impl PyModel {
         sanity: bool,
         progress: bool,
         image_removal: Option<String>,
+        pair_column: Option<String>,
     ) -> PyResult<String> {
         let job = calig::eval::job::EvalJob {
             dataset,
@@ -439,6 +440,7 @@ impl PyModel {
             reference,
             split,
             text_column,
+            pair_column,
             label_column,
             id_column,
             ids,

@@ -244,6 +244,21 @@ def test_evaluate_equals_the_cli_and_scores_outside_attributions(tmp_path):
         rows["file:gxi_elsewhere"]["mean"]["mean"], abs=1e-9)
 
 
+def test_evaluate_takes_sentence_pairs_as_the_cli_does(tmp_path):
+    data = tmp_path / "nli.tsv"
+    data.write_text("premise\thypothesis\tlabel\n"
+                    "a gorgeous movie\tit is a delight\tpositive\n"
+                    "a gorgeous movie\tit is dull\tnegative\n")
+    args = ["--text-column", "premise", "--pair-column", "hypothesis", "--methods", "ig:steps=8"]
+    subprocess.run([str(CLI), "eval", "--model", str(FIXTURES / "bert"), "--dataset", str(data),
+                    "--output", str(tmp_path / "cli"), *args], check=True, capture_output=True)
+    want = json.loads((tmp_path / "cli" / "results.json").read_text())
+    got = calig.evaluate(str(FIXTURES / "bert"), data, "ig:steps=8", text_column="premise",
+                         pair_column="hypothesis", output=tmp_path / "py", progress=False)
+    assert got["n"] == want["n"] == 2
+    assert got["tables"] == want["tables"]
+
+
 def test_evaluate_takes_the_ferret_preset_and_an_id_list(tmp_path):
     data = _table(tmp_path)
     ids = tmp_path / "ids.txt"

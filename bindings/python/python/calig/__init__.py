@@ -352,7 +352,7 @@ class Model:
                  text_column: Optional[str] = None, label_column: str = "label",
                  id_column: Optional[str] = None, ids: Optional[Union[str, Path]] = None,
                  min_words: int = 0, sanity: bool = False, progress: bool = True,
-                 image_removal: Optional[str] = None) -> dict:
+                 image_removal: Optional[str] = None, pair_column: Optional[str] = None) -> dict:
         """``calig eval`` on this model (docs/evaluation.md): faithfulness and plausibility of
         the ``methods`` (entries as in the CLI, e.g. ``"calig,calig:lambda=1,ig,random"``, or a
         list of them) and of ``attributions`` made by other tools (JSON lines ``{"id": ...,
@@ -361,14 +361,15 @@ class Model:
         per_instance.csv, curves.csv, plots/) and returns results.json as a dict (``tables``:
         one per metric, each row a method with its mean, CI, Δ to the reference and Holm p).
         ``image_removal`` (images: ``"grey"``, the default, or ``"black"``) is the CLI's
-        ``--image-removal``. The GIL is released while it runs."""
+        ``--image-removal``; ``pair_column`` the column of a sentence pair's second text
+        (``--pair-column``). The GIL is released while it runs."""
         if not isinstance(methods, str):
             methods = ",".join(methods)
         data = self._m.evaluate(
             str(dataset), methods, [str(a) for a in attributions], list(metrics or []), preset,
             removal, limit, seed, str(output), None if cache is None else str(cache), reference,
             split, text_column, label_column, id_column, None if ids is None else str(ids),
-            min_words, sanity, progress, image_removal)
+            min_words, sanity, progress, image_removal, pair_column)
         return json.loads(data)
 
 

@@ -39,4 +39,5 @@ class Model:
                  output: str, cache: Optional[str], reference: Optional[str],
                  split: Optional[str], text_column: Optional[str], label_column: str,
                  id_column: Optional[str], ids: Optional[str], min_words: int, sanity: bool,
-                 progress: bool, image_removal: Optional[str] = None) -> str: ...
+                 progress: bool, image_removal: Optional[str] = None,
+                 pair_column: Optional[str] = None) -> str: ...
