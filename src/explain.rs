@@ -43,6 +43,14 @@ pub fn headline_scores(scores: Scores, is_text: bool) -> (Vec<f64>, &'static str
     }
 }
 
+/// The reference `baseline` `neutral` chose: a candidate's name and the entropy of the model's
+/// class distribution there as a share of the uniform distribution's (1 = uniform).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NeutralReference {
+    pub baseline: String,
+    pub entropy_ratio: f64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassRef {
     pub index: usize,
@@ -130,6 +138,9 @@ pub struct Explanation {
     /// completeness reads Σ attributions ≈ y_c(x) − y_c(x′).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_logit: Option<f64>,
+    /// `baseline` `neutral`: the reference it chose for this input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neutral_reference: Option<NeutralReference>,
     /// Per-layer token scores (index = layer, layers\[0\] = h^(0)); null where a layer has none.
     pub layers: Option<Vec<Option<Vec<f64>>>>,
     /// "tokens" (text) or "tokens_cls_first" (images: \[CLS\] then the patches).
@@ -346,6 +357,16 @@ pub fn explain_prepared_with(
     if let Some(y0) = baseline_logit {
         warnings.extend(attr::reference::warning(&p.subject, params.baseline, y0)?);
     }
+    let neutral_reference = match baseline_logit {
+        Some(_) if params.baseline == attr::baseline::Baseline::Neutral => {
+            let (b, ratio) = attr::reference::neutral(&p.subject)?;
+            Some(NeutralReference {
+                baseline: crate::choice::Choice::name(b).into(),
+                entropy_ratio: ratio,
+            })
+        }
+        _ => None,
+    };
     Ok(Explanation {
         schema: SCHEMA_VERSION,
         calig_version: env!("CARGO_PKG_VERSION").into(),
@@ -353,6 +374,7 @@ pub fn explain_prepared_with(
         device: if m.device().is_cpu() { "cpu" } else { "cuda" }.into(),
         sum_of_scores: scores.iter().sum(),
         baseline_logit,
+        neutral_reference,
         model: m.source.name(),
         method: method.name().into(),
         signed: method.info().signed,

@@ -643,3 +643,66 @@ fn figures_for_papers_svg_compact_dpi_and_no_layer_views() {
     ]);
     assert!(common::stderr(&o).contains("--dpi is ignored by --format html"));
 }
+
+/// Entropy of a class distribution as a share of the uniform distribution's.
+fn entropy_ratio(probs: &[f64]) -> f64 {
+    let h: f64 = -probs
+        .iter()
+        .filter(|&&p| p > 0.0)
+        .map(|p| p * p.ln())
+        .sum::<f64>();
+    h / (probs.len() as f64).ln()
+}
+
+#[test]
+fn the_neutral_reference_is_the_candidate_closest_to_uniform() {
+    let model = fixture("bert");
+    let m = model.to_str().unwrap();
+    let text = "a gorgeous , witty movie";
+    let explain = |baseline: &str| {
+        json_ok(&[
+            "explain",
+            "--model",
+            m,
+            "--method",
+            "ig",
+            "--format",
+            "json",
+            "--baseline",
+            baseline,
+            text,
+        ])
+    };
+    let neutral = explain("neutral");
+    let chosen = neutral["neutral_reference"]["baseline"].as_str().unwrap();
+    let ratio = neutral["neutral_reference"]["entropy_ratio"]
+        .as_f64()
+        .unwrap();
+    // The token references, made as texts of the same length (the tokenizer reads its special
+    // tokens) and classed by `calig predict`: the chosen one is the most uniform of them.
+    let n = neutral["tokens"].as_array().unwrap().len() - 2;
+    for (name, token) in [("pad", "[PAD]"), ("mask", "[MASK]"), ("unk", "[UNK]")] {
+        let reference = vec![token; n].join(" ");
+        let p = json_ok(&["predict", "--model", m, "--format", "json", &reference]);
+        let probs: Vec<f64> = p["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["prob"].as_f64().unwrap())
+            .collect();
+        let r = entropy_ratio(&probs);
+        // f32 forward passes of two batch shapes agree to ~1e-6.
+        assert!(
+            r <= ratio + 1e-5,
+            "{name} ({r}) is more uniform than {chosen} ({ratio})"
+        );
+        if name == chosen {
+            assert!((r - ratio).abs() < 1e-5, "{name}: {r} vs {ratio}");
+        }
+    }
+    // Its scores are those of that reference, which the JSON names.
+    let same = explain(chosen);
+    assert_eq!(neutral["scores"], same["scores"]);
+    assert_eq!(neutral["baseline_logit"], same["baseline_logit"]);
+    assert!(same.get("neutral_reference").is_none());
+}

@@ -30,6 +30,10 @@ pub enum Baseline {
     /// *image*: the input-space methods see the same pixels as `zero`, but the layer methods
     /// start from this image's hidden states h'^(l), not from the zero hidden state.
     Grey,
+    /// Of this input's references (text: pad, mask, unk, zero; images: black, blur, grey,
+    /// zero), the one whose predicted class distribution is closest to uniform (the highest
+    /// entropy, i.e. the least KL divergence from uniform): a reference the model does not class.
+    Neutral,
 }
 
 impl Baseline {
@@ -71,9 +75,14 @@ pub fn replacement_token(baseline: Baseline, ids: SpecialIds) -> Result<Option<u
         Baseline::Mask => Some(ids.mask.ok_or_else(|| missing("mask"))?),
         Baseline::Unk => Some(ids.unk.ok_or_else(|| missing("unk"))?),
         Baseline::Zero => None,
+        Baseline::Neutral => {
+            return Err(CaligError::InvalidInput(
+                "baseline `neutral` stands for one of the others; resolve it first".into(),
+            ))
+        }
         Baseline::Black | Baseline::Blur | Baseline::Grey => {
             return Err(CaligError::InvalidInput(format!(
-                "baseline `{}` is for images; text takes pad, zero, mask or unk",
+                "baseline `{}` is for images; text takes pad, zero, mask, unk or neutral",
                 baseline.name()
             )))
         }
@@ -100,7 +109,7 @@ pub fn image_reference(
         Baseline::Blur => gaussian_blur(px, sigma)?,
         other => {
             return Err(CaligError::InvalidInput(format!(
-                "baseline `{}` is for text; images take black, blur, grey or zero",
+                "baseline `{}` is for text; images take black, blur, grey, zero or neutral",
                 other.name()
             )))
         }

@@ -5,7 +5,7 @@
 //! class reads as evidence against it.
 
 use super::baseline::Baseline;
-use super::path::{logit_at, Space};
+use super::path::{logit_at, logits_at, Space};
 use super::subject::Subject;
 use crate::choice::Choice;
 use crate::error::Result;
@@ -21,6 +21,41 @@ pub fn logit(subject: &Subject, baseline: Baseline) -> Result<f64> {
         Space::Input,
         &b.input_embeddings,
     )
+}
+
+/// The `neutral` reference of this input: of [`candidates`] that it can make, the one whose
+/// softmax over the classes has the highest entropy (closest to uniform), with that entropy's
+/// share of the uniform distribution's, log K (1 = uniform).
+pub fn neutral(subject: &Subject) -> Result<(Baseline, f64)> {
+    let mut best: Option<(Baseline, f64)> = None;
+    for &b in candidates(subject.is_text()) {
+        // A reference the tokenizer cannot make (no mask token) is not a candidate.
+        let Ok(r) = subject.baseline(b) else { continue };
+        let logits = logits_at(
+            subject.model,
+            &subject.input,
+            subject.mask_bias.as_ref(),
+            Space::Input,
+            &r.input_embeddings,
+        )?;
+        let h = entropy(&crate::explain::softmax(&logits));
+        if best.is_none_or(|(_, e)| h > e) {
+            best = Some((b, h));
+        }
+    }
+    let k = subject.logits.len().max(2) as f64;
+    best.map(|(b, h)| (b, h / k.ln())).ok_or_else(|| {
+        crate::error::CaligError::InvalidInput(
+            "no reference input can be made for this input".into(),
+        )
+    })
+}
+
+fn entropy(p: &[f64]) -> f64 {
+    -p.iter()
+        .filter(|&&x| x > 0.0)
+        .map(|&x| x * x.ln())
+        .sum::<f64>()
 }
 
 /// The references to try instead, for the input's kind.
@@ -44,9 +79,13 @@ pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Resul
     if !(y_reference > y && y_reference * y > 0.0) {
         return Ok(None);
     }
+    let used = match baseline {
+        Baseline::Neutral => neutral(subject)?.0,
+        b => b,
+    };
     let mut lower: Vec<(f64, Baseline)> = Vec::new();
     for &b in candidates(subject.is_text()) {
-        if b == baseline {
+        if b == used {
             continue;
         }
         // A reference this input or tokenizer cannot make (no mask token) is not suggested.

@@ -30,6 +30,10 @@ impl Subject<'_> {
     }
 
     pub fn baseline(&self, baseline: Baseline) -> Result<baseline::ResolvedBaseline> {
+        let baseline = match baseline {
+            Baseline::Neutral => super::reference::neutral(self)?.0,
+            other => other,
+        };
         baseline::resolve(
             self.model,
             &self.input,

@@ -20,6 +20,12 @@ pub(crate) fn checks(e: &Explanation) -> Vec<Check> {
         check("y_c(x)", format!("{y:+.4}")),
         check("Σ scores", format!("{:+.4}", e.sum_of_scores)),
     ];
+    if let Some(n) = &e.neutral_reference {
+        out.push(check(
+            "neutral reference",
+            format!("{} (entropy {:.3} of uniform)", n.baseline, n.entropy_ratio),
+        ));
+    }
     if let Some(y0) = e.baseline_logit {
         out.push(check("y_c(x′) (reference)", format!("{y0:+.4}")));
         out.push(check("y_c(x) − y_c(x′)", format!("{:+.4}", y - y0)));

@@ -175,17 +175,29 @@ pub fn logit_at(
     space: Space,
     state: &Tensor,
 ) -> Result<f64> {
+    let logits = logits_at(model, input, mask_bias, space, state)?;
+    logits.get(target).copied().ok_or_else(|| {
+        crate::error::CaligError::InvalidInput(format!(
+            "class {target} is not a class of the model"
+        ))
+    })
+}
+
+/// Every class's logit with `state` in place of the input's (embeddings or h^(l)).
+pub fn logits_at(
+    model: &dyn Encoder,
+    input: &ModelInput,
+    mask_bias: Option<&Tensor>,
+    space: Space,
+    state: &Tensor,
+) -> Result<Vec<f64>> {
     let (h, from) = match space {
         Space::Input => (model.embed(input, state)?, 0),
         Space::Hidden(l) => (state.clone(), l),
     };
     let out = model.blocks(&h, mask_bias, from, &[])?;
     let last = out.hidden.last().cloned().unwrap_or(h);
-    Ok(model
-        .head(&last)?
-        .i((0, target))?
-        .to_dtype(DType::F64)?
-        .to_scalar::<f64>()?)
+    Ok(model.head(&last)?.i(0)?.to_dtype(DType::F64)?.to_vec1()?)
 }
 
 /// Rows (interpolation points) per chunk: `max_batch` when set, else from an estimate of the
