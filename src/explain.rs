@@ -43,6 +43,37 @@ pub fn headline_scores(scores: Scores, is_text: bool) -> (Vec<f64>, &'static str
     }
 }
 
+/// The class an explanation is contrasted with, in the JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ContrastRef {
+    /// y_c − y_k.
+    Class { index: usize, label: String },
+    /// log p_c − log(1 − p_c).
+    Rest,
+}
+
+impl ContrastRef {
+    /// The value the explanation explains, from its logits: y_c, y_c − y_k or the log-odds.
+    pub fn objective(this: Option<&Self>, target: usize) -> attr::Objective {
+        attr::Objective {
+            class: target,
+            contrast: this.map(|c| match c {
+                Self::Class { index, .. } => attr::Contrast::Class(*index),
+                Self::Rest => attr::Contrast::Rest,
+            }),
+        }
+    }
+
+    /// "rather than negative", "rather than the rest".
+    pub fn phrase(&self) -> String {
+        match self {
+            Self::Class { label, .. } => format!("rather than {label}"),
+            Self::Rest => "rather than the rest (log-odds)".into(),
+        }
+    }
+}
+
 /// The reference `baseline` `neutral` chose: a candidate's name and the entropy of the model's
 /// class distribution there as a share of the uniform distribution's (1 = uniform).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +169,10 @@ pub struct Explanation {
     /// completeness reads Σ attributions ≈ y_c(x) − y_c(x′).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_logit: Option<f64>,
+    /// What the target is contrasted with (`--contrast`): the scores, `baseline_logit` and the
+    /// completeness checks are then of y_c − y_k, or of the log-odds log p_c − log(1 − p_c).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contrast: Option<ContrastRef>,
     /// `baseline` `neutral`: the reference it chose for this input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neutral_reference: Option<NeutralReference>,
@@ -174,6 +209,31 @@ pub fn resolve_target(cfg: &ModelConfig, target: Option<&str>, predicted: usize)
             cfg.labels.len()
         ))
     })
+}
+
+/// `--contrast`: a label or index other than the target's, or `rest`.
+pub fn resolve_contrast(
+    cfg: &ModelConfig,
+    contrast: &str,
+    target: usize,
+) -> Result<attr::Contrast> {
+    if contrast == "rest" {
+        return Ok(attr::Contrast::Rest);
+    }
+    let k = cfg.label_index(contrast).ok_or_else(|| {
+        CaligError::InvalidInput(format!(
+            "contrast `{contrast}` is neither `rest`, a label ({}) nor an index below {}",
+            cfg.labels.join(", "),
+            cfg.labels.len()
+        ))
+    })?;
+    if k == target {
+        return Err(CaligError::InvalidInput(format!(
+            "contrast `{contrast}` is the target class itself: contrast it with another class \
+             or `rest`"
+        )));
+    }
+    Ok(attr::Contrast::Class(k))
 }
 
 /// Class probabilities from logits (max-shifted, in f64).
@@ -295,6 +355,7 @@ pub fn prepare<'a>(
             input: model_input,
             mask_bias,
             target,
+            contrast: None,
             special,
             special_ids,
             black,
@@ -328,6 +389,19 @@ pub fn explain_prepared_with(
 ) -> Result<Explanation> {
     if params.no_truncate {
         refuse_truncation(p.info.truncated_from, p.tokens.len())?;
+    }
+    if p.subject.contrast.is_some() && !method.info().takes_contrast {
+        return Err(CaligError::InvalidInput(format!(
+            "--contrast: {} explains no contrast (it reads no class, or seeds its relevance \
+             with one class); the methods that do: {}",
+            method.name(),
+            Method::ALL
+                .iter()
+                .filter(|m| m.info().takes_contrast)
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     let start = Instant::now();
     let a: Attribution = attr::run_with(method, &p.subject, params, memo)?;
@@ -374,6 +448,13 @@ pub fn explain_prepared_with(
         device: if m.device().is_cpu() { "cpu" } else { "cuda" }.into(),
         sum_of_scores: scores.iter().sum(),
         baseline_logit,
+        contrast: p.subject.contrast.map(|c| match c {
+            attr::Contrast::Class(k) => ContrastRef::Class {
+                index: k,
+                label: labels[k].clone(),
+            },
+            attr::Contrast::Rest => ContrastRef::Rest,
+        }),
         neutral_reference,
         model: m.source.name(),
         method: method.name().into(),
@@ -452,7 +533,23 @@ pub fn explain(
     method: Method,
     params: &Params,
 ) -> Result<Explanation> {
-    let p = prepare(m, input, target)?;
+    explain_contrasted(m, input, target, None, method, params)
+}
+
+/// [`explain`] of the target rather than `contrast` (a label, an index or `rest`; see
+/// [`resolve_contrast`]) when one is given.
+pub fn explain_contrasted(
+    m: &LoadedModel,
+    input: &ExplainInput,
+    target: Option<&str>,
+    contrast: Option<&str>,
+    method: Method,
+    params: &Params,
+) -> Result<Explanation> {
+    let mut p = prepare(m, input, target)?;
+    if let Some(c) = contrast {
+        p.subject.contrast = Some(resolve_contrast(&m.config, c, p.subject.target)?);
+    }
     explain_prepared(m, &p, method, params)
 }
 

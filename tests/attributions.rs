@@ -99,6 +99,7 @@ fn vit_subject<'a>(
         input,
         mask_bias: None,
         target,
+        contrast: None,
         special: vec![],
         special_ids: None,
         black: m.image_processor.as_ref().unwrap().black(),

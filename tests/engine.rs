@@ -55,7 +55,7 @@ fn run(
         model,
         input,
         mask.as_ref(),
-        0,
+        calig::attr::Objective::plain(0),
         &paths,
         &PathOptions {
             rule: &rule,

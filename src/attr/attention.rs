@@ -9,7 +9,8 @@ pub const INFO: MethodInfo = MethodInfo::new(
     "Last-layer attention, mean over heads, [CLS] row.",
     run,
 )
-.unsigned();
+.unsigned()
+.without_contrast();
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let out = subject.model.forward(&subject.input)?;

@@ -48,7 +48,7 @@ pub fn relevance(subject: &Subject) -> Result<Relevance> {
         h = tapped(next)?;
     }
     let logits = model.head_with(&h, rules)?;
-    let y = logits.i((0, subject.target))?;
+    let y = subject.objective().of_logits(&logits)?.i(0)?;
     let logit = y.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
     let grads = y.backward()?;
     let cut = || {

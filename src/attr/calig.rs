@@ -164,7 +164,7 @@ impl Components {
     pub fn key(subject: &Subject, p: &Params) -> String {
         format!(
             "{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}",
-            subject.target,
+            subject.objective().key(),
             p.steps,
             p.tolerance,
             p.quadrature,

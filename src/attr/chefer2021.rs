@@ -54,7 +54,8 @@ pub const INFO: MethodInfo = MethodInfo::new(
     run,
 )
 .unsigned()
-.reading(&[&["start_layer"]]);
+.reading(&[&["start_layer"]])
+.without_contrast();
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let num_layers = subject.model.num_layers();

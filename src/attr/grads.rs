@@ -17,7 +17,7 @@ pub fn at_input(
     model: &dyn Encoder,
     input: &ModelInput,
     mask_bias: Option<&Tensor>,
-    target: usize,
+    objective: super::Objective,
 ) -> Result<InputGradients> {
     let e = model.input_embeddings(input)?;
     let ev = Var::from_tensor(&e)?;
@@ -30,7 +30,7 @@ pub fn at_input(
     let out = model.blocks(&h0, mask_bias, 0, &probe_ts)?;
     let last = out.hidden.last().cloned().unwrap_or(h0);
     let logits = model.head(&last)?;
-    let grads = logits.i((0, target))?.backward()?;
+    let grads = objective.of_logits(&logits)?.i(0)?.backward()?;
     let cut = |what: &str| {
         CaligError::Unsupported(format!(
             "no gradient reached {what}: an op without backward is on the graph"

@@ -25,7 +25,7 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         model,
         &subject.input,
         subject.mask_bias.as_ref(),
-        subject.target,
+        subject.objective(),
         Space::Input,
         &baseline,
     )?;

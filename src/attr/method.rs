@@ -48,6 +48,9 @@ pub struct MethodInfo {
     /// Raised when the method's scores change for the same settings, so that caches keyed by
     /// the settings (`calig eval`'s) are not served older results.
     pub revision: u32,
+    /// Whether it explains a contrast (`--contrast`: y_c − y_k or the log-odds) when asked:
+    /// every method that differentiates or perturbs the objective does.
+    pub takes_contrast: bool,
 }
 
 impl MethodInfo {
@@ -70,7 +73,15 @@ impl MethodInfo {
             run,
             run_shared: None,
             revision: 1,
+            takes_contrast: true,
         }
+    }
+
+    /// It does not explain a contrast: it reads no class (attention maps) or seeds its
+    /// relevance with one class's logit (Chefer's LRP).
+    pub const fn without_contrast(mut self) -> Self {
+        self.takes_contrast = false;
+        self
     }
 
     /// Its scores changed (for the same settings) `revision − 1` times.

@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod grads;
 pub mod memo;
 pub mod method;
+pub mod objective;
 pub mod params;
 pub mod path;
 pub mod quadrature;
@@ -34,6 +35,7 @@ method::methods! {
 pub use attribution::{Attribution, Delta, Scores, DELTA_WARNING_SHARE};
 pub use memo::Memo;
 pub use method::{Completeness, MethodInfo};
+pub use objective::{Contrast, Objective};
 pub use params::{
     Aggregation, AttentionMode, AttentionSign, Cls, Fusion, Heads, LayerRelevance, Layers, Params,
     Propagation, Specials,

@@ -8,7 +8,7 @@
 
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
-use candle_core::{DType, IndexOp, Tensor};
+use candle_core::{DType, Tensor};
 use super::MethodInfo;
 
 pub const INFO: MethodInfo = MethodInfo::new(
@@ -61,8 +61,9 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         let batch = Tensor::cat(&chunk.iter().map(|(_, v)| v).collect::<Vec<_>>(), 0)?;
         let h0 = model.embed(&subject.input, &batch)?;
         let logits = model.logits_from(&h0, subject.mask_bias.as_ref())?;
-        Ok(logits
-            .i((.., subject.target))?
+        Ok(subject
+            .objective()
+            .of_logits(&logits)?
             .to_dtype(DType::F64)?
             .to_vec1()?)
     })?;

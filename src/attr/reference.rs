@@ -17,15 +17,16 @@ pub fn logit(subject: &Subject, baseline: Baseline) -> Result<f64> {
         subject.model,
         &subject.input,
         subject.mask_bias.as_ref(),
-        subject.target,
+        subject.objective(),
         Space::Input,
         &b.input_embeddings,
     )
 }
 
-/// The `neutral` reference of this input: of [`candidates`] that it can make, the one whose
-/// softmax over the classes has the highest entropy (closest to uniform), with that entropy's
-/// share of the uniform distribution's, log K (1 = uniform).
+/// The `neutral` reference of this input: of the candidates (text `pad`, `mask`, `unk`, `zero`;
+/// images `black`, `blur`, `grey`, `zero`) that it can make, the one whose softmax over the
+/// classes has the highest entropy (closest to uniform), with that entropy's share of the
+/// uniform distribution's, log K (1 = uniform).
 pub fn neutral(subject: &Subject) -> Result<(Baseline, f64)> {
     let mut best: Option<(Baseline, f64)> = None;
     for &b in candidates(subject.is_text()) {

@@ -11,7 +11,8 @@ pub const INFO: MethodInfo = MethodInfo::new(
     "Attention rollout (Abnar & Zuidema 2020).",
     run,
 )
-.unsigned();
+.unsigned()
+.without_contrast();
 
 pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
     let out = subject.model.forward(&subject.input)?;

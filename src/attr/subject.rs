@@ -4,7 +4,7 @@
 use super::attribution::Scores;
 use super::baseline::{self, Baseline, SpecialIds};
 use super::grads;
-use crate::error::{CaligError, Result};
+use crate::error::Result;
 use crate::model::{Encoder, ModelInput, Pooling};
 use candle_core::{IndexOp, Tensor};
 
@@ -14,6 +14,8 @@ pub struct Subject<'a> {
     pub input: ModelInput,
     pub mask_bias: Option<Tensor>,
     pub target: usize,
+    /// What the target is contrasted with (`--contrast`), if anything.
+    pub contrast: Option<super::Contrast>,
     /// Text: which tokens are special (\[CLS\], \[SEP\], `<s>`, `</s>`); images: empty.
     pub special: Vec<bool>,
     pub special_ids: Option<SpecialIds>,
@@ -27,6 +29,14 @@ pub struct Subject<'a> {
 impl Subject<'_> {
     pub fn is_text(&self) -> bool {
         matches!(self.input, ModelInput::Text(_))
+    }
+
+    /// The scalar the methods explain: y_target, or its contrast.
+    pub fn objective(&self) -> super::Objective {
+        super::Objective {
+            class: self.target,
+            contrast: self.contrast,
+        }
     }
 
     pub fn baseline(&self, baseline: Baseline) -> Result<baseline::ResolvedBaseline> {
@@ -64,7 +74,7 @@ impl Subject<'_> {
             self.model,
             &self.input,
             self.mask_bias.as_ref(),
-            self.target,
+            self.objective(),
         )
     }
 
@@ -93,15 +103,9 @@ impl Subject<'_> {
         to_vec(&row)
     }
 
-    /// y_c at the real input.
+    /// The objective (y_c, or its contrast) at the real input.
     pub fn logit(&self) -> Result<f64> {
-        self.logits.get(self.target).copied().ok_or_else(|| {
-            CaligError::InvalidInput(format!(
-                "target {} is not one of the {} classes",
-                self.target,
-                self.logits.len()
-            ))
-        })
+        self.objective().value(&self.logits)
     }
 }
 

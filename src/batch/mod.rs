@@ -14,7 +14,7 @@ pub use shard::{merge, Shard};
 use crate::attr::{Method, Params};
 use crate::data::rows::{self, Values, DEFAULT_INPUT};
 use crate::error::{CaligError, Result};
-use crate::explain::{explain, ExplainInput};
+use crate::explain::{explain_contrasted, ExplainInput};
 use crate::model::LoadedModel;
 use crate::store::JsonlStore;
 use std::collections::HashSet;
@@ -127,6 +127,8 @@ pub struct Job {
     pub columns: Columns,
     pub method: Method,
     pub params: Params,
+    /// Explain every row's target rather than this class (a label, an index or `rest`).
+    pub contrast: Option<String>,
     /// Continue an interrupted run: rows already in the output are not explained again.
     pub resume: bool,
     pub shard: Option<Shard>,
@@ -158,6 +160,7 @@ impl Job {
             columns: Columns::default(),
             method,
             params: Params::defaults(true),
+            contrast: None,
             resume: false,
             shard: None,
             on_error: OnError::Fail,
@@ -275,8 +278,15 @@ impl Job {
         row: &Row,
     ) -> std::result::Result<serde_json::Value, String> {
         let input = row.explain_input()?;
-        let e = explain(m, &input, row.target.as_deref(), self.method, &self.params)
-            .map_err(|e| e.to_string())?;
+        let e = explain_contrasted(
+            m,
+            &input,
+            row.target.as_deref(),
+            self.contrast.as_deref(),
+            self.method,
+            &self.params,
+        )
+        .map_err(|e| e.to_string())?;
         let mut record = serde_json::Map::new();
         record.insert("line".into(), row.line.into());
         record.insert("id".into(), row.id.clone().into());

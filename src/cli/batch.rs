@@ -36,6 +36,9 @@ pub struct BatchArgs {
     /// Column with the class to explain (label or index; default: the predicted class).
     #[arg(long)]
     target_column: Option<String>,
+    /// Explain each row's target rather than this class, or `rest` (the log-odds).
+    #[arg(long)]
+    contrast: Option<String>,
     #[command(flatten)]
     method: MethodArgs,
     /// Continue an interrupted run: rows already in the output are not explained again.
@@ -102,6 +105,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
         columns,
         method,
         params,
+        contrast: a.contrast.clone(),
         resume: a.resume,
         shard: a.shard,
         on_error: a.on_error,

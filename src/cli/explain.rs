@@ -19,6 +19,10 @@ pub struct ExplainArgs {
     /// Class to explain, by label or index (default: the predicted class).
     #[arg(long)]
     target: Option<String>,
+    /// Explain the target rather than this class (y_c − y_k), or `rest` (the log-odds
+    /// log p_c − log(1 − p_c)): "why c rather than k".
+    #[arg(long)]
+    contrast: Option<String>,
     #[command(flatten)]
     report: ReportArgs,
     /// Explain this image instead of text.
@@ -80,7 +84,14 @@ pub fn run(a: ExplainArgs) -> Result<()> {
     let params = a.method.params(is_text)?;
     a.method.warn_ignored(&params);
     // The input is prepared once; each method explains the same prepared input.
-    let prepared = prepare(&m, &input, a.target.as_deref())?;
+    let mut prepared = prepare(&m, &input, a.target.as_deref())?;
+    if let Some(c) = &a.contrast {
+        prepared.subject.contrast = Some(calig::explain::resolve_contrast(
+            &m.config,
+            c,
+            prepared.subject.target,
+        )?);
+    }
     let several = a.method.method.len() > 1;
     let mut es = Vec::new();
     for &method in &a.method.method {

@@ -4,7 +4,7 @@
 
 use super::method_info;
 use crate::attr::{Completeness, Delta};
-use crate::explain::Explanation;
+use crate::explain::{ContrastRef, Explanation};
 
 /// One number with its label.
 pub(crate) struct Check {
@@ -14,12 +14,27 @@ pub(crate) struct Check {
 
 /// The checks of `e`, in reading order.
 pub(crate) fn checks(e: &Explanation) -> Vec<Check> {
-    let y = e.logits[e.target.index];
+    // With a contrast, f = y_c − y_k or the log-odds stands where y_c does.
+    let f = ContrastRef::objective(e.contrast.as_ref(), e.target.index);
+    let y = f.value(&e.logits).unwrap_or(f64::NAN);
+    let contrasted = e.contrast.is_some();
+    let (at_input, at_reference, difference) = if contrasted {
+        ("f(x)", "f(x′) (reference)", "f(x) − f(x′)")
+    } else {
+        ("y_c(x)", "y_c(x′) (reference)", "y_c(x) − y_c(x′)")
+    };
     let check = |label, value| Check { label, value };
-    let mut out = vec![
-        check("y_c(x)", format!("{y:+.4}")),
-        check("Σ scores", format!("{:+.4}", e.sum_of_scores)),
-    ];
+    let mut out = vec![check(at_input, format!("{y:+.4}"))];
+    if let Some(c) = &e.contrast {
+        out.push(check(
+            "f =",
+            match c {
+                ContrastRef::Class { label, .. } => format!("y_c − y_k (k = {label})"),
+                ContrastRef::Rest => "log p_c − log(1 − p_c)".into(),
+            },
+        ));
+    }
+    out.push(check("Σ scores", format!("{:+.4}", e.sum_of_scores)));
     if let Some(n) = &e.neutral_reference {
         out.push(check(
             "neutral reference",
@@ -27,8 +42,8 @@ pub(crate) fn checks(e: &Explanation) -> Vec<Check> {
         ));
     }
     if let Some(y0) = e.baseline_logit {
-        out.push(check("y_c(x′) (reference)", format!("{y0:+.4}")));
-        out.push(check("y_c(x) − y_c(x′)", format!("{:+.4}", y - y0)));
+        out.push(check(at_reference, format!("{y0:+.4}")));
+        out.push(check(difference, format!("{:+.4}", y - y0)));
     }
     match &e.convergence_delta {
         Delta::Scalar(d) if completeness(e) == Completeness::Logit => {

@@ -156,7 +156,10 @@ impl Canvas {
 pub(super) fn target_and_prediction(e: &Explanation) -> String {
     format!(
         "target {} (p = {:.4}), predicted {} (p = {:.4})",
-        e.target.label, e.probs[e.target.index], e.predicted.label, e.probs[e.predicted.index]
+        super::target_label(e),
+        e.probs[e.target.index],
+        e.predicted.label,
+        e.probs[e.predicted.index]
     )
 }
 

@@ -110,3 +110,12 @@ impl Layout {
         }
     }
 }
+
+/// The target's label, and with a contrast what it is contrasted with ("positive rather than
+/// negative").
+pub(crate) fn target_label(e: &crate::explain::Explanation) -> String {
+    match &e.contrast {
+        Some(c) => format!("{} {}", e.target.label, c.phrase()),
+        None => e.target.label.clone(),
+    }
+}

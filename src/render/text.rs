@@ -217,7 +217,7 @@ fn header(e: &Explanation) -> String {
     let _ = writeln!(
         s,
         "target    {} (index {}, p = {:.4}); predicted {} (p = {:.4})",
-        e.target.label,
+        super::target_label(e),
         e.target.index,
         e.probs[e.target.index],
         e.predicted.label,

@@ -6,7 +6,7 @@
 use calig::attr::settings::{self, Scope, SETTINGS};
 use calig::attr::{Method, Params};
 use calig::choice::Choice;
-use calig::explain::{explain, softmax, ExplainInput, Explanation};
+use calig::explain::{explain_contrasted, softmax, ExplainInput, Explanation};
 use calig::model::{load_model_with, LoadedModel};
 use calig::runtime::Runtime;
 use calig::CaligError;
@@ -182,8 +182,9 @@ impl PyModel {
         method: Method,
         params: &calig::attr::Params,
         target: Option<&str>,
+        contrast: Option<&str>,
     ) -> Result<String, CaligError> {
-        let e = explain(&self.inner, input, target, method, params)?;
+        let e = explain_contrasted(&self.inner, input, target, contrast, method, params)?;
         serde_json::to_string(&e).map_err(|x| CaligError::Unsupported(x.to_string()))
     }
 }
@@ -229,8 +230,9 @@ impl PyModel {
 
     /// One explanation as (JSON, ignored settings). `settings`: (name, value) pairs of the
     /// settings table, values as the CLI writes them.
-    /// `pair`: the second text of a sentence pair.
-    #[pyo3(signature = (input, method, settings, target=None, image=false, pair=None))]
+    /// `pair`: the second text of a sentence pair; `contrast`: a class (or `rest`) the target
+    /// is explained against.
+    #[pyo3(signature = (input, method, settings, target=None, image=false, pair=None, contrast=None))]
     #[allow(clippy::too_many_arguments)]
     fn explain(
         &self,
@@ -241,6 +243,7 @@ impl PyModel {
         target: Option<String>,
         image: bool,
         pair: Option<String>,
+        contrast: Option<String>,
     ) -> PyResult<(String, Vec<String>)> {
         let (method, params, ignored) = self.method_params(method, &settings)?;
         let input = match pair {
@@ -248,7 +251,15 @@ impl PyModel {
             None => input_of(input, image),
         };
         let json = py
-            .detach(|| self.explain_one(&input, method, &params, target.as_deref()))
+            .detach(|| {
+                self.explain_one(
+                    &input,
+                    method,
+                    &params,
+                    target.as_deref(),
+                    contrast.as_deref(),
+                )
+            })
             .map_err(py_err)?;
         Ok((json, ignored))
     }
@@ -276,7 +287,7 @@ impl PyModel {
             image: std::sync::Arc::new(image),
         };
         let json = py
-            .detach(|| self.explain_one(&input, method, &params, target.as_deref()))
+            .detach(|| self.explain_one(&input, method, &params, target.as_deref(), None))
             .map_err(py_err)?;
         Ok((json, ignored))
     }
@@ -315,7 +326,7 @@ impl PyModel {
             for (i, input) in inputs.into_iter().enumerate() {
                 let target = targets.as_ref().and_then(|t| t[i].clone());
                 let input = input_of(input, image);
-                out.push(self.explain_one(&input, method, &params, target.as_deref())?);
+                out.push(self.explain_one(&input, method, &params, target.as_deref(), None)?);
                 bar.inc(1);
             }
             bar.finish_and_clear();
@@ -328,7 +339,7 @@ impl PyModel {
     /// JSON-lines `output`, resumable and shardable; returns a summary as JSON.
     #[pyo3(signature = (input, output, method, settings, text_column=None, image_column=None,
         id_column=None, target_column=None, resume=false, shard=None, on_error="fail",
-        progress=true, pair_column=None))]
+        progress=true, pair_column=None, contrast=None))]
     #[allow(clippy::too_many_arguments)]
     fn batch(
         &self,
@@ -346,6 +357,7 @@ impl PyModel {
         on_error: &str,
         progress: bool,
         pair_column: Option<String>,
+        contrast: Option<String>,
     ) -> PyResult<(String, Vec<String>)> {
         let (method, params, ignored) = self.method_params(method, &settings)?;
         if text_column.is_some() && image_column.is_some() {
@@ -370,6 +382,7 @@ impl PyModel {
             },
             method,
             params,
+            contrast,
             resume,
             shard: shard
                 .map(|s| calig::batch::Shard::parse(&s))

@@ -53,6 +53,17 @@ def test_a_sentence_pair_equals_the_cli_json():
         m.explain("a gorgeous movie", pair=["it", "was"])
 
 
+def test_a_contrast_equals_the_cli_json():
+    m = calig.load(str(FIXTURES / "bert"))
+    e = m.explain(TEXT, method="ig", steps=8, target="positive", contrast="negative")
+    want = cli_json(FIXTURES / "bert", "ig", "--steps", "8", "--target", "positive",
+                    "--contrast", "negative", TEXT)
+    assert without_timing(e.to_dict()) == without_timing(want)
+    assert e.to_dict()["contrast"] == {"kind": "class", "index": 0, "label": "negative"}
+    with pytest.raises(ValueError, match="target class itself"):
+        m.explain(TEXT, target="positive", contrast="positive")
+
+
 def test_image_results_equal_the_cli_json():
     m = calig.load(str(FIXTURES / "vit"))
     image = FIXTURES / "vit" / "image.png"

@@ -120,7 +120,7 @@ pub fn integrate_paths(
                 model,
                 &subject.input,
                 subject.mask_bias.as_ref(),
-                subject.target,
+                subject.objective(),
                 &group_paths,
                 &PathOptions {
                     rule: &rule,

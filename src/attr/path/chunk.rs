@@ -6,7 +6,7 @@ use super::{Path, Space};
 use crate::attr::quadrature::Rule;
 use crate::error::Result;
 use crate::model::{Encoder, ModelInput};
-use candle_core::{DType, IndexOp, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 
 /// One interpolation point: which path (index into the request's paths) and which step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub(crate) struct Chunk<'a> {
     pub model: &'a dyn Encoder,
     pub input: &'a ModelInput,
     pub mask_bias: Option<&'a Tensor>,
-    pub target: usize,
+    pub objective: crate::attr::Objective,
     pub paths: &'a [Path],
     /// In joining order: input-space rows first, then h^(0), h^(1), ...
     pub leaves: &'a [Leaf],
@@ -57,12 +57,12 @@ impl Chunk<'_> {
         })
     }
 
-    /// Σ_rows w_row y_target(row): the objective whose gradient the chunk integrates.
+    /// Σ_rows w_row y(row), y the explained objective: what the chunk integrates the gradient of.
     pub fn objective(&self, logits: &Tensor) -> Result<Tensor> {
         let weights: Vec<f64> = self.leaves.iter().flat_map(|l| l.weights.clone()).collect();
         let w =
             Tensor::from_vec(weights, logits.dim(0)?, logits.device())?.to_dtype(logits.dtype())?;
-        Ok((logits.i((.., self.target))? * w)?.sum_all()?)
+        Ok((self.objective.of_logits(logits)? * w)?.sum_all()?)
     }
 }
 

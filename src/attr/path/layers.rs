@@ -56,7 +56,7 @@ pub fn layer_paths(
                 model,
                 &subject.input,
                 subject.mask_bias.as_ref(),
-                subject.target,
+                subject.objective(),
                 path.space,
                 &path.baseline,
             )?;

@@ -75,7 +75,7 @@ pub fn integrate(
     model: &dyn Encoder,
     input: &ModelInput,
     mask_bias: Option<&Tensor>,
-    target: usize,
+    objective: crate::attr::Objective,
     paths: &[Path],
     opts: &PathOptions,
 ) -> Result<PathOutput> {
@@ -97,7 +97,7 @@ pub fn integrate(
             model,
             input,
             mask_bias,
-            target,
+            objective,
             paths,
             leaves: &leaves,
             attention: opts.attention,
@@ -171,16 +171,11 @@ pub fn logit_at(
     model: &dyn Encoder,
     input: &ModelInput,
     mask_bias: Option<&Tensor>,
-    target: usize,
+    objective: crate::attr::Objective,
     space: Space,
     state: &Tensor,
 ) -> Result<f64> {
-    let logits = logits_at(model, input, mask_bias, space, state)?;
-    logits.get(target).copied().ok_or_else(|| {
-        crate::error::CaligError::InvalidInput(format!(
-            "class {target} is not a class of the model"
-        ))
-    })
+    objective.value(&logits_at(model, input, mask_bias, space, state)?)
 }
 
 /// Every class's logit with `state` in place of the input's (embeddings or h^(l)).

@@ -70,7 +70,7 @@ fn input_section(e: &Explanation) -> String {
         "<p><b>model</b> {} &middot; <b>target</b> {} (p = {:.4}) &middot; <b>predicted</b> {} (p = {:.4})</p>\
          <table class=\"probs\"><tr><th>class</th><th>p</th><th>logit</th></tr>{rows}</table>",
         escape(&e.model),
-        escape(&e.target.label),
+        escape(&super::target_label(e)),
         e.probs[e.target.index],
         escape(&e.predicted.label),
         e.probs[e.predicted.index]

@@ -267,12 +267,14 @@ class Model:
 
     def explain(self, input: Union[str, "os.PathLike[str]", np.ndarray, Any],
                 method: str = "calig", target=None, steps: Union[int, str, None] = None,
-                *, pair: Optional[str] = None, **settings) -> Explanation:
+                *, pair: Optional[str] = None, contrast=None, **settings) -> Explanation:
         """Explains one text (``str``) or image (a ``pathlib.Path``, a ``PIL.Image``, or a
         NumPy array (height, width[, channels]) of uint8 or of floats in [0, 1]). Anything
         else is a ``TypeError`` (a list goes to :meth:`explain_batch`). ``pair``: the second
         text of a sentence pair (``input`` is the first), joined as the model's tokenizer joins
-        pairs; each word's ``segment`` (0 or 1) says which text it is in.
+        pairs; each word's ``segment`` (0 or 1) says which text it is in. ``contrast``: a label
+        or class index to explain the target against (y_c − y_k, "why c rather than k"), or
+        ``"rest"`` (the log-odds log p_c − log(1 − p_c)); text inputs.
 
         ``method``: one of :func:`methods` (calig, lig, ig, gxi, saliency, attention, rollout,
         gae, occlusion, attnlrp, chefer2021). ``target``: a label or class index (default: the
@@ -283,10 +285,13 @@ class Model:
         """
         given = _settings(dict(steps=steps, **settings))
         kind = _kind_of(input, "explain")
-        if pair is not None:
-            if kind != "text" or not isinstance(pair, str):
+        if pair is not None or contrast is not None:
+            if pair is not None and (kind != "text" or not isinstance(pair, str)):
                 raise TypeError("a sentence pair is two str: explain(text, pair=text_pair)")
-            data, ignored = self._m.explain(input, method, given, _target(target), False, pair)
+            if kind == "pixels":
+                raise TypeError("contrast= takes a text or an image path, not an array")
+            data, ignored = self._m.explain(os.fspath(input), method, given, _target(target),
+                                            kind == "path", pair, _target(contrast))
             _warn_ignored(ignored, method)
             return Explanation(json.loads(data))
         if kind == "pixels":
@@ -326,7 +331,7 @@ class Model:
               image_column: Optional[str] = None, id_column: Optional[str] = None,
               target_column: Optional[str] = None, resume: bool = False,
               shard: Optional[str] = None, on_error: str = "fail", progress: bool = True,
-              pair_column: Optional[str] = None, **settings) -> dict:
+              pair_column: Optional[str] = None, contrast=None, **settings) -> dict:
         """``calig batch``: explains every row of a .jsonl/.tsv/.csv file into the JSON-lines
         file ``output`` (one explanation per line with the row's ``line`` and ``id``; an
         ``id`` column is used when present, else the row index from 0). ``resume=True``
@@ -335,11 +340,12 @@ class Model:
         ``OUTPUT.errors.jsonl`` instead of stopping. ``method``, ``steps`` and ``settings`` as
         in :meth:`explain`. Returns a summary: ``explained``, ``already_done``, ``skipped``,
         ``errors_path``, ``seconds``. ``pair_column``: the column of a sentence pair's second
-        text (``text_column`` holds the first). The GIL is released while it runs."""
+        text (``text_column`` holds the first); ``contrast``: a class or ``"rest"`` every row's
+        target is explained against (as in :meth:`explain`). The GIL is released while it runs."""
         given = _settings(dict(steps=steps, **settings))
         summary, ignored = self._m.batch(str(input), str(output), method, given, text_column,
                                          image_column, id_column, target_column, resume, shard,
-                                         on_error, progress, pair_column)
+                                         on_error, progress, pair_column, _target(contrast))
         _warn_ignored(ignored, method)
         return json.loads(summary)
 

@@ -21,7 +21,8 @@ class Model:
     def predict(self, inputs: list[str], image: bool = False) -> str: ...
     def explain(self, input: str, method: str, settings: list[tuple[str, str]],
                 target: Optional[str] = None, image: bool = False,
-                pair: Optional[str] = None) -> tuple[str, list[str]]: ...
+                pair: Optional[str] = None, contrast: Optional[str] = None
+                ) -> tuple[str, list[str]]: ...
     def explain_pixels(self, pixels: bytes, height: int, width: int, channels: int, name: str,
                        method: str, settings: list[tuple[str, str]],
                        target: Optional[str] = None) -> tuple[str, list[str]]: ...
@@ -32,8 +33,8 @@ class Model:
               text_column: Optional[str] = None, image_column: Optional[str] = None,
               id_column: Optional[str] = None, target_column: Optional[str] = None,
               resume: bool = False, shard: Optional[str] = None, on_error: str = "fail",
-              progress: bool = True, pair_column: Optional[str] = None
-              ) -> tuple[str, list[str]]: ...
+              progress: bool = True, pair_column: Optional[str] = None,
+              contrast: Optional[str] = None) -> tuple[str, list[str]]: ...
     def evaluate(self, dataset: str, methods: str, attributions: list[str], metrics: list[str],
                  preset: Optional[str], removal: Optional[str], limit: Optional[int], seed: int,
                  output: str, cache: Optional[str], reference: Optional[str],
