@@ -164,3 +164,30 @@ fn batch_explains_every_row_against_the_contrast() {
     assert_eq!(row["contrast"], alone["contrast"]);
     assert_eq!(row["scores"], alone["scores"]);
 }
+
+#[test]
+fn the_report_says_what_is_explained() {
+    let dir = fixture("bert");
+    let o = common::calig(&[
+        "explain",
+        "--model",
+        dir.to_str().unwrap(),
+        "--method",
+        "ig",
+        "--target",
+        "positive",
+        "--contrast",
+        "negative",
+        TEXT,
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let out = common::stdout(&o);
+    for needle in [
+        "positive rather than negative",
+        "f = y_c − y_k (k = negative)",
+        "f(x′) (reference)",
+        "Σ scores is meant to equal f(x) − f(x′)",
+    ] {
+        assert!(out.contains(needle), "no `{needle}` in\n{out}");
+    }
+}

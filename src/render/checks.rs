@@ -66,7 +66,16 @@ fn completeness(e: &Explanation) -> Completeness {
 
 /// What Σ scores is meant to equal for this method, one sentence.
 pub(crate) fn sum_meaning(e: &Explanation) -> &'static str {
+    let contrasted = e.contrast.is_some();
     match completeness(e) {
+        Completeness::LogitDifference if contrasted => {
+            "Σ scores is meant to equal f(x) − f(x′), f the contrast above (completeness); the \
+             convergence delta is how far it is off"
+        }
+        Completeness::Logit if contrasted => {
+            "Σ scores is meant to equal f(x), f the contrast above (LRP conservation); biases \
+             and the softmax rule absorb the rest, which the delta shows"
+        }
         Completeness::LogitDifference => {
             "Σ scores is meant to equal y_c(x) − y_c(x′) (completeness); the convergence delta \
              is how far it is off"
