@@ -279,6 +279,15 @@ pub struct Prepared<'a> {
     pub words: Vec<Word>,
 }
 
+impl Prepared<'_> {
+    /// Explain the target rather than `contrast` (a label, an index or `rest`;
+    /// [`resolve_contrast`]) from now on.
+    pub fn contrast_with(&mut self, cfg: &ModelConfig, contrast: &str) -> Result<()> {
+        self.subject.contrast = Some(resolve_contrast(cfg, contrast, self.subject.target)?);
+        Ok(())
+    }
+}
+
 pub fn prepare<'a>(
     m: &'a LoadedModel,
     input: &ExplainInput,
@@ -361,6 +370,7 @@ pub fn prepare<'a>(
             black,
             patch_size: cfg.image.as_ref().map_or(1, |i| i.patch_size),
             logits,
+            neutral: Default::default(),
         },
         info,
         tokens,
@@ -433,7 +443,7 @@ pub fn explain_prepared_with(
     }
     let neutral_reference = match baseline_logit {
         Some(_) if params.baseline == attr::baseline::Baseline::Neutral => {
-            let (b, ratio) = attr::reference::neutral(&p.subject)?;
+            let (b, ratio) = p.subject.neutral_reference()?;
             Some(NeutralReference {
                 baseline: crate::choice::Choice::name(b).into(),
                 entropy_ratio: ratio,
@@ -548,7 +558,7 @@ pub fn explain_contrasted(
 ) -> Result<Explanation> {
     let mut p = prepare(m, input, target)?;
     if let Some(c) = contrast {
-        p.subject.contrast = Some(resolve_contrast(&m.config, c, p.subject.target)?);
+        p.contrast_with(&m.config, c)?;
     }
     explain_prepared(m, &p, method, params)
 }

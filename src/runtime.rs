@@ -226,6 +226,18 @@ pub fn tf32() -> bool {
 
 static TF32: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The float type a user names: `f32`, `f64`, `bf16`, `f16` (or PyTorch's `float32`, `float64`,
+/// `bfloat16`, `float16`); otherwise a message that lists them.
+pub fn dtype_named(name: &str) -> Result<DType, String> {
+    match name {
+        "f32" | "float32" => Ok(DType::F32),
+        "f64" | "float64" => Ok(DType::F64),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        "f16" | "float16" => Ok(DType::F16),
+        other => Err(format!("dtype `{other}`: use f32, f64, bf16 or f16")),
+    }
+}
+
 /// What the explanations of a model in `dtype` on `device` were computed in, as the JSON's
 /// `dtype` says it: `f32`, `f64`, `bf16`, `f16`, or `tf32` (f32 with TF32 products on CUDA).
 pub fn precision_name(dtype: DType, device: &Device) -> &'static str {

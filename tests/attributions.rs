@@ -104,6 +104,7 @@ fn vit_subject<'a>(
         special_ids: None,
         black: m.image_processor.as_ref().unwrap().black(),
         patch_size: m.config.image.as_ref().unwrap().patch_size,
+        neutral: Default::default(),
     }
 }
 

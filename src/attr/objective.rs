@@ -5,7 +5,7 @@
 //! reads the same scalar from the logits, here.
 
 use crate::error::{CaligError, Result};
-use candle_core::{IndexOp, Tensor, D};
+use candle_core::{Device, IndexOp, Tensor, D};
 
 /// The class an explanation is contrasted with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,29 +57,22 @@ impl Objective {
         })
     }
 
-    /// The objective from one row of logits.
+    /// The objective from one row of logits: [`Objective::of_logits`] on it, in f64.
     pub fn value(&self, logits: &[f64]) -> Result<f64> {
-        let get = |i: usize| {
-            logits.get(i).copied().ok_or_else(|| {
-                CaligError::InvalidInput(format!(
+        let named = std::iter::once(self.class).chain(match self.contrast {
+            Some(Contrast::Class(k)) => Some(k),
+            _ => None,
+        });
+        for i in named {
+            if i >= logits.len() {
+                return Err(CaligError::InvalidInput(format!(
                     "class {i} is not one of the {} classes",
                     logits.len()
-                ))
-            })
-        };
-        let y = get(self.class)?;
-        Ok(match self.contrast {
-            None => y,
-            Some(Contrast::Class(k)) => y - get(k)?,
-            Some(Contrast::Rest) => {
-                let rest: Vec<f64> = (0..logits.len())
-                    .filter(|&j| j != self.class)
-                    .map(|j| logits[j])
-                    .collect();
-                let m = rest.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                y - (m + rest.iter().map(|v| (v - m).exp()).sum::<f64>().ln())
+                )));
             }
-        })
+        }
+        let row = Tensor::from_slice(logits, (1, logits.len()), &Device::Cpu)?;
+        Ok(self.of_logits(&row)?.i(0)?.to_scalar::<f64>()?)
     }
 
     /// A cache key for memos.
@@ -91,7 +84,7 @@ impl Objective {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use candle_core::Var;
 
     #[test]
     fn the_three_objectives_and_their_gradients() -> Result<()> {

@@ -26,7 +26,7 @@ pub fn logit(subject: &Subject, baseline: Baseline) -> Result<f64> {
 /// The `neutral` reference of this input: of the candidates (text `pad`, `mask`, `unk`, `zero`;
 /// images `black`, `blur`, `grey`, `zero`) that it can make, the one whose softmax over the
 /// classes has the highest entropy (closest to uniform), with that entropy's share of the
-/// uniform distribution's, log K (1 = uniform).
+/// uniform distribution's, log K (1 = uniform). [`Subject::neutral_reference`] keeps the answer.
 pub fn neutral(subject: &Subject) -> Result<(Baseline, f64)> {
     let mut best: Option<(Baseline, f64)> = None;
     for &b in candidates(subject.is_text()) {
@@ -81,7 +81,7 @@ pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Resul
         return Ok(None);
     }
     let used = match baseline {
-        Baseline::Neutral => neutral(subject)?.0,
+        Baseline::Neutral => subject.neutral_reference()?.0,
         b => b,
     };
     let mut lower: Vec<(f64, Baseline)> = Vec::new();

@@ -24,6 +24,9 @@ pub struct Subject<'a> {
     pub patch_size: usize,
     /// Logits at the real input (computed once, when the subject is prepared).
     pub logits: Vec<f64>,
+    /// The `neutral` reference of this input and its entropy ratio, found on first use
+    /// ([`super::reference::neutral`]); it does not depend on the target. Leave it empty.
+    pub neutral: std::sync::OnceLock<(Baseline, f64)>,
 }
 
 impl Subject<'_> {
@@ -41,7 +44,7 @@ impl Subject<'_> {
 
     pub fn baseline(&self, baseline: Baseline) -> Result<baseline::ResolvedBaseline> {
         let baseline = match baseline {
-            Baseline::Neutral => super::reference::neutral(self)?.0,
+            Baseline::Neutral => self.neutral_reference()?.0,
             other => other,
         };
         baseline::resolve(
@@ -66,6 +69,16 @@ impl Subject<'_> {
                 .as_ref()
                 .map_or(1, |i| i.grid() * i.grid() + 1),
         }
+    }
+
+    /// The reference `neutral` stands for, with its entropy ratio: searched once per subject
+    /// (one forward pass per candidate), however many methods and checks ask.
+    pub fn neutral_reference(&self) -> Result<(Baseline, f64)> {
+        if let Some(found) = self.neutral.get() {
+            return Ok(*found);
+        }
+        let found = super::reference::neutral(self)?;
+        Ok(*self.neutral.get_or_init(|| found))
     }
 
     /// One forward/backward pass at the real input (grads.rs).

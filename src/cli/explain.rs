@@ -86,11 +86,7 @@ pub fn run(a: ExplainArgs) -> Result<()> {
     // The input is prepared once; each method explains the same prepared input.
     let mut prepared = prepare(&m, &input, a.target.as_deref())?;
     if let Some(c) = &a.contrast {
-        prepared.subject.contrast = Some(calig::explain::resolve_contrast(
-            &m.config,
-            c,
-            prepared.subject.target,
-        )?);
+        prepared.contrast_with(&m.config, c)?;
     }
     let several = a.method.method.len() > 1;
     let mut es = Vec::new();

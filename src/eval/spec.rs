@@ -62,18 +62,7 @@ fn take_precision(
     for (k, v) in pairs.iter() {
         match k.as_str() {
             "dtype" => {
-                p.dtype = Some(match v.as_str() {
-                    "f32" => DType::F32,
-                    "f64" => DType::F64,
-                    "bf16" => DType::BF16,
-                    "f16" => DType::F16,
-                    _ => {
-                        return Err(bad(
-                            entry,
-                            format!("dtype `{v}`: use f32, f64, bf16 or f16"),
-                        ))
-                    }
-                });
+                p.dtype = Some(crate::runtime::dtype_named(v).map_err(|why| bad(entry, why))?);
             }
             "tf32" => {
                 p.tf32 = match v.as_str() {

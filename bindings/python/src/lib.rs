@@ -10,7 +10,7 @@ use calig::explain::{explain_contrasted, softmax, ExplainInput, Explanation};
 use calig::model::{load_model_with, LoadedModel};
 use calig::runtime::Runtime;
 use calig::CaligError;
-use candle_core::{DType, Device};
+use candle_core::Device;
 use image::DynamicImage;
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -529,17 +529,7 @@ fn methods_table() -> String {
 #[pyfunction]
 #[pyo3(signature = (model, dtype="f32", device="cpu", tf32=false))]
 fn load(py: Python<'_>, model: &str, dtype: &str, device: &str, tf32: bool) -> PyResult<PyModel> {
-    let dtype = match dtype {
-        "f32" | "float32" => DType::F32,
-        "f64" | "float64" => DType::F64,
-        "bf16" | "bfloat16" => DType::BF16,
-        "f16" | "float16" => DType::F16,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "dtype `{other}`: use f32, f64, bf16 or f16"
-            )))
-        }
-    };
+    let dtype = calig::runtime::dtype_named(dtype).map_err(PyValueError::new_err)?;
     // Process-wide in candle, as torch.backends.cuda.matmul.allow_tf32 is in PyTorch.
     calig::runtime::set_tf32(tf32);
     let device = match device {
