@@ -176,6 +176,11 @@ pub struct Explanation {
     /// `baseline` `neutral`: the reference it chose for this input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neutral_reference: Option<NeutralReference>,
+    /// The token whose row of h^(L) the head reads (text: 0, \[CLS\] or `<s>`, for encoders;
+    /// the last token for decoders), the row GAE, rollout, attention and CA-LIG's a^(l) read.
+    /// Images: 0 (\[CLS\]), absent for mean pooling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readout_token: Option<usize>,
     /// Per-layer token scores (index = layer, layers\[0\] = h^(0)); null where a layer has none.
     pub layers: Option<Vec<Option<Vec<f64>>>>,
     /// "tokens" (text) or "tokens_cls_first" (images: \[CLS\] then the patches).
@@ -466,6 +471,10 @@ pub fn explain_prepared_with(
             attr::Contrast::Rest => ContrastRef::Rest,
         }),
         neutral_reference,
+        readout_token: match m.config.pooling {
+            crate::model::Pooling::Mean if !is_text => None,
+            _ => Some(p.subject.readout_token()?),
+        },
         model: m.source.name(),
         method: method.name().into(),
         signed: method.info().signed,

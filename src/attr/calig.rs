@@ -65,21 +65,28 @@ pub fn fuse_mixed(r: &[f64], a_hat: &[f64], lambda: f64) -> Vec<f64> {
         .collect()
 }
 
-/// r with the readout token's value (position 0) handed to the other tokens in proportion to
-/// their positive attention relevance a; unchanged when no other token has any. Keeps Σ r.
-pub fn spread_cls(r: &[f64], a: &[f64]) -> Vec<f64> {
-    let weight = |t: usize| a.get(t).copied().unwrap_or(0.0).max(0.0);
-    let total: f64 = (1..r.len()).map(weight).sum();
-    if total <= 0.0 {
+/// r with the readout token's value (position `readout`: \[CLS\], a decoder's last token)
+/// handed to the other tokens in proportion to their positive attention relevance a; unchanged
+/// when no other token has any. Keeps Σ r.
+pub fn spread_cls(r: &[f64], a: &[f64], readout: usize) -> Vec<f64> {
+    let weight = |t: usize| {
+        if t == readout {
+            0.0
+        } else {
+            a.get(t).copied().unwrap_or(0.0).max(0.0)
+        }
+    };
+    let total: f64 = (0..r.len()).map(weight).sum();
+    if total <= 0.0 || readout >= r.len() {
         return r.to_vec();
     }
     r.iter()
         .enumerate()
         .map(|(t, v)| {
-            if t == 0 {
+            if t == readout {
                 0.0
             } else {
-                v + r[0] * weight(t) / total
+                v + r[readout] * weight(t) / total
             }
         })
         .collect()
@@ -307,7 +314,11 @@ pub fn fuse(subject: &Subject, c: &Components, params: &Params) -> Result<Attrib
         let r = match params.cls {
             Cls::Keep => &c.r[l - offset],
             Cls::Spread => {
-                spread = spread_cls(&c.r[l - offset], &c.a_positive[l - 1]);
+                spread = spread_cls(
+                    &c.r[l - offset],
+                    &c.a_positive[l - 1],
+                    subject.readout_token()?,
+                );
                 &spread
             }
         };
@@ -410,10 +421,13 @@ mod tests {
     #[test]
     fn cls_relevance_spreads_by_attention_and_keeps_the_total() {
         // r_CLS = 2 goes 1:3 to tokens 1 and 2 (token 3's negative a gets nothing).
-        let s = spread_cls(&[2.0, 1.0, -1.0, 0.5], &[0.9, 0.25, 0.75, -0.2]);
+        let s = spread_cls(&[2.0, 1.0, -1.0, 0.5], &[0.9, 0.25, 0.75, -0.2], 0);
         assert_eq!(s, vec![0.0, 1.5, 0.5, 0.5]);
         // Nothing positive outside [CLS]: r stays as it is.
-        assert_eq!(spread_cls(&[2.0, 1.0], &[1.0, 0.0]), vec![2.0, 1.0]);
+        assert_eq!(spread_cls(&[2.0, 1.0], &[1.0, 0.0], 0), vec![2.0, 1.0]);
+        // A decoder's readout is its last token.
+        let d = spread_cls(&[1.0, -1.0, 2.0], &[0.25, 0.75, 0.5], 2);
+        assert_eq!(d, vec![1.5, 0.5, 0.0]);
     }
 
     #[test]

@@ -104,16 +104,26 @@ impl Subject<'_> {
         })
     }
 
-    /// A token-relevance vector read off an (s, s) map: the \[CLS\] row, or for mean-pooled ViTs
-    /// the mean of the patch rows (what the pooled representation attends to).
+    /// A token-relevance vector read off an (s, s) map: the row of the token the head reads
+    /// (\[CLS\]; a decoder's last token), or for mean-pooled ViTs the mean of the patch rows
+    /// (what the pooled representation attends to).
     pub fn readout(&self, m: &Tensor) -> Result<Vec<f64>> {
         let s = m.dim(0)?;
         let row = if self.model.config().pooling == Pooling::Mean && !self.is_text() {
             m.narrow(0, 1, s - 1)?.mean(0)?
         } else {
-            m.i(0)?
+            m.i(self.model.readout_token(s))?
         };
         to_vec(&row)
+    }
+
+    /// The token the head reads (see [`crate::model::Encoder::readout_token`]).
+    pub fn readout_token(&self) -> Result<usize> {
+        let s = match &self.input {
+            ModelInput::Text(t) => t.input_ids.dim(1)?,
+            ModelInput::Image(_) => return Ok(0),
+        };
+        Ok(self.model.readout_token(s))
     }
 
     /// The objective (y_c, or its contrast) at the real input.

@@ -69,7 +69,7 @@ pub(crate) fn text_of(input: &ModelInput) -> Result<&TextInput> {
 }
 
 /// Refuses ids beyond a table before `index_select` sees them.
-fn check_ids(ids: &Tensor, limit: usize, what: &str) -> Result<()> {
+pub(crate) fn check_ids(ids: &Tensor, limit: usize, what: &str) -> Result<()> {
     let max = ids.flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
     if max >= limit {
         return Err(CaligError::InvalidInput(format!(

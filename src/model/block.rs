@@ -167,6 +167,20 @@ pub fn run_blocks(
     probes: &[Tensor],
     rules: Rules,
 ) -> Result<BlocksOutput> {
+    run_suffix(blocks, h, from, probes, |block, x, probe| {
+        block.forward(x, mask_bias, probe, rules)
+    })
+}
+
+/// Runs `blocks[from..]` on `h`, each by `forward(block, input, probe)` → (output,
+/// probabilities), collecting every output and probability map; any family's blocks.
+pub fn run_suffix<B>(
+    blocks: &[B],
+    h: &Tensor,
+    from: usize,
+    probes: &[Tensor],
+    forward: impl Fn(&B, &Tensor, Option<&Tensor>) -> Result<(Tensor, Tensor)>,
+) -> Result<BlocksOutput> {
     let todo = blocks.len().saturating_sub(from);
     if !probes.is_empty() && probes.len() != todo {
         candle_core::bail!("{} attention probes given for {todo} blocks", probes.len());
@@ -177,7 +191,7 @@ pub fn run_blocks(
         attentions: Vec::with_capacity(todo),
     };
     for (i, block) in blocks.iter().skip(from).enumerate() {
-        let (y, probs) = block.forward(&x, mask_bias, probes.get(i), rules)?;
+        let (y, probs) = forward(block, &x, probes.get(i))?;
         out.hidden.push(y.clone());
         out.attentions.push(probs);
         x = y;

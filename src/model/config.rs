@@ -17,6 +17,11 @@ pub enum Family {
     Electra,
     Albert,
     Vit,
+    /// Decoder classifiers (`…ForSequenceClassification` over a causal LM): Llama, Qwen2 and
+    /// Mistral share one block (decoder.rs).
+    Llama,
+    Qwen2,
+    Mistral,
 }
 
 impl Family {
@@ -29,6 +34,9 @@ impl Family {
             "electra" => Some(Self::Electra),
             "albert" => Some(Self::Albert),
             "vit" => Some(Self::Vit),
+            "llama" => Some(Self::Llama),
+            "qwen2" => Some(Self::Qwen2),
+            "mistral" => Some(Self::Mistral),
             _ => None,
         }
     }
@@ -42,11 +50,17 @@ impl Family {
             Self::Electra => "electra",
             Self::Albert => "albert",
             Self::Vit => "vit",
+            Self::Llama | Self::Qwen2 | Self::Mistral => "model",
         }
     }
 
     pub fn is_text(&self) -> bool {
         !matches!(self, Self::Vit)
+    }
+
+    /// Causal decoders, whose head reads the last token.
+    pub fn is_decoder(&self) -> bool {
+        matches!(self, Self::Llama | Self::Qwen2 | Self::Mistral)
     }
 }
 
@@ -95,8 +109,48 @@ pub struct ModelConfig {
     pub labels: Vec<String>,
     pub image: Option<ImageConfig>,
     pub pooling: Pooling,
+    /// What only decoder families have.
+    pub decoder: Option<DecoderConfig>,
 }
 
+/// The decoder block's shape: grouped-query attention, rotary positions, biases.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecoderConfig {
+    pub num_kv_heads: usize,
+    pub head_dim: usize,
+    pub rope: Rope,
+    /// Biases on the query, key and value projections (Qwen2; Llama's `attention_bias`).
+    pub qkv_bias: bool,
+    /// A bias on the attention output projection (Llama's `attention_bias`).
+    pub output_bias: bool,
+    pub mlp_bias: bool,
+    /// Mistral's (and Qwen2's, when used) sliding window: longer inputs are refused.
+    pub sliding_window: Option<usize>,
+}
+
+/// Rotary position embeddings: θ and the inverse-frequency rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rope {
+    pub theta: f64,
+    pub scaling: RopeScaling,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "rope_type", rename_all = "lowercase")]
+pub enum RopeScaling {
+    Default,
+    /// Positions divided by `factor`.
+    Linear {
+        factor: f64,
+    },
+    /// Llama 3.1's frequency-dependent rescaling.
+    Llama3 {
+        factor: f64,
+        low_freq_factor: f64,
+        high_freq_factor: f64,
+        original_max_position_embeddings: f64,
+    },
+}
 impl ModelConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| CaligError::io(path, e))?;
@@ -118,7 +172,7 @@ impl ModelConfig {
         let family = Family::from_model_type(&model_type).ok_or_else(|| {
             format!(
                 "unsupported model_type `{model_type}` (calig supports bert, roberta, \
-                 xlm-roberta, distilbert, electra, albert, vit)"
+                 xlm-roberta, distilbert, electra, albert, vit, llama, qwen2, mistral)"
             )
         })?;
         let get = |key: &str| -> std::result::Result<usize, String> {
@@ -144,15 +198,36 @@ impl ModelConfig {
                 get("hidden_size")?,
                 get("num_attention_heads")?,
                 get("intermediate_size")?,
-                act_name("hidden_act", "gelu"),
+                act_name(
+                    "hidden_act",
+                    if family.is_decoder() { "silu" } else { "gelu" },
+                ),
             )
         };
-        if num_heads == 0 || hidden_size % num_heads != 0 {
+        // Decoders may name their own head_dim (hidden ≠ heads × head_dim).
+        let explicit_head_dim = family.is_decoder() && v["head_dim"].is_u64();
+        if num_heads == 0 || (hidden_size % num_heads != 0 && !explicit_head_dim) {
             return Err(format!(
                 "hidden size {hidden_size} is not divisible by {num_heads} heads"
             ));
         }
-        let activation = Activation::from_hf(&act)?;
+        let decoder = if family.is_decoder() {
+            Some(decoder_config(v, family, hidden_size, num_heads)?)
+        } else {
+            None
+        };
+        let activation = if family.is_decoder() {
+            if act != "silu" {
+                return Err(format!(
+                    "unsupported hidden_act `{act}` for {model_type} (calig's decoder block is \
+                     SwiGLU: silu)"
+                ));
+            }
+            // Unused: the decoder block has its own gated unit.
+            Activation::Gelu
+        } else {
+            Activation::from_hf(&act)?
+        };
         if family == Family::Albert
             && (get_or("num_hidden_groups", 1), get_or("inner_group_num", 1)) != (1, 1)
         {
@@ -196,7 +271,10 @@ impl ModelConfig {
             num_heads,
             intermediate_size,
             activation,
-            layer_norm_eps: v["layer_norm_eps"].as_f64().unwrap_or(1e-12),
+            layer_norm_eps: v["layer_norm_eps"]
+                .as_f64()
+                .or(v["rms_norm_eps"].as_f64())
+                .unwrap_or(if family.is_decoder() { 1e-6 } else { 1e-12 }),
             vocab_size: if family.is_text() {
                 get("vocab_size")?
             } else {
@@ -207,20 +285,27 @@ impl ModelConfig {
             } else {
                 0
             },
-            type_vocab_size: if distil || !family.is_text() {
+            type_vocab_size: if distil || !family.is_text() || family.is_decoder() {
                 0
             } else {
                 get_or("type_vocab_size", 2)
             },
-            pad_token_id: v["pad_token_id"].as_u64().unwrap_or(0) as u32,
+            pad_token_id: v["pad_token_id"]
+                .as_u64()
+                .or_else(|| family.is_decoder().then(|| first_id(&v["eos_token_id"]))?)
+                .unwrap_or(0) as u32,
             labels,
             image,
             pooling,
+            decoder,
         })
     }
 
     pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_heads
+        match &self.decoder {
+            Some(d) => d.head_dim,
+            None => self.hidden_size / self.num_heads,
+        }
     }
 
     /// Longest token sequence the position embeddings allow.
@@ -247,6 +332,91 @@ impl ModelConfig {
             .ok()
             .filter(|&i| i < self.labels.len())
     }
+}
+
+/// An id given as a number or as a list of numbers (the first).
+fn first_id(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.get(0)?.as_u64())
+}
+
+/// The decoder fields of `config.json` (transformers ≥ 5 writes `rope_parameters`, earlier
+/// versions `rope_theta` and `rope_scaling`).
+fn decoder_config(
+    v: &Value,
+    family: Family,
+    hidden_size: usize,
+    num_heads: usize,
+) -> std::result::Result<DecoderConfig, String> {
+    let num_kv_heads = v["num_key_value_heads"]
+        .as_u64()
+        .map_or(num_heads, |x| x as usize);
+    if num_kv_heads == 0 || num_heads % num_kv_heads != 0 {
+        return Err(format!(
+            "{num_heads} attention heads cannot share {num_kv_heads} key/value heads"
+        ));
+    }
+    let head_dim = v["head_dim"]
+        .as_u64()
+        .map_or(hidden_size / num_heads, |x| x as usize);
+    if head_dim == 0 || head_dim % 2 != 0 {
+        return Err(format!(
+            "head_dim {head_dim} must be even for rotary positions"
+        ));
+    }
+    let rope_params = if v["rope_parameters"].is_object() {
+        &v["rope_parameters"]
+    } else {
+        &v["rope_scaling"]
+    };
+    let theta = rope_params["rope_theta"]
+        .as_f64()
+        .or(v["rope_theta"].as_f64())
+        .unwrap_or(10000.0);
+    let kind = rope_params["rope_type"]
+        .as_str()
+        .or(rope_params["type"].as_str())
+        .unwrap_or("default");
+    let number = |key: &str| {
+        rope_params[key]
+            .as_f64()
+            .ok_or_else(|| format!("rope type `{kind}` needs `{key}`"))
+    };
+    let scaling = match kind {
+        "default" => RopeScaling::Default,
+        "linear" => RopeScaling::Linear {
+            factor: number("factor")?,
+        },
+        "llama3" => RopeScaling::Llama3 {
+            factor: number("factor")?,
+            low_freq_factor: number("low_freq_factor")?,
+            high_freq_factor: number("high_freq_factor")?,
+            original_max_position_embeddings: number("original_max_position_embeddings")?,
+        },
+        other => {
+            return Err(format!(
+                "unsupported rope type `{other}` (calig supports default, linear and llama3)"
+            ))
+        }
+    };
+    let attention_bias = v["attention_bias"].as_bool().unwrap_or(false);
+    let sliding_window = match family {
+        Family::Mistral => v["sliding_window"].as_u64(),
+        Family::Qwen2 if v["use_sliding_window"].as_bool() == Some(true) => {
+            v["sliding_window"].as_u64()
+        }
+        _ => None,
+    }
+    .map(|w| w as usize);
+    Ok(DecoderConfig {
+        num_kv_heads,
+        head_dim,
+        rope: Rope { theta, scaling },
+        // Qwen2 always has query/key/value biases and none on the output.
+        qkv_bias: family == Family::Qwen2 || attention_bias,
+        output_bias: family != Family::Qwen2 && attention_bias,
+        mlp_bias: v["mlp_bias"].as_bool().unwrap_or(false),
+        sliding_window,
+    })
 }
 
 /// Labels from `id2label` (keys are stringified indices), else `num_labels` generic names.
@@ -317,6 +487,45 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(bert.embedding_size, 8);
+    }
+
+    #[test]
+    fn decoder_fields_old_and_new() {
+        let llama = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({
+                "model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64,
+                "num_attention_heads": 8, "num_key_value_heads": 2, "intermediate_size": 128,
+                "vocab_size": 100, "max_position_embeddings": 128, "eos_token_id": [7, 8]
+            });
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            ModelConfig::from_json(&v)
+        };
+        // transformers < 5: rope_theta and rope_scaling at the top; no pad id: the eos id.
+        let old = llama(serde_json::json!({"rope_theta": 500000.0, "rope_scaling": {
+            "rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}}))
+        .unwrap();
+        let d = old.decoder.as_ref().unwrap();
+        assert_eq!((d.num_kv_heads, d.head_dim, d.rope.theta), (2, 8, 500000.0));
+        assert!(matches!(d.rope.scaling, RopeScaling::Llama3 { factor, .. } if factor == 32.0));
+        assert_eq!(old.pad_token_id, 7);
+        assert_eq!(old.type_vocab_size, 0);
+        // transformers 5: rope_parameters.
+        let new = llama(serde_json::json!({"rope_parameters": {"rope_theta": 1e4,
+            "rope_type": "default"}, "pad_token_id": 3, "attention_bias": true}))
+        .unwrap();
+        let d = new.decoder.as_ref().unwrap();
+        assert!(d.qkv_bias && d.output_bias);
+        assert_eq!((d.rope.theta, new.pad_token_id), (1e4, 3));
+        let e = llama(serde_json::json!({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}))
+            .unwrap_err();
+        assert!(e.contains("unsupported rope type `yarn`"), "{e}");
+        let e = llama(serde_json::json!({"num_key_value_heads": 3})).unwrap_err();
+        assert!(e.contains("cannot share 3 key/value heads"), "{e}");
+        let e = llama(serde_json::json!({"hidden_act": "gelu"})).unwrap_err();
+        assert!(e.contains("SwiGLU"), "{e}");
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! Turning a model argument (built-in name, local directory, Hugging Face hub id) into a loaded
 //! model with its tokenizer or image processor.
 
-use super::classifier::Classifier;
 use super::config::{Family, ModelConfig};
 use super::image::ImageProcessor;
 use super::text::TextTokenizer;
 use super::weights::{read_checkpoint, Checkpoint};
-use super::{albert, bert, distilbert, electra, roberta, vit, Encoder};
+use super::{albert, bert, decoder, distilbert, electra, roberta, vit, Encoder};
 use crate::error::{CaligError, Result};
 use crate::runtime::Runtime;
 use candle_core::{DType, Device};
@@ -175,9 +174,10 @@ pub fn build_encoder(
     cfg: &ModelConfig,
     dir: &Path,
     runtime: &Runtime,
-) -> Result<Classifier> {
+) -> Result<Box<dyn Encoder>> {
     let probe = match cfg.family {
         Family::Vit => "embeddings.cls_token",
+        f if f.is_decoder() => "embed_tokens.weight",
         _ => "embeddings.word_embeddings.weight",
     };
     let prefix = ckpt
@@ -196,15 +196,22 @@ pub fn build_encoder(
     } else {
         root.pp(&prefix)
     };
+    fn boxed<E: Encoder + 'static>(
+        e: candle_core::Result<E>,
+    ) -> candle_core::Result<Box<dyn Encoder>> {
+        Ok(Box::new(e?))
+    }
+    let text = |family| boxed(bert::load(family, &base, &root, cfg, runtime));
     let built = match cfg.family {
-        Family::Bert => bert::load(&bert::BERT, &base, &root, cfg, runtime),
-        Family::Roberta | Family::XlmRoberta => {
-            bert::load(&roberta::ROBERTA, &base, &root, cfg, runtime)
+        Family::Bert => text(&bert::BERT),
+        Family::Roberta | Family::XlmRoberta => text(&roberta::ROBERTA),
+        Family::DistilBert => text(&distilbert::DISTILBERT),
+        Family::Electra => text(&electra::ELECTRA),
+        Family::Albert => text(&albert::ALBERT),
+        Family::Vit => boxed(vit::load(&base, &root, cfg, runtime)),
+        Family::Llama | Family::Qwen2 | Family::Mistral => {
+            boxed(decoder::Decoder::load(&base, &root, cfg, runtime))
         }
-        Family::DistilBert => bert::load(&distilbert::DISTILBERT, &base, &root, cfg, runtime),
-        Family::Electra => bert::load(&electra::ELECTRA, &base, &root, cfg, runtime),
-        Family::Albert => bert::load(&albert::ALBERT, &base, &root, cfg, runtime),
-        Family::Vit => vit::load(&base, &root, cfg, runtime),
     };
     built.map_err(|e| CaligError::Weights {
         path: dir.to_path_buf(),
@@ -212,11 +219,15 @@ pub fn build_encoder(
     })
 }
 
-/// `model_max_length` from tokenizer_config.json, when present and sensible.
-fn tokenizer_max_length(dir: &Path) -> Option<usize> {
+/// tokenizer_config.json, when present and valid JSON.
+fn tokenizer_config(dir: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v["model_max_length"]
+    serde_json::from_str(&text).ok()
+}
+
+/// `model_max_length` from tokenizer_config.json, when present and sensible.
+fn tokenizer_max_length(config: Option<&serde_json::Value>) -> Option<usize> {
+    config?["model_max_length"]
         .as_f64()
         .filter(|x| (1.0..1e9).contains(x))
         .map(|x| x as usize)
@@ -265,11 +276,15 @@ pub fn load_model_with(spec: &str, runtime: &Runtime) -> Result<LoadedModel> {
                 ),
             });
         }
+        let tok_config = tokenizer_config(&dir);
         let mut max = config.max_sequence_length();
-        if let Some(m) = tokenizer_max_length(&dir) {
+        if let Some(m) = tokenizer_max_length(tok_config.as_ref()) {
             max = max.min(m);
         }
-        tokenizer = Some(TextTokenizer::from_file(&path, max)?);
+        let truncate_left = tok_config
+            .as_ref()
+            .is_some_and(|c| c["truncation_side"] == "left");
+        tokenizer = Some(TextTokenizer::from_file(&path, max, truncate_left)?);
     } else {
         let ic = config.image.as_ref().expect("image config");
         let path = dir.join("preprocessor_config.json");
@@ -292,7 +307,7 @@ pub fn load_model_with(spec: &str, runtime: &Runtime) -> Result<LoadedModel> {
         num_parameters: ckpt.num_parameters(),
         weight_files: ckpt.files.clone(),
         config,
-        model: Box::new(model),
+        model,
         tokenizer,
         image_processor,
     })

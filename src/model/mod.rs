@@ -12,6 +12,7 @@ pub mod block;
 pub mod builtin;
 pub mod classifier;
 pub mod config;
+pub mod decoder;
 pub mod distilbert;
 pub mod electra;
 pub mod engine_weights;
@@ -138,6 +139,13 @@ pub trait Encoder: Send + Sync {
     /// Whether the head reads h^(L) at the first token only (every text head, ViT's \[CLS\]
     /// pooling), so that the last block need compute that row alone.
     fn reads_first_token(&self) -> bool;
+
+    /// The token whose row of h^(L) the head reads, in a sequence of `seq_len`: the first
+    /// (\[CLS\], `<s>`) for encoders, the last for decoders (their batches are left-padded).
+    fn readout_token(&self, seq_len: usize) -> usize {
+        let _ = seq_len;
+        0
+    }
 
     /// The block `index` (0-based) for a head that reads the first token: its output at the
     /// first token (b, 1, d) and that row's attention probabilities (b, heads, 1, s), with true

@@ -58,8 +58,9 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     /// Loads `tokenizer.json`, replacing its fixed padding/truncation with truncation at
-    /// `max_length` (the model's limit) and no padding.
-    pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
+    /// `max_length` (the model's limit) and no padding; `truncate_left` cuts the start of long
+    /// inputs instead of their end (tokenizer_config.json's `truncation_side`).
+    pub fn from_file(path: &Path, max_length: usize, truncate_left: bool) -> Result<Self> {
         let mut tokenizer = Tokenizer::from_file(path).map_err(|e| CaligError::InvalidFile {
             path: path.to_path_buf(),
             reason: format!("cannot load tokenizer: {e}"),
@@ -70,7 +71,11 @@ impl TextTokenizer {
                 max_length,
                 strategy: TruncationStrategy::LongestFirst,
                 stride: 0,
-                direction: TruncationDirection::Right,
+                direction: if truncate_left {
+                    TruncationDirection::Left
+                } else {
+                    TruncationDirection::Right
+                },
             }))
             .map_err(|e| CaligError::InvalidFile {
                 path: path.to_path_buf(),
@@ -240,7 +245,9 @@ pub fn position_ids(cfg: &ModelConfig, ids: &[u32]) -> Vec<u32> {
     }
 }
 
-/// Right-pads sequences into a batch. `ids[i]` and `type_ids[i]` are one sequence each.
+/// Pads sequences into a batch: on the right, or on the left for decoders (their head reads
+/// the last position, which left padding makes every row's last real token). `ids[i]` and
+/// `type_ids[i]` are one sequence each.
 pub fn batch(
     cfg: &ModelConfig,
     ids: &[Vec<u32>],
@@ -265,18 +272,22 @@ pub fn batch_masked(
         return Err(CaligError::InvalidInput("empty text input".into()));
     }
     let pad = cfg.pad_token_id;
+    let left = cfg.family.is_decoder();
     let (mut all_ids, mut all_types, mut all_pos, mut all_mask) = (vec![], vec![], vec![], vec![]);
     for (r, (row, types)) in ids.iter().zip(type_ids).enumerate() {
         let n = row.len();
-        let mut padded = row.clone();
-        padded.resize(s, pad);
+        let given = masks.map(|m| &m[r]);
+        // Real tokens at offset..offset + n of the padded row.
+        let offset = if left { s - n } else { 0 };
+        let at = |i: usize| i.checked_sub(offset).filter(|&k| k < n);
+        let padded: Vec<u32> = (0..s).map(|i| at(i).map_or(pad, |k| row[k])).collect();
         all_pos.extend(position_ids(cfg, &padded));
         all_ids.extend(padded);
-        all_types.extend(types.iter().copied().chain(std::iter::repeat(0)).take(s));
-        let given = masks.map(|m| &m[r]);
-        all_mask.extend((0..s).map(|i| match given {
-            Some(m) if i < n => m[i],
-            _ => u32::from(i < n),
+        all_types.extend((0..s).map(|i| at(i).and_then(|k| types.get(k).copied()).unwrap_or(0)));
+        all_mask.extend((0..s).map(|i| match (at(i), given) {
+            (Some(k), Some(m)) => m[k],
+            (Some(_), None) => 1,
+            (None, _) => 0,
         }));
     }
     let t = |v: Vec<u32>| Tensor::from_vec(v, (b, s), device);
@@ -319,6 +330,23 @@ mod tests {
             (6, 9, "big")
         );
         assert_eq!((words[2].start, words[2].text.as_str()), (10, "world"));
+    }
+
+    #[test]
+    fn decoders_are_padded_on_the_left_with_their_masks_aligned() {
+        let cfg = ModelConfig::from_json(&serde_json::json!({
+            "model_type": "llama", "num_hidden_layers": 1, "hidden_size": 8,
+            "num_attention_heads": 2, "intermediate_size": 16, "vocab_size": 20,
+            "max_position_embeddings": 16, "pad_token_id": 9
+        }))
+        .unwrap();
+        let ids = [vec![1, 2, 3], vec![4]];
+        let types = [vec![0; 3], vec![0]];
+        let masks = [vec![1, 0, 1], vec![1]];
+        let t = batch_masked(&cfg, &ids, &types, Some(&masks), &Device::Cpu).unwrap();
+        let rows = |t: &Tensor| t.to_vec2::<u32>().unwrap();
+        assert_eq!(rows(&t.input_ids), [[1, 2, 3], [9, 9, 4]]);
+        assert_eq!(rows(&t.attention_mask), [[1, 0, 1], [0, 0, 1]]);
     }
 
     #[test]

@@ -55,6 +55,28 @@ pub fn zero_but_specials(row: &[f64], special: &[bool]) -> bool {
 pub const HEAD_READS_CLS: &str =
     "zero but at [CLS]: the head reads only [CLS] of the last layer, so no other token there can move the logit";
 
+/// The same for a decoder, whose head reads the last token.
+pub const HEAD_READS_LAST: &str =
+    "zero but at the last token: a decoder's head reads only the last token of the last layer, so no other token there can move the logit";
+
+/// The columns a blank last layer may keep: the special tokens and the token the head reads
+/// (a decoder's last token is a word).
+pub fn readout_columns(e: &Explanation) -> Vec<bool> {
+    let mut columns = layer_specials(e);
+    if let Some(c) = e.readout_token.and_then(|t| columns.get_mut(t)) {
+        *c = true;
+    }
+    columns
+}
+
+/// What a report says of a row blank but at [`readout_columns`].
+pub fn head_reads_note(e: &Explanation) -> &'static str {
+    match e.readout_token {
+        Some(t) if t > 0 && t + 1 == e.tokens.len() => HEAD_READS_LAST,
+        _ => HEAD_READS_CLS,
+    }
+}
+
 fn rows_of(layers: &[Option<Vec<f64>>]) -> Vec<(usize, Vec<f64>)> {
     layers
         .iter()
@@ -83,17 +105,19 @@ pub fn flows(e: &Explanation) -> Vec<Flow> {
     };
     let signed = e.signed;
     let special = layer_specials(e);
+    let readout = readout_columns(e);
+    let note = head_reads_note(e);
     let make = |name: &str, title: String, rows: Vec<(usize, Vec<f64>)>, signed| {
         // Say why a row is blank, where it is (CA-LIG's and layer IG's last layer).
         let blank: Vec<String> = rows
             .iter()
-            .filter(|(_, r)| zero_but_specials(r, &special))
+            .filter(|(_, r)| zero_but_specials(r, &readout))
             .map(|(l, _)| l.to_string())
             .collect();
         let title = if blank.is_empty() {
             title
         } else {
-            format!("{title}; layer {} is {HEAD_READS_CLS}", blank.join(", "))
+            format!("{title}; layer {} is {note}", blank.join(", "))
         };
         Flow {
             name: name.into(),
@@ -154,5 +178,23 @@ mod tests {
         let special = [true, false, false, false, true];
         assert!(!zero_but_specials(&[0.8, 0.1, 0.0, 0.0, 0.0], &special));
         assert!(!zero_but_specials(&[0.0; 5], &special));
+    }
+
+    #[test]
+    fn a_decoders_last_layer_blank_but_at_its_last_token_is_explained() {
+        let mut e = crate::render::sample::text();
+        let n = e.tokens.len();
+        e.readout_token = Some(n - 1);
+        let mut last = vec![0.0; n];
+        last[n - 1] = -1.5;
+        e.layers.as_mut().unwrap().push(Some(last));
+        let f = &flows(&e)[0];
+        assert!(f.title.ends_with(HEAD_READS_LAST), "{}", f.title);
+        let text = crate::render::text::render(&e, &crate::render::text::TextOptions::default());
+        let tok = &e.tokens[n - 1];
+        assert!(
+            text.contains(&format!("{tok} -1.500 ({HEAD_READS_LAST})")),
+            "{text}"
+        );
     }
 }

@@ -314,15 +314,15 @@ pub fn render(e: &Explanation, o: &TextOptions) -> String {
     if let Some(layers) = &e.layers {
         let k = o.top.unwrap_or(3);
         let _ = writeln!(s, "\nper layer (top {k} tokens by |score|):");
-        let special = super::flow::layer_specials(e);
+        let readout = super::flow::readout_columns(e);
         for (l, v) in layers.iter().enumerate() {
             let Some(v) = v else { continue };
-            if super::flow::zero_but_specials(v, &special) {
+            if super::flow::zero_but_specials(v, &readout) {
                 let kept: Vec<String> = (0..v.len())
-                    .filter(|&i| special[i] && v[i] != 0.0)
+                    .filter(|&i| readout[i] && v[i] != 0.0)
                     .map(|i| format!("{} {:+.3}", e.tokens[i], v[i]))
                     .collect();
-                let note = super::flow::HEAD_READS_CLS;
+                let note = super::flow::head_reads_note(e);
                 let _ = writeln!(s, "  layer {l:>2}: {} ({note})", kept.join(", "));
                 continue;
             }

@@ -53,6 +53,18 @@ def test_a_sentence_pair_equals_the_cli_json():
         m.explain("a gorgeous movie", pair=["it", "was"])
 
 
+def test_a_decoder_classifier_equals_the_cli_json():
+    # LlamaForSequenceClassification (tests/fixtures/llama): the head reads the last token.
+    m = calig.load(str(FIXTURES / "llama"))
+    e = m.explain(TEXT, method="calig", steps=8)
+    want = cli_json(FIXTURES / "llama", "calig", "--steps", "8", TEXT)
+    assert without_timing(e.to_dict()) == without_timing(want)
+    assert e.readout_token == len(e.tokens) - 1
+    assert e.layers.shape == (4, len(e.tokens))
+    pair = m.explain("a gorgeous movie", pair="it was dull", method="gae")
+    assert pair.readout_token == len(pair.tokens) - 1 and 1 in pair.word_segments
+
+
 def test_a_contrast_equals_the_cli_json():
     m = calig.load(str(FIXTURES / "bert"))
     e = m.explain(TEXT, method="ig", steps=8, target="positive", contrast="negative")

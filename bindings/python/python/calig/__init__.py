@@ -95,6 +95,9 @@ class Explanation:
         self.predicted: int = data["predicted"]["index"]
         self.convergence_delta = data["convergence_delta"]
         self.baseline_logit: Optional[float] = data.get("baseline_logit")
+        #: the token whose row of the last layer the head reads: 0 ([CLS], <s>) for encoders,
+        #: the last token for decoders (Llama, Qwen2, Mistral); None for mean-pooled ViTs
+        self.readout_token: Optional[int] = data.get("readout_token")
         self.params: dict = data["params"]
         details = data.get("details") or {}
         self.r = _layers(details.get("r"))
