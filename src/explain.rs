@@ -456,7 +456,7 @@ pub fn explain_prepared_with(
         (None, false) => None,
     };
     if let Some(y0) = baseline_logit {
-        warnings.extend(attr::reference::warning(&p.subject, params.baseline, y0)?);
+        warnings.extend(attr::reference::warning(&p.subject, params, y0)?);
     }
     let neutral_reference = match baseline_logit {
         Some(_) if params.baseline == attr::baseline::Baseline::Neutral => {

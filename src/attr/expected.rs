@@ -105,27 +105,41 @@ pub fn read_set(path: &Path, is_text: bool) -> Result<Vec<Entry>> {
     } else {
         let text = std::fs::read_to_string(path).map_err(|e| CaligError::io(path, e))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let lines: Vec<&str> = text
+        let mut lines = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .collect();
-        if is_text && !lines.is_empty() && lines.iter().all(|l| is_image_path(Path::new(l))) {
+            .peekable();
+        if is_text && lines.peek().is_some() && lines.all(|l| is_image_path(Path::new(l))) {
             return Err(invalid(
                 path,
                 "every line names an image file, but the model is a text model: give it texts",
             ));
         }
-        lines
-            .into_iter()
-            .map(|l| {
-                if is_text {
-                    Entry::Text(l.to_string())
-                } else {
-                    Entry::Image(base.join(l))
-                }
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (i, l) in text.lines().enumerate() {
+            let l = l.trim();
+            if l.is_empty() {
+                continue;
+            }
+            if is_text {
+                out.push(Entry::Text(l.to_string()));
+                continue;
+            }
+            let image = base.join(l);
+            if !image.is_file() {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "line {}: `{l}` is not an image file (an image model's list names one \
+                         image per line, relative to the list's folder)",
+                        i + 1
+                    ),
+                ));
+            }
+            out.push(Entry::Image(image));
+        }
+        out
     };
     if entries.is_empty() {
         return Err(invalid(
@@ -331,10 +345,15 @@ mod tests {
             read_set(&lines, true).unwrap(),
             vec![Entry::Text("one text".into()), Entry::Text("two".into())]
         );
-        // Images: lines are paths beside the list.
+        // Images: lines are paths beside the list, which must exist.
+        let e = read_set(&lines, false).unwrap_err().to_string();
+        assert!(e.contains("line 1: `one text` is not an image file"), "{e}");
+        std::fs::write(dir.path().join("one.png"), b"").unwrap();
+        let images = dir.path().join("images.txt");
+        std::fs::write(&images, "one.png\n").unwrap();
         assert_eq!(
-            read_set(&lines, false).unwrap()[1],
-            Entry::Image(dir.path().join("two"))
+            read_set(&images, false).unwrap(),
+            vec![Entry::Image(dir.path().join("one.png"))]
         );
         let table = dir.path().join("refs.tsv");
         std::fs::write(&table, "sentence\tlabel\nit is fine\t1\n").unwrap();

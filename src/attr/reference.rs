@@ -111,7 +111,8 @@ fn candidates(is_text: bool) -> &'static [Baseline] {
 
 /// When y_c(x′) is on the same side of 0 as y_c(x) and larger: a warning that says so, with the
 /// references of this input whose logit is below y_c(x), lowest first.
-pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Result<Option<String>> {
+pub fn warning(subject: &Subject, params: &Params, y_reference: f64) -> Result<Option<String>> {
+    let baseline = params.baseline;
     let y = subject.logit()?;
     if !(y_reference > y && y_reference * y > 0.0) {
         return Ok(None);
@@ -151,7 +152,10 @@ pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Resul
          y_c(x′) = {y_reference:+.3} > y_c(x) = {y:+.3}, so the scores sum to y_c(x) − y_c(x′) = \
          {:+.3}, of the opposite sign, and evidence for the class reads as evidence against it; \
          {suggestion}",
-        baseline.name(),
+        match baseline {
+            Baseline::Expected => format!("the mean over {}", params.baseline_spec().name()),
+            _ => params.baseline_spec().name(),
+        },
         y - y_reference
     )))
 }
