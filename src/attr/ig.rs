@@ -53,9 +53,30 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
         layers: None,
         delta: Delta::Scalar(delta),
         details: None,
-        warnings: out.warning.into_iter().collect(),
+        warnings: average_warning(params, paths.len(), &[(delta, y - y_base)], out.warning)
+            .into_iter()
+            .collect(),
         completeness: vec![(delta, y - y_base)],
         steps: out.steps,
         baseline_logit: Some(y_base),
     })
+}
+
+/// The delta warning of an average over `paths` references: judged on the average's
+/// completeness (one reference's path may have a tiny logit difference, against which its
+/// delta is large), except under `--steps auto`, whose warning is about its tolerance per path.
+pub(crate) fn average_warning(
+    params: &Params,
+    paths: usize,
+    average: &[(f64, f64)],
+    per_path: Option<String>,
+) -> Option<String> {
+    if paths <= 1 || params.tolerance.is_some() {
+        return per_path;
+    }
+    super::attribution::delta_warning(
+        average,
+        params.steps,
+        params.quadrature == super::quadrature::Quadrature::GaussLegendre,
+    )
 }

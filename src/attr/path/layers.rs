@@ -52,14 +52,21 @@ pub fn layer_paths(
         return Ok(sum);
     }
     let mean = |v: Vec<f64>| v.into_iter().map(|x| x / n).collect::<Vec<f64>>();
+    let completeness: Vec<(f64, f64)> = sum
+        .completeness
+        .iter()
+        .map(|(d, y)| (d / n, y / n))
+        .collect();
     Ok(LayerPaths {
+        warning: crate::attr::ig::average_warning(
+            params,
+            n as usize,
+            &completeness,
+            sum.warning.clone(),
+        ),
+        completeness,
         scores: sum.scores.into_iter().map(mean).collect(),
         deltas: mean(sum.deltas),
-        completeness: sum
-            .completeness
-            .into_iter()
-            .map(|(d, y)| (d / n, y / n))
-            .collect(),
         path_attention: sum
             .path_attention
             .into_iter()
