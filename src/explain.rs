@@ -82,6 +82,19 @@ pub struct NeutralReference {
     pub entropy_ratio: f64,
 }
 
+/// The references `baseline` `expected:N` averaged over: N, the seed, the reference set and
+/// its size, the positions drawn (from 0, in the set's order of entries) and the mean of the
+/// explained objective over the references, (1/N) Σ_n y_c(x′_n).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpectedReference {
+    pub count: usize,
+    pub seed: u64,
+    pub reference_data: String,
+    pub set_size: usize,
+    pub drawn: Vec<usize>,
+    pub mean_logit: f64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassRef {
     pub index: usize,
@@ -181,6 +194,9 @@ pub struct Explanation {
     /// Images: 0 (\[CLS\]), absent for mean pooling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readout_token: Option<usize>,
+    /// `baseline` `expected:N`: the references drawn; `baseline_logit` is their mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_reference: Option<ExpectedReference>,
     /// Per-layer token scores (index = layer, layers\[0\] = h^(0)); null where a layer has none.
     pub layers: Option<Vec<Option<Vec<f64>>>>,
     /// "tokens" (text) or "tokens_cls_first" (images: \[CLS\] then the patches).
@@ -376,6 +392,7 @@ pub fn prepare<'a>(
             patch_size: cfg.image.as_ref().map_or(1, |i| i.patch_size),
             logits,
             neutral: Default::default(),
+            loaded: Some(m),
         },
         info,
         tokens,
@@ -440,11 +457,11 @@ pub fn explain_prepared_with(
     let mut warnings = a.warnings;
     let baseline_logit = match (a.baseline_logit, method.info().uses_reference) {
         (Some(y), _) => Some(y),
-        (None, true) => Some(attr::reference::logit(&p.subject, params.baseline)?),
+        (None, true) => Some(attr::reference::logit(&p.subject, params)?),
         (None, false) => None,
     };
     if let Some(y0) = baseline_logit {
-        warnings.extend(attr::reference::warning(&p.subject, params.baseline, y0)?);
+        warnings.extend(attr::reference::warning(&p.subject, params, y0)?);
     }
     let neutral_reference = match baseline_logit {
         Some(_) if params.baseline == attr::baseline::Baseline::Neutral => {
@@ -452,6 +469,21 @@ pub fn explain_prepared_with(
             Some(NeutralReference {
                 baseline: crate::choice::Choice::name(b).into(),
                 entropy_ratio: ratio,
+            })
+        }
+        _ => None,
+    };
+    let expected_reference = match baseline_logit {
+        Some(mean_logit) if params.baseline == attr::baseline::Baseline::Expected => {
+            let path = params.reference_data.clone().unwrap_or_default();
+            let set = attr::expected::read_set(std::path::Path::new(&path), is_text)?;
+            Some(ExpectedReference {
+                count: params.expected_samples,
+                seed: params.seed,
+                reference_data: path,
+                set_size: set.len(),
+                drawn: attr::expected::draw(set.len(), params.expected_samples, params.seed)?,
+                mean_logit,
             })
         }
         _ => None,
@@ -475,6 +507,7 @@ pub fn explain_prepared_with(
             crate::model::Pooling::Mean if !is_text => None,
             _ => Some(p.subject.readout_token()?),
         },
+        expected_reference,
         model: m.source.name(),
         method: method.name().into(),
         signed: method.info().signed,

@@ -105,6 +105,7 @@ fn vit_subject<'a>(
         black: m.image_processor.as_ref().unwrap().black(),
         patch_size: m.config.image.as_ref().unwrap().patch_size,
         neutral: Default::default(),
+        loaded: None,
     }
 }
 

@@ -24,7 +24,7 @@ pub enum Baseline {
     Unk,
     /// Images: pixel value 0 before normalisation, i.e. (0 - mean)/std (the default for images).
     Black,
-    /// Images: the image blurred with a Gaussian of σ = one patch.
+    /// Images: the image blurred with a Gaussian (`blur:σ`, σ in pixels; `blur`: σ = one patch).
     Blur,
     /// Images: pixel value 0 after normalisation (the normaliser's mean colour) as a reference
     /// *image*: the input-space methods see the same pixels as `zero`, but the layer methods
@@ -34,6 +34,88 @@ pub enum Baseline {
     /// zero), the one whose predicted class distribution is closest to uniform (the highest
     /// entropy, i.e. the least KL divergence from uniform): a reference the model does not class.
     Neutral,
+    /// Expected gradients (`expected:N`): N references drawn with `seed` from `reference_data`,
+    /// one path each, the attributions averaged.
+    Expected,
+}
+
+/// A `baseline` value: a name, or `expected:N` / `blur:σ` with their argument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineSpec {
+    pub baseline: Baseline,
+    /// `expected:N`: N (0 for the other references).
+    pub samples: usize,
+    /// `blur:σ`: σ in pixels (None: one patch).
+    pub sigma: Option<f64>,
+}
+
+impl BaselineSpec {
+    /// `pad`, `expected:8`, `blur:2.5`, ... (names as [`Baseline`]'s, ASCII case ignored).
+    pub fn parse(v: &str) -> std::result::Result<Self, String> {
+        let (name, arg) = match v.trim().split_once(':') {
+            Some((n, a)) => (n.trim(), Some(a.trim())),
+            None => (v.trim(), None),
+        };
+        let baseline: Baseline = crate::choice::parse(name)
+            .map_err(|_| format!("`{v}` is not one of {}", Self::names().replace('`', "")))?;
+        let mut spec = Self {
+            baseline,
+            samples: 0,
+            sigma: None,
+        };
+        match (baseline, arg) {
+            (Baseline::Expected, Some(a)) => match a.parse::<usize>() {
+                Ok(n) if n >= 1 => spec.samples = n,
+                _ => {
+                    return Err(format!(
+                        "`{v}`: expected:N takes N, the number of references, a whole number \
+                         of at least 1"
+                    ))
+                }
+            },
+            (Baseline::Expected, None) => {
+                return Err(
+                    "`expected` takes the number of references to draw: expected:N, e.g. \
+                     expected:8"
+                        .into(),
+                )
+            }
+            (Baseline::Blur, Some(a)) => match a.parse::<f64>() {
+                Ok(s) if s.is_finite() && s > 0.0 => spec.sigma = Some(s),
+                _ => {
+                    return Err(format!(
+                        "`{v}`: blur:σ takes σ, the Gaussian's standard deviation in pixels, a \
+                         positive number"
+                    ))
+                }
+            },
+            (_, Some(_)) => return Err(format!("`{v}`: baseline `{name}` takes no argument")),
+            (_, None) => {}
+        }
+        Ok(spec)
+    }
+
+    /// The value as users write it: `pad`, `expected:8`, `blur:2.5`.
+    pub fn name(&self) -> String {
+        match (self.baseline, self.sigma) {
+            (Baseline::Expected, _) => format!("expected:{}", self.samples),
+            (Baseline::Blur, Some(s)) => format!("blur:{s}"),
+            (b, _) => b.name().into(),
+        }
+    }
+
+    /// The values, for help and docs: `pad`, ..., `blur`, `blur:σ`, ..., `expected:N`.
+    pub fn names() -> String {
+        let names: Vec<String> = <Baseline as Choice>::all()
+            .iter()
+            .map(|&b| match b {
+                Baseline::Expected => "`expected:N`".to_string(),
+                Baseline::Blur => "`blur`, `blur:σ`".to_string(),
+                b => format!("`{}`", b.name()),
+            })
+            .collect();
+        names.join(", ")
+    }
 }
 
 impl Baseline {
@@ -75,14 +157,16 @@ pub fn replacement_token(baseline: Baseline, ids: SpecialIds) -> Result<Option<u
         Baseline::Mask => Some(ids.mask.ok_or_else(|| missing("mask"))?),
         Baseline::Unk => Some(ids.unk.ok_or_else(|| missing("unk"))?),
         Baseline::Zero => None,
-        Baseline::Neutral => {
-            return Err(CaligError::InvalidInput(
-                "baseline `neutral` stands for one of the others; resolve it first".into(),
-            ))
+        Baseline::Neutral | Baseline::Expected => {
+            return Err(CaligError::InvalidInput(format!(
+                "baseline `{}` stands for other references; resolve it first",
+                baseline.name()
+            )))
         }
         Baseline::Black | Baseline::Blur | Baseline::Grey => {
             return Err(CaligError::InvalidInput(format!(
-                "baseline `{}` is for images; text takes pad, zero, mask, unk or neutral",
+                "baseline `{}` is for images; text takes pad, zero, mask, unk, neutral or \
+                 expected:N",
                 baseline.name()
             )))
         }
@@ -109,7 +193,8 @@ pub fn image_reference(
         Baseline::Blur => gaussian_blur(px, sigma)?,
         other => {
             return Err(CaligError::InvalidInput(format!(
-                "baseline `{}` is for text; images take black, blur, grey, zero or neutral",
+                "baseline `{}` is for text; images take black, blur, grey, zero, neutral or \
+                 expected:N",
                 other.name()
             )))
         }
@@ -117,9 +202,17 @@ pub fn image_reference(
     Ok(ImageInput { pixel_values })
 }
 
-/// Separable Gaussian blur with edge clamping, on (b, c, h, w).
-fn gaussian_blur(px: &Tensor, sigma: f64) -> Result<Tensor> {
+/// Separable Gaussian blur with edge clamping, on (b, c, h, w): weights exp(−i²/2σ²) for
+/// |i| ≤ ⌈3σ⌉ (at least 1), normalised to sum 1; a tap beyond the border reads the nearest edge
+/// pixel. σ must be positive and at most the image's larger side.
+pub(crate) fn gaussian_blur(px: &Tensor, sigma: f64) -> Result<Tensor> {
     let (b, c, h, w) = px.dims4()?;
+    if !(sigma > 0.0 && sigma <= h.max(w) as f64) {
+        return Err(CaligError::InvalidInput(format!(
+            "blur:σ: σ = {sigma} pixels is outside (0, {}], the image's side",
+            h.max(w)
+        )));
+    }
     let radius = (3.0 * sigma).ceil().max(1.0) as isize;
     let kernel: Vec<f64> = (-radius..=radius)
         .map(|i| (-((i * i) as f64) / (2.0 * sigma * sigma)).exp())

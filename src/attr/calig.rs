@@ -170,12 +170,14 @@ impl Components {
     /// [`fuse`] reads.
     pub fn key(subject: &Subject, p: &Params) -> String {
         format!(
-            "{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+            "{}|{}|{:?}|{:?}|{}|{:?}|{}|{}|{}|{:?}|{:?}",
             subject.objective().key(),
             p.steps,
             p.tolerance,
             p.quadrature,
-            p.baseline,
+            p.baseline_spec().name(),
+            p.reference_data,
+            p.seed,
             p.max_batch,
             p.memory_mib,
             p.attention_mode,

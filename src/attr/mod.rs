@@ -6,6 +6,7 @@
 
 pub mod attribution;
 pub mod baseline;
+pub mod expected;
 pub mod grads;
 pub mod memo;
 pub mod method;

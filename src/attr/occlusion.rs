@@ -24,7 +24,7 @@ pub const INFO: MethodInfo = MethodInfo::new(
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let model = subject.model;
     let input = model.input_embeddings(&subject.input)?;
-    let baseline = subject.baseline(params.baseline)?.input_embeddings;
+    let baseline = super::reference::single(subject, params, "occlusion")?.input_embeddings;
     // Units, and one occluded variant per unit that the baseline changes: (unit, variant).
     let (units, variants): (usize, Vec<(usize, Tensor)>) = if subject.is_text() {
         let s = input.dim(1)?;

@@ -1,7 +1,7 @@
 //! The settings of the methods: every knob of every method in one [`Params`] value (each method
 //! reads the ones it needs), the option enums of CA-LIG and the layer selection.
 
-use super::baseline::Baseline;
+use super::baseline::{Baseline, BaselineSpec};
 use super::quadrature::{self, Quadrature};
 use crate::error::{CaligError, Result};
 use serde::Serialize;
@@ -209,6 +209,19 @@ pub struct Params {
     pub steps: usize,
     pub quadrature: Quadrature,
     pub baseline: Baseline,
+    /// `baseline=expected:N`: N, the references drawn (0 otherwise). Left out of the
+    /// serialised form when 0, as the settings below at their defaults (cache keys).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expected_samples: usize,
+    /// `baseline=blur:σ`: σ in pixels (None: one patch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blur_sigma: Option<f64>,
+    /// `expected:N`: the reference set (attr/expected.rs reads it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_data: Option<String>,
+    /// `expected:N`: the seed of the draw.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub seed: u64,
     pub layers: Layers,
     /// Interpolation points per forward/backward chunk; 0 chooses it from `memory_mib`.
     pub max_batch: usize,
@@ -244,6 +257,14 @@ pub struct Params {
     pub no_truncate: bool,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 fn is_mean(h: &Heads) -> bool {
     *h == Heads::Mean
 }
@@ -261,7 +282,25 @@ fn is_first_block(start_layer: &usize) -> bool {
 }
 
 impl Params {
+    /// The `baseline` value with its argument (`expected:8`, `blur:2.5`).
+    pub fn baseline_spec(&self) -> BaselineSpec {
+        BaselineSpec {
+            baseline: self.baseline,
+            samples: self.expected_samples,
+            sigma: self.blur_sigma,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
+        if self.baseline == Baseline::Expected && self.reference_data.is_none() {
+            return Err(CaligError::InvalidInput(format!(
+                "baseline {} draws its references from a reference set: give one with \
+                 reference_data (--reference-data FILE: texts, one per line, or a .jsonl, .tsv \
+                 or .csv with a `text` or `sentence` column; images: a folder of images or a \
+                 file listing them)",
+                self.baseline_spec().name()
+            )));
+        }
         if let Some(t) = self.tolerance {
             if !(t.is_finite() && t > 0.0) {
                 return Err(CaligError::InvalidInput(format!(

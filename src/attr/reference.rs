@@ -4,23 +4,59 @@
 //! y_c(x) − y_c(x′), has the opposite sign of the prediction, and a map of evidence for the
 //! class reads as evidence against it.
 
-use super::baseline::Baseline;
+use super::baseline::{self, Baseline, ResolvedBaseline};
+use super::params::Params;
 use super::path::{logit_at, logits_at, Space};
 use super::subject::Subject;
 use crate::choice::Choice;
-use crate::error::Result;
+use crate::error::{CaligError, Result};
 
-/// y_c at the reference input of `baseline` (the input-space reference, as ig integrates from).
-pub fn logit(subject: &Subject, baseline: Baseline) -> Result<f64> {
-    let b = subject.baseline(baseline)?;
-    logit_at(
-        subject.model,
-        &subject.input,
-        subject.mask_bias.as_ref(),
-        subject.objective(),
-        Space::Input,
-        &b.input_embeddings,
-    )
+/// The reference inputs of `params.baseline`: the N drawn ones of `expected:N`
+/// (attr/expected.rs), else the one reference (`blur:σ` with its σ).
+pub fn inputs(subject: &Subject, params: &Params) -> Result<Vec<ResolvedBaseline>> {
+    Ok(match (params.baseline, params.blur_sigma) {
+        (Baseline::Expected, _) => super::expected::references(subject, params)?.references,
+        (Baseline::Blur, Some(sigma)) => vec![baseline::resolve(
+            subject.model,
+            &subject.input,
+            Baseline::Blur,
+            &subject.special,
+            subject.special_ids,
+            &subject.black,
+            sigma,
+        )?],
+        (b, _) => vec![subject.baseline(b)?],
+    })
+}
+
+/// The one reference input of `params.baseline`, for a method that takes one (occlusion).
+pub fn single(subject: &Subject, params: &Params, method: &str) -> Result<ResolvedBaseline> {
+    if params.baseline == Baseline::Expected {
+        return Err(CaligError::InvalidInput(format!(
+            "{method} takes one reference input; baseline expected:N (an average over N \
+             references) is for the path methods ig, lig and calig"
+        )));
+    }
+    let mut one = inputs(subject, params)?;
+    Ok(one.remove(0))
+}
+
+/// y_c at the reference input of `params.baseline` (the input-space reference, as ig integrates
+/// from); under `expected:N`, the mean over the N references.
+pub fn logit(subject: &Subject, params: &Params) -> Result<f64> {
+    let references = inputs(subject, params)?;
+    let mut sum = 0.0;
+    for r in &references {
+        sum += logit_at(
+            subject.model,
+            &subject.input,
+            subject.mask_bias.as_ref(),
+            subject.objective(),
+            Space::Input,
+            &r.input_embeddings,
+        )?;
+    }
+    Ok(sum / references.len() as f64)
 }
 
 /// The `neutral` reference of this input: of the candidates (text `pad`, `mask`, `unk`, `zero`;
@@ -75,7 +111,8 @@ fn candidates(is_text: bool) -> &'static [Baseline] {
 
 /// When y_c(x′) is on the same side of 0 as y_c(x) and larger: a warning that says so, with the
 /// references of this input whose logit is below y_c(x), lowest first.
-pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Result<Option<String>> {
+pub fn warning(subject: &Subject, params: &Params, y_reference: f64) -> Result<Option<String>> {
+    let baseline = params.baseline;
     let y = subject.logit()?;
     if !(y_reference > y && y_reference * y > 0.0) {
         return Ok(None);
@@ -90,7 +127,11 @@ pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Resul
             continue;
         }
         // A reference this input or tokenizer cannot make (no mask token) is not suggested.
-        if let Ok(v) = logit(subject, b) {
+        let candidate = Params {
+            baseline: b,
+            ..Params::default()
+        };
+        if let Ok(v) = logit(subject, &candidate) {
             if v < y {
                 lower.push((v, b));
             }
@@ -111,7 +152,10 @@ pub fn warning(subject: &Subject, baseline: Baseline, y_reference: f64) -> Resul
          y_c(x′) = {y_reference:+.3} > y_c(x) = {y:+.3}, so the scores sum to y_c(x) − y_c(x′) = \
          {:+.3}, of the opposite sign, and evidence for the class reads as evidence against it; \
          {suggestion}",
-        baseline.name(),
+        match baseline {
+            Baseline::Expected => format!("the mean over {}", params.baseline_spec().name()),
+            _ => params.baseline_spec().name(),
+        },
         y - y_reference
     )))
 }

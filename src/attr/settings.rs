@@ -6,7 +6,7 @@
 //! [`Params`] plus one row here. Which methods read a setting, each method declares
 //! ([`super::method::MethodInfo::settings`]).
 
-use super::baseline::Baseline;
+use super::baseline::{Baseline, BaselineSpec};
 use super::params::{
     Aggregation, AttentionMode, AttentionSign, Cls, Fusion, Heads, LayerRelevance, Layers, Params,
     Propagation, Specials,
@@ -23,6 +23,8 @@ pub const PATH: &[&str] = &[
     "tolerance",
     "quadrature",
     "baseline",
+    "reference_data",
+    "seed",
     "max_batch",
     "memory_mib",
 ];
@@ -47,6 +49,10 @@ pub enum Kind {
     /// `all` or layer indices: `1,3` (`1+3` inside a method entry, where commas separate
     /// settings), ranges `1-3`.
     Layers,
+    /// A reference input: a name, `expected:N` or `blur:σ` ([`BaselineSpec`]).
+    Baseline,
+    /// A file or folder.
+    Path,
 }
 
 impl Kind {
@@ -66,6 +72,14 @@ impl Kind {
             }
             Self::Steps => steps(value).map(drop),
             Self::Layers => Layers::parse(value).map(drop),
+            Self::Baseline => BaselineSpec::parse(value).map(drop),
+            Self::Path => {
+                if value.trim().is_empty() {
+                    Err("the path is empty".into())
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 
@@ -84,6 +98,8 @@ impl Kind {
             Self::Layers => {
                 "`all`, or layer indices `1,3` (`1+3` in method entries), ranges `1-3`".into()
             }
+            Self::Baseline => format!("one of {}", BaselineSpec::names()),
+            Self::Path => "a file or folder".into(),
         }
     }
 }
@@ -282,20 +298,60 @@ pub static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "baseline",
-        doc: "The reference input x′.",
-        kind: Kind::Choice(choice::described::<Baseline>),
+        doc: "The reference input x′; `expected:N` averages N references drawn from `reference_data`, `blur:σ` blurs the image with σ pixels.",
+        kind: Kind::Baseline,
         default: Default::PerInput {
             text: "pad",
             image: "black",
         },
         scope: Scope::Method,
         set: |p, v| {
-            p.baseline = choice::parse(v)?;
+            let spec = BaselineSpec::parse(v)?;
+            p.baseline = spec.baseline;
+            p.expected_samples = spec.samples;
+            p.blur_sigma = spec.sigma;
             Ok(())
         },
-        get: |p| name_of(p.baseline),
+        get: |p| p.baseline_spec().name().into(),
         report: Report::Value,
         active: always,
+    },
+    Setting {
+        name: "reference_data",
+        doc: "`baseline=expected:N`: the reference set — texts, one per line, or a .jsonl/.tsv/.csv with a `text` or `sentence` column; images: a folder of images or a file listing them, one per line.",
+        kind: Kind::Path,
+        default: Default::Unset("none (`expected:N` needs it)"),
+        scope: Scope::Method,
+        set: |p, v| {
+            p.reference_data = Some(v.trim().to_string());
+            Ok(())
+        },
+        get: |p| p.reference_data.clone().into(),
+        report: Report::Custom(|p, _| match (&p.reference_data, p.baseline) {
+            (Some(f), Baseline::Expected) => vec![("reference_data", f.clone().into())],
+            _ => vec![],
+        }),
+        active: |p| p.baseline == Baseline::Expected,
+    },
+    Setting {
+        name: "seed",
+        doc: "`baseline=expected:N`: the seed of the draw of the N references.",
+        kind: Kind::Count,
+        default: Default::Value("0"),
+        scope: Scope::Method,
+        set: |p, v| {
+            p.seed = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{v}` is not a whole number"))?;
+            Ok(())
+        },
+        get: |p| p.seed.into(),
+        report: Report::Custom(|p, _| match p.baseline {
+            Baseline::Expected => vec![("seed", p.seed.into())],
+            _ => vec![],
+        }),
+        active: |p| p.baseline == Baseline::Expected,
     },
     Setting {
         name: "layers",

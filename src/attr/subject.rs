@@ -27,6 +27,9 @@ pub struct Subject<'a> {
     /// The `neutral` reference of this input and its entropy ratio, found on first use
     /// ([`super::reference::neutral`]); it does not depend on the target. Leave it empty.
     pub neutral: std::sync::OnceLock<(Baseline, f64)>,
+    /// The loaded model (tokenizer, image processor), which `expected:N` reads its references
+    /// with; None where the subject was built from a bare encoder.
+    pub loaded: Option<&'a crate::model::LoadedModel>,
 }
 
 impl Subject<'_> {

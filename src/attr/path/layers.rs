@@ -4,8 +4,9 @@
 use super::auto::integrate_paths;
 use super::{logit_at, Path, Space};
 use crate::attr::params::Params;
+use crate::attr::reference;
 use crate::attr::subject::{token_sums, Subject};
-use crate::error::Result;
+use crate::error::{CaligError, Result};
 use candle_core::Tensor;
 
 /// LIG of several layers: token scores and convergence deltas per requested layer, plus the
@@ -24,7 +25,10 @@ pub struct LayerPaths {
 }
 
 /// LIG along the paths at `layers` (with `--steps auto`, each path until it meets the
-/// tolerance: [`integrate_paths`]).
+/// tolerance: [`integrate_paths`]). Under `expected:N`, the paths of each reference in turn
+/// (each from that reference's hidden states h′^(l)), averaged: scores, deltas, logit
+/// differences and path attention are the means over the references; `steps` lists every
+/// path's, reference by reference.
 pub fn layer_paths(
     subject: &Subject,
     params: &Params,
@@ -33,7 +37,90 @@ pub fn layer_paths(
 ) -> Result<LayerPaths> {
     let model = subject.model;
     let at_input = model.forward(&subject.input)?.hidden_states;
-    let at_baseline = match subject.baseline(params.baseline)?.input {
+    let references = reference::inputs(subject, params)?;
+    let n = references.len() as f64;
+    let mut sum: Option<LayerPaths> = None;
+    for r in references {
+        let one = one_reference(subject, params, layers, attention, &at_input, r.input)?;
+        sum = Some(match sum {
+            None => one,
+            Some(acc) => add(acc, one)?,
+        });
+    }
+    let sum = sum.ok_or_else(|| CaligError::Internal("no reference input".into()))?;
+    if n == 1.0 {
+        return Ok(sum);
+    }
+    let mean = |v: Vec<f64>| v.into_iter().map(|x| x / n).collect::<Vec<f64>>();
+    let completeness: Vec<(f64, f64)> = sum
+        .completeness
+        .iter()
+        .map(|(d, y)| (d / n, y / n))
+        .collect();
+    Ok(LayerPaths {
+        warning: crate::attr::ig::average_warning(
+            params,
+            n as usize,
+            &completeness,
+            sum.warning.clone(),
+        ),
+        completeness,
+        scores: sum.scores.into_iter().map(mean).collect(),
+        deltas: mean(sum.deltas),
+        path_attention: sum
+            .path_attention
+            .into_iter()
+            .map(|a| a.map(|a| a / n).transpose())
+            .collect::<candle_core::Result<_>>()?,
+        ..sum
+    })
+}
+
+/// The element-wise sum of two references' results (steps and warnings: both kept, the
+/// first warning only).
+fn add(a: LayerPaths, b: LayerPaths) -> Result<LayerPaths> {
+    let plus = |x: Vec<f64>, y: Vec<f64>| x.iter().zip(&y).map(|(p, q)| p + q).collect();
+    Ok(LayerPaths {
+        layers: a.layers,
+        scores: a
+            .scores
+            .into_iter()
+            .zip(b.scores)
+            .map(|(x, y)| plus(x, y))
+            .collect(),
+        deltas: plus(a.deltas, b.deltas),
+        warning: a.warning.or(b.warning),
+        completeness: a
+            .completeness
+            .iter()
+            .zip(&b.completeness)
+            .map(|(p, q)| (p.0 + q.0, p.1 + q.1))
+            .collect(),
+        steps: a.steps.into_iter().chain(b.steps).collect(),
+        path_attention: a
+            .path_attention
+            .into_iter()
+            .zip(b.path_attention)
+            .map(|(x, y)| match (x, y) {
+                (Some(x), Some(y)) => Ok(Some((x + y)?)),
+                (x, y) => Ok(x.or(y)),
+            })
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// LIG at `layers` from one reference input's hidden states (the zero state when `reference`
+/// is None: the `zero` baseline).
+fn one_reference(
+    subject: &Subject,
+    params: &Params,
+    layers: &[usize],
+    attention: bool,
+    at_input: &[Tensor],
+    reference: Option<crate::model::ModelInput>,
+) -> Result<LayerPaths> {
+    let model = subject.model;
+    let at_baseline = match reference {
         Some(reference) => model.forward(&reference)?.hidden_states,
         None => at_input
             .iter()
