@@ -34,6 +34,7 @@
 pub mod attr;
 pub mod batch;
 pub mod choice;
+pub mod continuation;
 pub mod data;
 pub mod error;
 #[cfg(feature = "eval")]

@@ -328,3 +328,161 @@ fn long_inputs_are_cut_where_the_tokenizer_config_says() {
     let tail = tok.encode("it is bad .").unwrap();
     assert_eq!(enc.ids[enc.ids.len() - 4..], tail.ids[tail.ids.len() - 4..]);
 }
+
+fn generation_of(m: &LoadedModel, method: Method) -> calig::continuation::Generation {
+    let fx = read_json(&fixture("llama-lm").join("generation.json"));
+    calig::continuation::explain_continuation(
+        m,
+        fx["prompt"].as_str().unwrap(),
+        fx["continuation"].as_str().unwrap(),
+        method,
+        &Params::defaults(true),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_continuation_is_explained_token_by_token_as_pytorch_and_captum_do() {
+    let fx = read_json(&fixture("llama-lm").join("generation.json"));
+    let steps = fx["steps"].as_array().unwrap();
+    for (dtype, key, tol) in [
+        (DType::F64, "log_prob_f64", 1e-6f64),
+        (DType::F32, "log_prob_f32", 1e-3),
+    ] {
+        let m = load("llama-lm", dtype);
+        let ig = generation_of(&m, Method::Ig);
+        let ids: Vec<u32> = flat(&fx["input_ids"]).0.iter().map(|&x| x as u32).collect();
+        assert_eq!(ig.steps.len(), steps.len());
+        assert_eq!(
+            ig.prompt_tokens as u64,
+            fx["prompt_tokens"].as_u64().unwrap()
+        );
+        let lig = generation_of(&m, Method::Lig);
+        for (j, (got, want)) in ig.steps.iter().zip(steps).enumerate() {
+            let what = format!("{dtype:?} step {j}");
+            assert_eq!(got.id, ids[got.position], "{what}: the token explained");
+            let lp = want[key].as_f64().unwrap();
+            assert!(
+                (got.log_prob - lp).abs() <= tol.min(1e-4) * lp.abs().max(1.0),
+                "{what}: log p {} vs {lp}",
+                got.log_prob
+            );
+            let e = rel_l2(&got.scores, &flat(&want["ig"]["scores"]).0);
+            assert!(e <= tol, "{what}: ig relative L2 {e:e}");
+            // Causality: nothing at or after the explained token moves its probability.
+            assert!(
+                got.scores[got.position..].iter().all(|&v| v == 0.0),
+                "{what}"
+            );
+            let layers = lig.steps[j].layers.as_ref().unwrap();
+            for (l, w) in want["lig"]["layers"].as_array().unwrap().iter().enumerate() {
+                let e = rel_l2(layers[l].as_ref().unwrap(), &flat(w).0);
+                assert!(e <= tol, "{what}: lig layer {l} relative L2 {e:e}");
+            }
+        }
+        if dtype == DType::F64 {
+            for (name, method, tol) in [
+                ("attention", Method::Attention, 1e-9),
+                ("rollout", Method::Rollout, 1e-9),
+                ("gae", Method::Gae, 1e-9),
+                ("attnlrp", Method::Attnlrp, 1e-8),
+            ] {
+                let g = generation_of(&m, method);
+                for (j, (got, want)) in g.steps.iter().zip(steps).enumerate() {
+                    let w = if name == "attnlrp" {
+                        &want[name]["scores"]
+                    } else {
+                        &want[name]
+                    };
+                    let e = max_scaled_diff(&got.scores, &flat(w).0);
+                    assert!(e <= tol, "step {j}: {name} off by {e:e}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn continuations_need_a_causal_lm_and_classifiers_need_none() {
+    let lm = fixture("llama-lm");
+    let lm = lm.to_str().unwrap();
+    fails_with(
+        &["explain", "--model", lm, "a gorgeous movie"],
+        &["no sequence-classification head", "--continuation"],
+    );
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            fixture("llama").to_str().unwrap(),
+            "--continuation",
+            " movie",
+            "a gorgeous",
+        ],
+        &["no language-model head"],
+    );
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            fixture("bert").to_str().unwrap(),
+            "--continuation",
+            " movie",
+            "a gorgeous",
+        ],
+        &["needs a causal language model"],
+    );
+    fails_with(
+        &["explain", "--model", lm, "--continuation", "", "a gorgeous"],
+        &["continuation is empty"],
+    );
+    fails_with(
+        &[
+            "explain",
+            "--model",
+            lm,
+            "--continuation",
+            " movie",
+            "--format",
+            "png",
+            "a",
+        ],
+        &["--continuation", "png"],
+    );
+}
+
+#[test]
+fn the_cli_writes_the_generation_matrix_as_json_text_and_html() {
+    let lm = fixture("llama-lm");
+    let lm = lm.to_str().unwrap();
+    let args = |format: &'static str| {
+        vec![
+            "explain",
+            "--model",
+            lm,
+            "--method",
+            "gxi",
+            "--continuation",
+            " movie that",
+            "--format",
+            format,
+            "a gorgeous , witty",
+        ]
+    };
+    let g = json_ok(&args("json"));
+    assert_eq!(g["kind"], "generation");
+    let steps = g["steps"].as_array().unwrap();
+    let n = g["tokens"].as_array().unwrap().len();
+    assert_eq!(
+        steps.len() + g["prompt_tokens"].as_u64().unwrap() as usize,
+        n
+    );
+    for s in steps {
+        assert_eq!(s["scores"].as_array().unwrap().len(), n);
+    }
+    let text = stdout(&calig(&args("text")));
+    assert!(text.contains("log p"), "{text}");
+    assert!(text.contains("movie"), "{text}");
+    let html = stdout(&calig(&args("html")));
+    assert!(html.contains("<table") && html.contains("movie"), "{html}");
+}

@@ -2,8 +2,10 @@
 
 use super::method_args::MethodArgs;
 use super::report_args::ReportArgs;
+use super::report_args::ReportFormat;
 use super::RuntimeArgs;
 use anyhow::{bail, Context, Result};
+use calig::continuation::explain_continuation;
 use calig::explain::{explain_prepared, prepare, ExplainInput};
 use calig::model::load::default_model;
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub struct ExplainArgs {
     /// joined as the model's tokenizer joins pairs.
     #[arg(long, num_args = 2, value_names = ["TEXT", "TEXT_PAIR"], conflicts_with_all = ["image", "text_file", "text"])]
     pair: Option<Vec<String>>,
+    /// Causal language models (…ForCausalLM): explain each token of this continuation of the
+    /// text (the prompt): its log-probability given the tokens before it, over those tokens.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["image", "pair", "contrast", "target"])]
+    continuation: Option<String>,
     /// The text to explain (several words are joined with spaces); `-` reads it from stdin.
     text: Vec<String>,
     #[command(flatten)]
@@ -63,9 +69,47 @@ fn text_of(a: &ExplainArgs) -> Result<String> {
     }
 }
 
+/// `--continuation`: one method's tokens × continuation matrix, as JSON, text or HTML.
+fn run_continuation(a: &ExplainArgs, prompt: &str, continuation: &str) -> Result<()> {
+    let method = match a.method.method.as_slice() {
+        [one] => *one,
+        _ => bail!("--continuation explains with one --method at a time"),
+    };
+    if prompt.is_empty() {
+        bail!("nothing to explain: give the prompt as the text, then --continuation TEXT");
+    }
+    let model = a
+        .model
+        .clone()
+        .unwrap_or_else(|| default_model(true).to_string());
+    let m = a.runtime.load(&model)?;
+    let params = a.method.params(true)?;
+    a.method.warn_ignored(&params);
+    let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let g = calig::progress::watch_points(show, || {
+        explain_continuation(&m, prompt, continuation, method, &params)
+    })?;
+    for w in &g.warnings {
+        eprintln!("warning: {w}");
+    }
+    let content = match a.report.format {
+        ReportFormat::Json => serde_json::to_string_pretty(&g)?,
+        ReportFormat::Html => calig::render::generation::html(&g),
+        _ => calig::render::generation::text(&g, a.report.top.unwrap_or(3)),
+    };
+    super::output::emit(a.report.output.as_deref(), &content)
+}
+
 pub fn run(a: ExplainArgs) -> Result<()> {
+    if a.continuation.is_some() && matches!(a.report.format, ReportFormat::Png | ReportFormat::Svg)
+    {
+        bail!("--continuation writes json, text or html, not --format png or svg");
+    }
     a.report.check()?;
     let text = text_of(&a)?;
+    if let Some(c) = &a.continuation {
+        return run_continuation(&a, &text, c);
+    }
     let input = match (&a.image, text.is_empty(), &a.pair) {
         (None, true, Some(pair)) => ExplainInput::Pair(pair[0].clone(), pair[1].clone()),
         (Some(_), false, _) => bail!("give either text or --image, not both"),

@@ -124,8 +124,10 @@ pub struct DecoderConfig {
     /// A bias on the attention output projection (Llama's `attention_bias`).
     pub output_bias: bool,
     pub mlp_bias: bool,
-    /// Mistral's (and Qwen2's, when used) sliding window: longer inputs are refused.
+    /// Mistral's (and Qwen2's, when used) sliding window: a query sees that many tokens.
     pub sliding_window: Option<usize>,
+    /// The language-model head is the token embedding matrix (`tie_word_embeddings`).
+    pub tied_lm_head: bool,
 }
 
 /// Rotary position embeddings: θ and the inverse-frequency rule.
@@ -416,6 +418,7 @@ fn decoder_config(
         output_bias: family != Family::Qwen2 && attention_bias,
         mlp_bias: v["mlp_bias"].as_bool().unwrap_or(false),
         sliding_window,
+        tied_lm_head: v["tie_word_embeddings"].as_bool().unwrap_or(false),
     })
 }
 

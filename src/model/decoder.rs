@@ -303,6 +303,9 @@ pub struct Decoder {
     blocks: Vec<DecoderBlock>,
     norm: RmsNorm,
     score: Option<Linear>,
+    /// `…ForCausalLM`: the next-token logits over the vocabulary (`lm_head`, or the token
+    /// embeddings when tied).
+    lm_head: Option<Linear>,
     inv_freq: Vec<f64>,
     runtime: Runtime,
 }
@@ -332,12 +335,25 @@ impl Decoder {
         } else {
             None
         };
+        let embed = candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, base.pp("embed_tokens"))?;
+        let lm_head = if root.contains_tensor("lm_head.weight") {
+            Some(Linear::new(
+                root.pp("lm_head")
+                    .get((cfg.vocab_size, cfg.hidden_size), "weight")?,
+                None,
+            ))
+        } else if score.is_none() && d.tied_lm_head {
+            Some(Linear::new(embed.embeddings().clone(), None))
+        } else {
+            None
+        };
         Ok(Self {
             config: cfg.clone(),
-            embed: candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, base.pp("embed_tokens"))?,
+            embed,
             blocks,
             norm: RmsNorm::load(base.pp("norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
             score,
+            lm_head,
             inv_freq: inverse_frequencies(d),
             runtime: runtime.clone(),
         })
@@ -354,6 +370,28 @@ impl Decoder {
             None => causal,
         };
         Ok(Sequence { cos, sin, bias })
+    }
+
+    /// Log-probabilities of the next token (b, vocab) from h^(L)'s row `position`: the final
+    /// RMSNorm, the language-model head and a log-softmax (its plain gradient under every rule
+    /// set). None for a classifier without a language-model head.
+    pub fn next_token_log_probs(
+        &self,
+        h_last: &Tensor,
+        position: usize,
+        rules: Rules,
+    ) -> Result<Option<Tensor>> {
+        let Some(head) = &self.lm_head else {
+            return Ok(None);
+        };
+        let row = h_last.narrow(1, position, 1)?.squeeze(1)?;
+        let logits = head.forward(&self.norm.forward_with(&row, rules)?)?;
+        Ok(Some(candle_nn::ops::log_softmax(&logits, D::Minus1)?))
+    }
+
+    /// Whether this is a causal language model (`…ForCausalLM`) rather than a classifier.
+    pub fn is_language_model(&self) -> bool {
+        self.score.is_none() && self.lm_head.is_some()
     }
 
     fn block_at(&self, index: usize) -> Result<&DecoderBlock> {
@@ -421,6 +459,10 @@ impl Encoder for Decoder {
         false
     }
 
+    fn as_decoder(&self) -> Option<&Decoder> {
+        Some(self)
+    }
+
     fn readout_token(&self, seq_len: usize) -> usize {
         seq_len.saturating_sub(1)
     }
@@ -482,6 +524,7 @@ mod tests {
             output_bias: false,
             mlp_bias: false,
             sliding_window: None,
+            tied_lm_head: false,
         }
     }
 

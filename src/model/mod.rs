@@ -20,6 +20,7 @@ pub mod fused;
 pub mod image;
 pub mod linear;
 pub mod load;
+pub mod next_token;
 pub mod ops;
 pub mod relprop;
 pub mod roberta;
@@ -142,6 +143,12 @@ pub trait Encoder: Send + Sync {
 
     /// The token whose row of h^(L) the head reads, in a sequence of `seq_len`: the first
     /// (\[CLS\], `<s>`) for encoders, the last for decoders (their batches are left-padded).
+    /// The decoder behind this model, where it is one (causal language models are explained
+    /// through it: next_token.rs).
+    fn as_decoder(&self) -> Option<&decoder::Decoder> {
+        None
+    }
+
     fn readout_token(&self, seq_len: usize) -> usize {
         let _ = seq_len;
         0
@@ -251,10 +258,15 @@ pub trait Encoder: Send + Sync {
 }
 
 pub(crate) fn no_head_error(cfg: &ModelConfig) -> crate::error::CaligError {
+    let architecture = cfg.architecture.as_deref().unwrap_or("unknown");
+    let hint = if architecture.ends_with("ForCausalLM") {
+        "; explain what a causal language model generates with --continuation TEXT"
+    } else {
+        ""
+    };
     crate::error::CaligError::Unsupported(format!(
-        "this {} checkpoint has no sequence-classification head (architecture {}); \
-         calig needs a *ForSequenceClassification / *ForImageClassification checkpoint",
+        "this {} checkpoint has no sequence-classification head (architecture {architecture}); \
+         calig needs a *ForSequenceClassification / *ForImageClassification checkpoint{hint}",
         cfg.model_type,
-        cfg.architecture.as_deref().unwrap_or("unknown")
     ))
 }

@@ -119,6 +119,26 @@ impl TextTokenizer {
         Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec()))
     }
 
+    /// Ids and token strings of `text` without special tokens or truncation: a continuation
+    /// appended to an encoded prompt.
+    pub fn plain(&self, text: &str) -> Result<(Vec<u32>, Vec<String>)> {
+        let mut t = self.tokenizer.clone();
+        t.with_truncation(None)
+            .map_err(|e| CaligError::InvalidInput(format!("tokenizer failed: {e}")))?;
+        let enc = t
+            .encode(text, false)
+            .map_err(|e| CaligError::InvalidInput(format!("tokenizer failed: {e}")))?;
+        Ok((enc.get_ids().to_vec(), enc.get_tokens().to_vec()))
+    }
+
+    /// The token string of every id below `size` (an empty string for ids the vocabulary
+    /// lacks).
+    pub fn vocabulary(&self, size: usize) -> Vec<String> {
+        (0..size as u32)
+            .map(|i| self.tokenizer.id_to_token(i).unwrap_or_default())
+            .collect()
+    }
+
     pub fn encode(&self, text: &str) -> Result<Encoded> {
         self.encode_pair(text, None)
     }

@@ -12,6 +12,7 @@ pub mod document;
 pub mod figure;
 pub mod flow;
 pub mod font;
+pub mod generation;
 pub mod html;
 pub mod overlay;
 pub mod palette;

@@ -54,7 +54,8 @@ import torch
 from torch import nn
 from captum.attr import LayerIntegratedGradients
 from tokenizers import processors
-from transformers import (AutoModelForSequenceClassification, LlamaConfig, MistralConfig,
+from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification,
+                          LlamaConfig, MistralConfig,
                           PreTrainedTokenizerFast, Qwen2Config)
 import transformers.models.llama.modeling_llama as llama_mod
 import transformers.models.mistral.modeling_mistral as mistral_mod
@@ -164,9 +165,19 @@ class attnlrp_rules:
         return False
 
 
-def attnlrp(model, ids, target):
+def classifier_head(model):
+    """The score read at the last position whatever its id."""
+    return lambda h: model.score(h[:, -1])
+
+
+def next_token_head(model, row):
+    """log p(next token) read at `row`: the final norm is in last_hidden_state."""
+    return lambda h: torch.log_softmax(model.lm_head(h[:, row]), -1)
+
+
+def attnlrp(model, ids, target, head):
     """Relevance (modified gradient × value) at the token embeddings and at every h^(l),
-    summed over hidden, with the score read at the last position."""
+    summed over hidden, of head(last_hidden_state)[target]."""
     n = ids.shape[1]
     outs = []
 
@@ -180,7 +191,7 @@ def attnlrp(model, ids, target):
         e = model.model.embed_tokens(ids).detach().requires_grad_()
         h = model.model(inputs_embeds=e, attention_mask=torch.ones_like(ids),
                         position_ids=torch.arange(n)[None])
-        y = model.score(h.last_hidden_state[:, -1])[0, target]
+        y = head(h.last_hidden_state)[0, target]
         y.backward()
     for k in hooks:
         k.remove()
@@ -269,8 +280,11 @@ def choose(config, seed, inputs):
     raise RuntimeError("no usable seed")
 
 
-def explain(model, ids, types, special, target):
-    """float64 exact: ig, lig, attention, rollout, gae for one unpadded input."""
+def explain(model, ids, types, special, target, head=None, row=-1):
+    """float64 exact: ig, lig, attention, rollout, gae (read at `row`), attnlrp of
+    head(last_hidden_state)[target] for one unpadded input (default: the classifier's score at
+    the last position)."""
+    head = head or classifier_head(model)
     n = ids.shape[1]
     pad = model.config.pad_token_id
     ref = torch.tensor([[t if s else pad for t, s in zip(ids[0].tolist(), special)]])
@@ -280,7 +294,7 @@ def explain(model, ids, types, special, target):
         # The score read at the last position whatever its id: transformers' "last non-pad
         # token" would move to <s> on the pad reference, whose other ids are all the pad id.
         h = model.model(input_ids=x, **{k: v.expand(x.shape[0], -1) for k, v in kw.items()})
-        return model.score(h.last_hidden_state[:, -1])
+        return head(h.last_hidden_state)
 
     with exact_float64():
         with torch.no_grad():
@@ -312,10 +326,10 @@ def explain(model, ids, types, special, target):
         "logits": logits.tolist(), "reference_logits": ref_logits.tolist(), "target": target,
         "ig": {"scores": lig[0], "delta": deltas[0]},
         "lig": {"layers": lig, "deltas": deltas},
-        "attention": probs[-1].mean(0)[-1].tolist(),
-        "rollout": roll[-1].tolist(),
-        "gae": gae[-1].tolist(),
-        "attnlrp": attnlrp(model, ids, target),
+        "attention": probs[-1].mean(0)[row].tolist(),
+        "rollout": roll[row].tolist(),
+        "gae": gae[row].tolist(),
+        "attnlrp": attnlrp(model, ids, target, head),
     }
 
 
@@ -372,9 +386,59 @@ def make(family, config, seed):
               f"{max(abs(d) for d in ex['lig']['deltas']):.1e}")
 
 
+LM_PROMPT, LM_CONTINUATION = "a gorgeous , witty", " movie that never quite"
+
+
+def make_lm(config, seed):
+    """llama-lm/: a tiny LlamaForCausalLM with tied embeddings and generation.json: for each
+    token of LM_CONTINUATION after LM_PROMPT, its log-probability (f32 as transformers gives it,
+    f64 exact) and, in float64, ig, lig, attention, rollout, gae and attnlrp of that
+    log-probability, read at the row before the token."""
+    out = mf.FIXTURES / "llama-lm"
+    mf.clean_dir(out)
+    raw, hf, special_map = tokenizer()
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+    mf.reinit(model, seed + 1, qk_gain=QK_GAIN, final_names=())
+    g = torch.Generator().manual_seed(seed + 2)
+    with torch.no_grad():
+        for _, mod in model.named_modules():
+            if type(mod).__name__.endswith("RMSNorm"):
+                mod.weight.copy_(1.0 + 0.3 * torch.randn(mod.weight.shape, generator=g))
+    model.eval()
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr(), "tied"
+    model.save_pretrained(str(out))
+    mf.save_tokenizer(hf, special_map, out)
+    enc = hf(LM_PROMPT, return_special_tokens_mask=True)
+    cont = hf(LM_CONTINUATION, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([enc["input_ids"] + cont])
+    special = enc["special_tokens_mask"] + [0] * len(cont)
+    n = len(enc["input_ids"])
+    with torch.no_grad():
+        lp32 = torch.log_softmax(model(input_ids=ids).logits, -1)[0]
+    m64 = copy.deepcopy(model).double().eval()
+    with torch.no_grad(), exact_float64():
+        lp64 = torch.log_softmax(m64(input_ids=ids).logits, -1)[0]
+    steps = []
+    for j, tok in enumerate(cont):
+        row = n + j - 1
+        ex = explain(m64, ids, [0] * ids.shape[1], special, tok, next_token_head(m64, row), row)
+        steps.append({"position": n + j, "id": tok, "log_prob_f32": float(lp32[row, tok]),
+                      "log_prob_f64": float(lp64[row, tok]), **ex})
+        print(f"  [llama-lm] step {j}: token {tok} log p {float(lp64[row, tok]):+.4f}, ig delta "
+              f"{ex['ig']['delta']:.1e}, lig deltas "
+              f"{max(abs(d) for d in ex['lig']['deltas']):.1e}")
+    mf.write_json(out / "generation.json", {
+        "family": "llama", "model_class": type(model).__name__, "versions": mf.VERSIONS,
+        "made_by": "tools/reference/make_decoders.py", "seed": seed,
+        "prompt": LM_PROMPT, "continuation": LM_CONTINUATION,
+        "tokens": hf.convert_ids_to_tokens(ids[0].tolist()), "input_ids": ids[0].tolist(),
+        "prompt_tokens": n, "steps": steps})
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="llama,qwen2,mistral")
+    ap.add_argument("--only", default="llama,qwen2,mistral,llama-lm")
     only = ap.parse_args().only.split(",")
     torch.set_num_threads(1)
     vocab = mf.bytelevel_bpe_tokenizer()[0].get_vocab_size()
@@ -401,6 +465,13 @@ def main():
             rope_theta=10000.0, hidden_act="silu", sliding_window=4, num_labels=2,
             id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1}),
             seed=10000)
+
+    if "llama-lm" in only:
+        # A causal LM whose lm_head is the token embedding matrix (tie_word_embeddings).
+        make_lm(LlamaConfig(
+            **{**common, "tie_word_embeddings": True}, num_key_value_heads=2,
+            intermediate_size=64, rms_norm_eps=1e-6, rope_theta=10000.0, hidden_act="silu",
+            attention_bias=False), seed=11000)
 
 
 if __name__ == "__main__":

@@ -264,6 +264,32 @@ impl PyModel {
         Ok((json, ignored))
     }
 
+    /// Generation attribution of a causal language model, as JSON with the ignored settings:
+    /// each token of `continuation` after `prompt` explained by `method`.
+    fn explain_continuation(
+        &self,
+        py: Python<'_>,
+        prompt: String,
+        continuation: String,
+        method: &str,
+        settings: Vec<(String, String)>,
+    ) -> PyResult<(String, Vec<String>)> {
+        let (method, params, ignored) = self.method_params(method, &settings)?;
+        let json = py
+            .detach(|| {
+                let g = calig::continuation::explain_continuation(
+                    &self.inner,
+                    &prompt,
+                    &continuation,
+                    method,
+                    &params,
+                )?;
+                serde_json::to_string(&g).map_err(|x| CaligError::Unsupported(x.to_string()))
+            })
+            .map_err(py_err)?;
+        Ok((json, ignored))
+    }
+
     /// One explanation of an image given as 8-bit pixels (`height` × `width` × `channels`,
     /// row-major; 1, 3 or 4 channels), named `name` in the output.
     #[pyo3(signature = (pixels, height, width, channels, name, method, settings, target=None))]

@@ -65,6 +65,21 @@ def test_a_decoder_classifier_equals_the_cli_json():
     assert pair.readout_token == len(pair.tokens) - 1 and 1 in pair.word_segments
 
 
+def test_a_continuation_equals_the_cli_json():
+    # LlamaForCausalLM with tied embeddings (tests/fixtures/llama-lm).
+    m = calig.load(str(FIXTURES / "llama-lm"))
+    g = m.explain_continuation("a gorgeous , witty", " movie that", method="ig", steps=8)
+    out = subprocess.run([str(CLI), "explain", "--model", str(FIXTURES / "llama-lm"), "--method",
+                          "ig", "--steps", "8", "--continuation", " movie that", "--format",
+                          "json", "a gorgeous , witty"], check=True, capture_output=True)
+    assert without_timing(g.to_dict()) == without_timing(json.loads(out.stdout))
+    assert g.matrix.shape == (len(g.continuation_tokens), len(g.tokens))
+    assert g.matrix[0, g.prompt_tokens:].tolist() == [0.0] * (len(g.tokens) - g.prompt_tokens)
+    assert (g.log_probs < 0).all()
+    with pytest.raises(TypeError, match="two str"):
+        m.explain_continuation("a gorgeous", [" movie"])
+
+
 def test_a_contrast_equals_the_cli_json():
     m = calig.load(str(FIXTURES / "bert"))
     e = m.explain(TEXT, method="ig", steps=8, target="positive", contrast="negative")

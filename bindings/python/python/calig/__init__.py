@@ -21,7 +21,8 @@ import numpy as np
 
 from . import _calig
 
-__all__ = ["load", "evaluate", "methods", "settings", "Model", "Explanation", "Prediction",
+__all__ = ["load", "evaluate", "methods", "settings", "Model", "Explanation", "Generation",
+           "Prediction",
            "__version__"]
 __version__ = _calig.version()
 
@@ -63,6 +64,34 @@ def _layers(value) -> Optional[np.ndarray]:
         if v is not None:
             out[i, : len(v)] = v
     return out
+
+
+class Generation:
+    """What :meth:`Model.explain_continuation` returns, as ``calig explain --continuation
+    --format json`` writes it (docs/json-schema.md, "Generations").
+
+    ``matrix``: float64 (continuation tokens, tokens): row j holds the scores of
+    log p(continuation token j | the tokens before it) over every token (0 from the token
+    itself on: the causal mask); ``log_probs`` (continuation tokens); ``tokens`` (the prompt's,
+    special tokens included, then the continuation's); ``prompt_tokens`` (how many are the
+    prompt's); ``continuation_tokens``.
+    """
+
+    def __init__(self, data: dict):
+        self._data = data
+        self.method: str = data["method"]
+        self.tokens: list[str] = data["tokens"]
+        self.prompt_tokens: int = data["prompt_tokens"]
+        self.continuation_tokens: list[str] = [s["token"] for s in data["steps"]]
+        self.matrix = np.asarray([s["scores"] for s in data["steps"]], dtype=np.float64)
+        self.log_probs = np.asarray([s["log_prob"] for s in data["steps"]], dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return (f"<calig.Generation {self.method}: {len(self.continuation_tokens)} tokens "
+                f"after {self.prompt_tokens}>")
+
+    def to_dict(self) -> dict:
+        return self._data
 
 
 class Explanation:
@@ -306,6 +335,19 @@ class Model:
                                             kind == "path")
         _warn_ignored(ignored, method)
         return Explanation(json.loads(data))
+
+    def explain_continuation(self, prompt: str, continuation: str, method: str = "ig",
+                             steps: Union[int, str, None] = None, **settings) -> "Generation":
+        """Generation attribution for a causal language model (``…ForCausalLM``): each token of
+        ``continuation`` after ``prompt`` (teacher-forced) is explained by ``method``: its
+        log-probability given the tokens before it, over those tokens. ``steps`` and
+        ``settings`` as in :meth:`explain`."""
+        if not isinstance(prompt, str) or not isinstance(continuation, str):
+            raise TypeError("explain_continuation takes two str: the prompt and the continuation")
+        given = _settings(dict(steps=steps, **settings))
+        data, ignored = self._m.explain_continuation(prompt, continuation, method, given)
+        _warn_ignored(ignored, method)
+        return Generation(json.loads(data))
 
     def explain_batch(self, inputs: Iterable[Union[str, Path]], method: str = "calig",
                       targets=None, steps: Union[int, str, None] = None,
