@@ -125,10 +125,10 @@ fn long_text_is_truncated_and_reported() {
 #[test]
 fn unsupported_model_type_is_refused() {
     let (_t, dir) = copy_fixture("bert");
-    edit_config(&dir, |v| v["model_type"] = "gpt2".into());
+    edit_config(&dir, |v| v["model_type"] = "t5".into());
     fails_with(
         &["info", s(&dir)],
-        &["config.json", "unsupported model_type `gpt2`"],
+        &["config.json", "unsupported model_type `t5`"],
     );
 }
 

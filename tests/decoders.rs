@@ -1,4 +1,4 @@
-//! Decoder classifiers (Llama, Qwen2, Mistral) against PyTorch and Captum: tests/fixtures/<family>/
+//! Decoder classifiers (Llama, Qwen2, Mistral, GPT-2) against PyTorch and Captum: tests/fixtures/<family>/
 //! decoder.json, made by tools/reference/make_decoders.py. Logits, hidden states and
 //! attention of a left-padded batch; integrated gradients and layer IG (Captum), attention,
 //! rollout and GAE at the last token (the one the head reads) and AttnLRP (its rules applied
@@ -15,7 +15,7 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 use common::*;
 use serde_json::Value;
 
-const DECODERS: [&str; 3] = ["llama", "qwen2", "mistral"];
+const DECODERS: [&str; 4] = ["llama", "qwen2", "mistral", "gpt2"];
 
 fn load(family: &str, dtype: DType) -> LoadedModel {
     load_model(fixture(family).to_str().unwrap(), dtype, &Device::Cpu).unwrap()
@@ -120,6 +120,11 @@ fn llama_matches_pytorch_on_a_left_padded_batch() {
 #[test]
 fn qwen2_matches_pytorch_on_a_left_padded_batch() {
     check_forward("qwen2");
+}
+
+#[test]
+fn gpt2_matches_pytorch_on_a_left_padded_batch() {
+    check_forward("gpt2");
 }
 
 #[test]
@@ -228,6 +233,11 @@ fn llama_attributions_match_captum_and_the_definitions() {
 #[test]
 fn qwen2_attributions_match_captum_and_the_definitions() {
     check_methods("qwen2");
+}
+
+#[test]
+fn gpt2_attributions_match_captum_and_the_definitions() {
+    check_methods("gpt2");
 }
 
 #[test]

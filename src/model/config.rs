@@ -22,6 +22,8 @@ pub enum Family {
     Llama,
     Qwen2,
     Mistral,
+    /// GPT-2 (`GPT2ForSequenceClassification`): learned positions, pre-LN blocks (gpt2.rs).
+    Gpt2,
 }
 
 impl Family {
@@ -37,6 +39,7 @@ impl Family {
             "llama" => Some(Self::Llama),
             "qwen2" => Some(Self::Qwen2),
             "mistral" => Some(Self::Mistral),
+            "gpt2" => Some(Self::Gpt2),
             _ => None,
         }
     }
@@ -51,6 +54,7 @@ impl Family {
             Self::Albert => "albert",
             Self::Vit => "vit",
             Self::Llama | Self::Qwen2 | Self::Mistral => "model",
+            Self::Gpt2 => "transformer",
         }
     }
 
@@ -60,6 +64,11 @@ impl Family {
 
     /// Causal decoders, whose head reads the last token.
     pub fn is_decoder(&self) -> bool {
+        self.is_rotary() || *self == Self::Gpt2
+    }
+
+    /// The decoders with rotary positions and the block of decoder.rs.
+    pub fn is_rotary(&self) -> bool {
         matches!(self, Self::Llama | Self::Qwen2 | Self::Mistral)
     }
 }
@@ -174,7 +183,7 @@ impl ModelConfig {
         let family = Family::from_model_type(&model_type).ok_or_else(|| {
             format!(
                 "unsupported model_type `{model_type}` (calig supports bert, roberta, \
-                 xlm-roberta, distilbert, electra, albert, vit, llama, qwen2, mistral)"
+                 xlm-roberta, distilbert, electra, albert, vit, llama, qwen2, mistral, gpt2)"
             )
         })?;
         let get = |key: &str| -> std::result::Result<usize, String> {
@@ -186,7 +195,17 @@ impl ModelConfig {
         let get_or = |key: &str, default: usize| v[key].as_u64().map_or(default, |x| x as usize);
         let act_name = |key: &str, default: &str| v[key].as_str().unwrap_or(default).to_string();
         let distil = family == Family::DistilBert;
-        let (num_layers, hidden_size, num_heads, intermediate_size, act) = if distil {
+        let gpt2 = family == Family::Gpt2;
+        let (num_layers, hidden_size, num_heads, intermediate_size, act) = if gpt2 {
+            let d = get("n_embd")?;
+            (
+                get("n_layer")?,
+                d,
+                get("n_head")?,
+                get_or("n_inner", 4 * d),
+                act_name("activation_function", "gelu_new"),
+            )
+        } else if distil {
             (
                 get("n_layers")?,
                 get("dim")?,
@@ -213,12 +232,12 @@ impl ModelConfig {
                 "hidden size {hidden_size} is not divisible by {num_heads} heads"
             ));
         }
-        let decoder = if family.is_decoder() {
+        let decoder = if family.is_rotary() {
             Some(decoder_config(v, family, hidden_size, num_heads)?)
         } else {
             None
         };
-        let activation = if family.is_decoder() {
+        let activation = if family.is_rotary() {
             if act != "silu" {
                 return Err(format!(
                     "unsupported hidden_act `{act}` for {model_type} (calig's decoder block is \
@@ -276,13 +295,16 @@ impl ModelConfig {
             layer_norm_eps: v["layer_norm_eps"]
                 .as_f64()
                 .or(v["rms_norm_eps"].as_f64())
+                .or(v["layer_norm_epsilon"].as_f64())
                 .unwrap_or(if family.is_decoder() { 1e-6 } else { 1e-12 }),
             vocab_size: if family.is_text() {
                 get("vocab_size")?
             } else {
                 0
             },
-            max_position_embeddings: if family.is_text() {
+            max_position_embeddings: if gpt2 {
+                get("n_positions")?
+            } else if family.is_text() {
                 get("max_position_embeddings")?
             } else {
                 0
@@ -450,8 +472,8 @@ mod tests {
 
     #[test]
     fn unsupported_model_type_is_named() {
-        let err = ModelConfig::from_json(&serde_json::json!({"model_type": "gpt2"})).unwrap_err();
-        assert!(err.contains("unsupported model_type `gpt2`"), "{err}");
+        let err = ModelConfig::from_json(&serde_json::json!({"model_type": "t5"})).unwrap_err();
+        assert!(err.contains("unsupported model_type `t5`"), "{err}");
     }
 
     #[test]

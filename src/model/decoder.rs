@@ -123,7 +123,7 @@ fn rotate(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor>
 
 /// The additive causal mask (1, 1, s, s): 0 on and below the diagonal, −1e4 above (as
 /// ops::mask_bias masks padding); with a sliding window, also −1e4 beyond it.
-fn causal_bias(
+pub(crate) fn causal_bias(
     s: usize,
     window: Option<usize>,
     dtype: DType,
@@ -141,6 +141,27 @@ fn causal_bias(
         })
         .collect();
     Tensor::from_vec(v, (1, 1, s, s), device)?.to_dtype(dtype)
+}
+
+/// The row of the last token of h (b, s, d): (b, d), what a decoder's head reads.
+pub(crate) fn last_row(h: &Tensor) -> candle_core::Result<Tensor> {
+    let s = h.dim(1)?;
+    h.narrow(1, s - 1, 1)?.squeeze(1)
+}
+
+/// What a decoder answers when asked for an encoder's first-token readout block.
+pub(crate) fn no_readout_block(model_type: &str) -> CaligError {
+    CaligError::Internal(format!(
+        "a first-token readout block asked of a {model_type} decoder"
+    ))
+}
+
+/// chefer2021 on a decoder: its rules are the encoder block's, read at the first token.
+pub(crate) fn no_chefer2021(model_type: &str) -> CaligError {
+    CaligError::Unsupported(format!(
+        "chefer2021 has no LRP rules for {model_type} blocks and heads (written for encoders \
+         read at the first token); use attnlrp, which covers them"
+    ))
 }
 
 /// Self-attention with grouped key/value heads and rotary queries and keys.
@@ -474,9 +495,7 @@ impl Encoder for Decoder {
         _: Option<&Tensor>,
         _: Option<&Tensor>,
     ) -> Result<(Tensor, Tensor)> {
-        Err(CaligError::Internal(
-            "a first-token readout block asked of a decoder".into(),
-        ))
+        Err(no_readout_block(&self.config.model_type))
     }
 
     fn head_with(&self, h_last: &Tensor, rules: Rules) -> Result<Tensor> {
@@ -484,9 +503,7 @@ impl Encoder for Decoder {
             .score
             .as_ref()
             .ok_or_else(|| super::no_head_error(&self.config))?;
-        let s = h_last.dim(1)?;
-        let last = h_last.narrow(1, s - 1, 1)?.squeeze(1)?;
-        Ok(score.forward(&self.norm.forward_with(&last, rules)?)?)
+        Ok(score.forward(&self.norm.forward_with(&last_row(h_last)?, rules)?)?)
     }
 
     fn has_head(&self) -> bool {
@@ -499,11 +516,7 @@ impl Encoder for Decoder {
         _: Option<&Tensor>,
         _: usize,
     ) -> Result<relprop::LrpRelevance> {
-        Err(CaligError::Unsupported(format!(
-            "chefer2021 has no LRP rules for {} blocks (RMSNorm, rotary, gated units); use \
-             attnlrp, which covers them",
-            self.config.model_type
-        )))
+        Err(no_chefer2021(&self.config.model_type))
     }
 }
 

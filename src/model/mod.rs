@@ -17,6 +17,7 @@ pub mod distilbert;
 pub mod electra;
 pub mod engine_weights;
 pub mod fused;
+pub mod gpt2;
 pub mod image;
 pub mod linear;
 pub mod load;

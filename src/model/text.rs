@@ -301,7 +301,12 @@ pub fn batch_masked(
         let offset = if left { s - n } else { 0 };
         let at = |i: usize| i.checked_sub(offset).filter(|&k| k < n);
         let padded: Vec<u32> = (0..s).map(|i| at(i).map_or(pad, |k| row[k])).collect();
-        all_pos.extend(position_ids(cfg, &padded));
+        if left {
+            // Learned positions (GPT-2) count from the first real token; pads get 0.
+            all_pos.extend((0..s).map(|i| at(i).unwrap_or(0) as u32));
+        } else {
+            all_pos.extend(position_ids(cfg, &padded));
+        }
         all_ids.extend(padded);
         all_types.extend((0..s).map(|i| at(i).and_then(|k| types.get(k).copied()).unwrap_or(0)));
         all_mask.extend((0..s).map(|i| match (at(i), given) {
@@ -367,6 +372,7 @@ mod tests {
         let rows = |t: &Tensor| t.to_vec2::<u32>().unwrap();
         assert_eq!(rows(&t.input_ids), [[1, 2, 3], [9, 9, 4]]);
         assert_eq!(rows(&t.attention_mask), [[1, 0, 1], [0, 0, 1]]);
+        assert_eq!(rows(&t.position_ids), [[0, 1, 2], [0, 0, 0]]);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Cross-check the AttnLRP of tests/fixtures/{llama,qwen2}/decoder.json (make_decoders.py's
+"""Cross-check the AttnLRP of tests/fixtures/{llama,qwen2,gpt2}/decoder.json (make_decoders.py's
 rules on transformers' modules) against LXT itself.
 
     PYTHONPATH=/tmp/calig-tf4 /path/to/venv/bin/python tools/reference/check_lxt_decoders.py
 
-LXT 2.1 (PyPI `lxt`) patches Llama and Qwen2 (`lxt.efficient.models.llama/qwen2`: RMSNorm with
-its scale held constant, the gated unit's identity and uniform rules, query and key gradients
-divided by 4 and value gradients by 2); it is written for transformers 4.x, so this runs with
+LXT 2.1 (PyPI `lxt`) patches Llama, Qwen2 and GPT-2 (`lxt.efficient.models.llama/qwen2/gpt2`:
+RMSNorm's scale and LayerNorm's standard deviation held constant, the activations' identity
+rule, the gate's uniform rule, query and key gradients divided by 4 and value gradients by 2); it is written for transformers 4.x, so this runs with
 the environment of check_lxt.py (transformers 4.51.3 in a --target directory first on
 PYTHONPATH; README.md). Mistral has no LXT patch. LXT's RMSNorm and transformers 4.51's rotary
 embedding compute in float32 even in a float64 model, so the two agree to float32 precision,
@@ -21,19 +21,20 @@ import torch
 import transformers
 from lxt.efficient import monkey_patch
 from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers.models.gpt2 import modeling_gpt2
 from transformers.models.llama import modeling_llama
 from transformers.models.qwen2 import modeling_qwen2
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-MODULES = {"llama": modeling_llama, "qwen2": modeling_qwen2}
+MODULES = {"llama": modeling_llama, "qwen2": modeling_qwen2, "gpt2": modeling_gpt2}
 
 
 def load(family):
     d = REPO / "tests" / "fixtures" / family
     raw = json.loads((d / "config.json").read_text(encoding="utf-8"))
     config = AutoConfig.from_pretrained(str(d))
-    # transformers 5 writes rope_parameters; 4.51 reads rope_theta.
-    config.rope_theta = raw["rope_parameters"]["rope_theta"]
+    if "rope_parameters" in raw:  # transformers 5 writes rope_parameters; 4.51 reads rope_theta
+        config.rope_theta = raw["rope_parameters"]["rope_theta"]
     model = AutoModelForSequenceClassification.from_pretrained(
         str(d), config=config, attn_implementation="eager").double().eval()
     for p in model.parameters():
@@ -50,8 +51,9 @@ def main():
         for ex in fx["examples"] + fx["pairs"]:
             ids = torch.tensor([ex["input_ids"]])
             n = ids.shape[1]
-            emb = model.model.embed_tokens(ids).detach().requires_grad_(True)
-            h = model.model(inputs_embeds=emb, attention_mask=torch.ones_like(ids),
+            decoder = model.base_model
+            emb = decoder.get_input_embeddings()(ids).detach().requires_grad_(True)
+            h = decoder(inputs_embeds=emb, attention_mask=torch.ones_like(ids),
                             position_ids=torch.arange(n)[None]).last_hidden_state
             model.score(h[:, -1])[0, ex["target"]].backward()
             got = (emb.grad * emb).sum(-1)[0]

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Decoder-classifier fixtures: tests/fixtures/{llama,qwen2,mistral}/ (model, tokenizer,
-decoder.json).
+"""Decoder fixtures: tests/fixtures/{llama,qwen2,mistral,gpt2,llama-lm}/ (model, tokenizer,
+decoder.json or generation.json).
 
-    /path/to/venv/bin/python tools/reference/make_decoders.py [--only llama,qwen2,mistral]
+    /path/to/venv/bin/python tools/reference/make_decoders.py [--only llama,qwen2,mistral,...]
 
 Environment: tools/reference/requirements.txt. Deterministic (fixed seeds, one thread).
 
 Models: `LlamaForSequenceClassification` (hidden 32, 3 layers, 4 query heads sharing 2 key/value
 heads, SwiGLU 64, RMSNorm, rotary θ = 10⁴, 3 labels), `Qwen2ForSequenceClassification`
-(4 query heads, 1 key/value head, q/k/v biases, θ = 10⁶, 2 labels) and
-`MistralForSequenceClassification` (2 key/value heads, a sliding window of 4 tokens, 2 labels); a byte-level BPE tokenizer
-trained on 400 SST-2 lines whose template is `<s> $A` (pairs: `<s> $A <s> $B`, type ids 0
+(4 query heads, 1 key/value head, q/k/v biases, θ = 10⁶, 2 labels),
+`MistralForSequenceClassification` (2 key/value heads, a sliding window of 4 tokens, 2 labels),
+`GPT2ForSequenceClassification` (learned positions, Conv1D projections, 2 labels, a tokenizer
+without special tokens) and `LlamaForCausalLM` (tied embeddings; make_lm); a byte-level BPE
+tokenizer trained on 400 SST-2 lines whose template is `<s> $A` (pairs: `<s> $A <s> $B`, type ids 0
 then 1) and whose pad token is `<pad>`, padded on the left. Weights re-initialised as
-make_fixtures.py does (`reinit`), RMSNorm weights ~ N(1, 0.3²). The score head reads the last
+make_fixtures.py does (`reinit`; GPT-2's Conv1D projections likewise), RMSNorm weights ~ N(1, 0.3²). The score head reads the last
 non-pad token (transformers' rule: the last position whose id is not the pad id).
 
 decoder.json:
@@ -40,8 +42,9 @@ decoder.json:
       "attnlrp": AttnLRP's rules on transformers' own modules (`attnlrp_rules`: RMSNorm's
             root mean square held constant, SiLU by the identity rule, the gate product and
             Q·Kᵀ, A·V by the uniform rule, as LXT's Llama patch), relevance = modified gradient
-            × value at the token embeddings ("scores") and at h^(0..L) ("layers"), summed over
-            hidden; "logit" = y_c.
+            × value at the token embeddings ("scores") and at h^(0..L) ("layers"; h^(0) is the
+            first block's input: GPT-2's token plus position embeddings), summed over hidden;
+            "logit" = y_c.
   "pairs": the tokenizer's pair encoding of two pairs, logits and ig as above.
 """
 import argparse
@@ -55,9 +58,10 @@ from torch import nn
 from captum.attr import LayerIntegratedGradients
 from tokenizers import processors
 from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification,
-                          LlamaConfig, MistralConfig,
+                          GPT2Config, LlamaConfig, MistralConfig,
                           PreTrainedTokenizerFast, Qwen2Config)
 import transformers.models.llama.modeling_llama as llama_mod
+import transformers.models.gpt2.modeling_gpt2 as gpt2_mod
 import transformers.models.mistral.modeling_mistral as mistral_mod
 import transformers.models.qwen2.modeling_qwen2 as qwen2_mod
 
@@ -86,10 +90,12 @@ def repeat_kv(x, n):
     return x if n == 1 else x[:, :, None].expand(b, kv, n, s, d).reshape(b, kv * n, s, d)
 
 
-def attention_same_dtype(module, query, key, value, attention_mask, scaling, dropout=0.0,
+def attention_same_dtype(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
                          **kwargs):
-    k = repeat_kv(key, module.num_key_value_groups)
-    v = repeat_kv(value, module.num_key_value_groups)
+    groups = getattr(module, "num_key_value_groups", 1)
+    k, v = repeat_kv(key, groups), repeat_kv(value, groups)
+    if scaling is None:  # GPT-2
+        scaling = query.size(-1) ** -0.5
     w = torch.matmul(query, k.transpose(2, 3)) * scaling
     if attention_mask is not None:
         w = w + attention_mask
@@ -106,21 +112,12 @@ def rms_same_dtype(self, x):
     return self.weight * (x * torch.rsqrt(var + self.variance_epsilon))
 
 
-def rotary_float64(self, x, position_ids):
-    if x.dtype != torch.float64:
-        return self._calig_forward(x, position_ids)
-    cfg = self.config
-    dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    theta = cfg.rope_parameters["rope_theta"]
-    inv = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
-    freqs = position_ids[..., None].double() * inv
-    emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos(), emb.sin()
-
-
-def attention_lrp(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    k = repeat_kv(key, module.num_key_value_groups)
-    v = repeat_kv(value, module.num_key_value_groups)
+def attention_lrp(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                  **kwargs):
+    groups = getattr(module, "num_key_value_groups", 1)
+    k, v = repeat_kv(key, groups), repeat_kv(value, groups)
+    if scaling is None:  # GPT-2
+        scaling = query.size(-1) ** -0.5
     w = ScaleGrad.apply(torch.matmul(query, k.transpose(2, 3)), 0.5) * scaling
     if attention_mask is not None:
         w = w + attention_mask
@@ -139,30 +136,37 @@ def mlp_lrp(self, x):
     return self.down_proj(ScaleGrad.apply(gated, 0.5))
 
 
-class attnlrp_rules:
+def attnlrp_rules():
     """While active (inside exact_float64): AttnLRP's rules as LXT's efficient mode writes them,
-    on transformers' own modules: RMSNorm with its root mean square held constant, SiLU by the
-    identity rule, the gate product and Q·Kᵀ, A·V by the uniform rule (half the gradient to
-    each operand); softmax, linear layers, rotary and additions keep their gradients."""
+    on transformers' own modules: RMSNorm's root mean square and LayerNorm's standard deviation
+    held constant, SiLU and GELU by the identity rule, the gate product and Q·Kᵀ, A·V by the
+    uniform rule (half the gradient to each operand); softmax, linear layers, rotary and
+    additions keep their gradients."""
+    items = [(m, "eager_attention_forward", attention_lrp) for m in MODULES + (gpt2_mod,)]
+    items += [(cls(m, "RMSNorm"), "forward", rms_lrp) for m in MODULES]
+    items += [(cls(m, "MLP"), "forward", mlp_lrp) for m in MODULES]
+    items += [(gpt2_mod.GPT2MLP, "forward", gpt2_mlp_lrp), (nn.LayerNorm, "forward", ln_lrp)]
+    return patched(items)
 
-    def __enter__(self):
-        self.saved = []
-        for m in MODULES:
-            norm = getattr(m, [n for n in dir(m) if n.endswith("RMSNorm")][0])
-            mlp = getattr(m, [n for n in dir(m) if n.endswith("MLP")][0])
-            self.saved.append((m, m.eager_attention_forward, norm, norm.forward, mlp,
-                               mlp.forward))
-            m.eager_attention_forward = attention_lrp
-            norm.forward = rms_lrp
-            mlp.forward = mlp_lrp
-        return self
 
-    def __exit__(self, *exc):
-        for m, att, norm, nf, mlp, mf_ in self.saved:
-            m.eager_attention_forward = att
-            norm.forward = nf
-            mlp.forward = mf_
-        return False
+def gpt2_mlp_lrp(self, x):
+    return self.dropout(self.c_proj(IdentityRule.apply(self.c_fc(x), self.act)))
+
+
+def ln_lrp(self, x):
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + self.eps).detach() * self.weight + self.bias
+
+
+def base(model):
+    """The decoder under the head (Llama's `model`, GPT-2's `transformer`)."""
+    return model.base_model
+
+
+def blocks(model):
+    b = base(model)
+    return b.layers if hasattr(b, "layers") else b.h
 
 
 def classifier_head(model):
@@ -186,52 +190,91 @@ def attnlrp(model, ids, target, head):
         h.retain_grad()
         outs.append(h)
 
-    hooks = [layer.register_forward_hook(keep) for layer in model.model.layers]
+    first = []
+
+    def keep_input(_m, args, kwargs):
+        h = args[0] if args else kwargs["hidden_states"]
+        h.retain_grad()
+        first.append(h)
+
+    hooks = [layer.register_forward_hook(keep) for layer in blocks(model)]
+    # h^(0): the first block's input (GPT-2: token plus position embeddings; Llama: e itself)
+    hooks.append(blocks(model)[0].register_forward_pre_hook(keep_input, with_kwargs=True))
     with exact_float64(), attnlrp_rules():
-        e = model.model.embed_tokens(ids).detach().requires_grad_()
-        h = model.model(inputs_embeds=e, attention_mask=torch.ones_like(ids),
+        e = base(model).get_input_embeddings()(ids).detach().requires_grad_()
+        h = base(model)(inputs_embeds=e, attention_mask=torch.ones_like(ids),
                         position_ids=torch.arange(n)[None])
         y = head(h.last_hidden_state)[0, target]
         y.backward()
     for k in hooks:
         k.remove()
-    layers = [(e.grad * e)[0].sum(-1).tolist()]
-    layers += [(o.grad * o)[0].sum(-1).tolist() for o in outs]
-    return {"scores": layers[0], "layers": layers, "logit": float(y.detach())}
+    layers = [(o.grad * o)[0].sum(-1).tolist() for o in first[:1] + outs]
+    scores = (e.grad * e)[0].sum(-1).tolist()
+    return {"scores": scores, "layers": layers, "logit": float(y.detach())}
 
 
-class exact_float64:
-    """While active: softmax, RMSNorm and rotary in the input's dtype (see the docstring)."""
+def cls(module, suffix):
+    """The class of `module` whose name ends with `suffix` (LlamaRMSNorm, Qwen2MLP, ...)."""
+    return getattr(module, [n for n in dir(module) if n.endswith(suffix)][0])
+
+
+class patched:
+    """While active, each (owner, name, value) of `items` is set; the old values come back."""
+
+    def __init__(self, items):
+        self.items = items
 
     def __enter__(self):
-        self.saved = []
-        for m in MODULES:
-            norm = getattr(m, [n for n in dir(m) if n.endswith("RMSNorm")][0])
-            rot = getattr(m, [n for n in dir(m) if n.endswith("RotaryEmbedding")][0])
-            self.saved.append((m, m.eager_attention_forward, norm, norm.forward, rot,
-                               rot.forward))
-            m.eager_attention_forward = attention_same_dtype
-            norm.forward = rms_same_dtype
-            rot._calig_forward = rot.forward
-            rot.forward = rotary_float64
+        self.saved = [(o, n, getattr(o, n)) for o, n, _ in self.items]
+        for o, n, v in self.items:
+            setattr(o, n, v)
         return self
 
     def __exit__(self, *exc):
-        for m, att, norm, nf, rot, rf in self.saved:
-            m.eager_attention_forward = att
-            norm.forward = nf
-            rot.forward = rf
+        for o, n, v in reversed(self.saved):
+            setattr(o, n, v)
         return False
+
+
+ROTARY_FORWARD = {}
+
+
+def rotary_float64(self, x, position_ids):
+    if x.dtype != torch.float64:
+        return ROTARY_FORWARD[type(self)](self, x, position_ids)
+    cfg = self.config
+    dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    theta = cfg.rope_parameters["rope_theta"]
+    inv = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+    freqs = position_ids[..., None].double() * inv
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos(), emb.sin()
+
+
+def exact_float64():
+    """While active: softmax, RMSNorm and rotary in the input's dtype (see the docstring); the
+    attention probabilities recorded (RECORD) with their gradients kept."""
+    for m in MODULES:
+        ROTARY_FORWARD.setdefault(cls(m, "RotaryEmbedding"), cls(m, "RotaryEmbedding").forward)
+    items = [(m, "eager_attention_forward", attention_same_dtype) for m in MODULES + (gpt2_mod,)]
+    items += [(cls(m, "RMSNorm"), "forward", rms_same_dtype) for m in MODULES]
+    items += [(cls(m, "RotaryEmbedding"), "forward", rotary_float64) for m in MODULES]
+    return patched(items)
 
 
 # ----------------------------------------------------------------------------------------------
 
 
-def tokenizer():
+def tokenizer(bos_first=True):
+    """bos_first: `<s> $A` (Llama-like); else no special tokens at all (GPT-2-like)."""
     tok, _, _ = mf.bytelevel_bpe_tokenizer()
     bos = tok.token_to_id("<s>")
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s>:0 $A:0", pair="<s>:0 $A:0 <s>:1 $B:1", special_tokens=[("<s>", bos)])
+    if bos_first:
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s>:0 $A:0", pair="<s>:0 $A:0 <s>:1 $B:1", special_tokens=[("<s>", bos)])
+    else:
+        tok.post_processor = processors.TemplateProcessing(
+            single="$A:0", pair="$A:0 $B:1", special_tokens=[])
     hf = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
         pad_token="<pad>", padding_side="left", truncation_side="left",
@@ -249,6 +292,12 @@ def build(config, seed):
         for name, mod in model.named_modules():
             if type(mod).__name__.endswith("RMSNorm"):
                 mod.weight.copy_(1.0 + 0.3 * torch.randn(mod.weight.shape, generator=g))
+            if type(mod).__name__ == "Conv1D":
+                # GPT-2's (in, out) projections, scaled as reinit scales nn.Linear
+                gain = QK_GAIN if name.endswith("c_attn") else 2.0
+                fan_in = mod.weight.shape[0]
+                mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * gain / fan_in ** 0.5)
+                mod.bias.copy_(0.2 * torch.randn(mod.bias.shape, generator=g))
     return model.eval()
 
 
@@ -259,7 +308,7 @@ def position_ids(mask):
 def forward(model, inputs, dtype):
     m = copy.deepcopy(model).to(dtype).eval()
     last = {}
-    hook = m.model.layers[-1].register_forward_hook(lambda _m, _i, out: last.update(h=out))
+    hook = blocks(m)[-1].register_forward_hook(lambda _m, _i, out: last.update(h=out))
     ctx = exact_float64() if dtype == torch.float64 else mf.same_dtype_softmax()
     with torch.no_grad(), ctx:
         out = m(**inputs, output_hidden_states=True, output_attentions=True, return_dict=True)
@@ -293,13 +342,13 @@ def explain(model, ids, types, special, target, head=None, row=-1):
     def fwd(x):
         # The score read at the last position whatever its id: transformers' "last non-pad
         # token" would move to <s> on the pad reference, whose other ids are all the pad id.
-        h = model.model(input_ids=x, **{k: v.expand(x.shape[0], -1) for k, v in kw.items()})
+        h = base(model)(input_ids=x, **{k: v.expand(x.shape[0], -1) for k, v in kw.items()})
         return head(h.last_hidden_state)
 
     with exact_float64():
         with torch.no_grad():
             logits, ref_logits = fwd(ids)[0], fwd(ref)[0]
-        layers = [model.model.embed_tokens] + list(model.model.layers)
+        layers = [base(model).get_input_embeddings()] + list(blocks(model))
         lig, deltas = [], []
         for layer in layers:
             attr, delta = LayerIntegratedGradients(fwd, layer).attribute(
@@ -336,7 +385,8 @@ def explain(model, ids, types, special, target, head=None, row=-1):
 def make(family, config, seed):
     out = mf.FIXTURES / family
     mf.clean_dir(out)
-    raw, hf, special_map = tokenizer()
+    rotary = family != "gpt2"
+    raw, hf, special_map = tokenizer(bos_first=rotary)
     enc = hf(TEXTS, padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
     inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": position_ids(mask)}
@@ -346,8 +396,9 @@ def make(family, config, seed):
     with torch.no_grad():
         implicit = model(input_ids=ids, attention_mask=mask).logits
         explicit = model(**inputs).logits
-    # rotary depends on position differences only: the left pads' offset changes nothing
-    assert (implicit - explicit).abs().max() < 1e-5, (implicit - explicit).abs().max()
+    if rotary:
+        # rotary depends on position differences only: the left pads' offset changes nothing
+        assert (implicit - explicit).abs().max() < 1e-5, (implicit - explicit).abs().max()
     res32, res64 = forward(model, inputs, torch.float32), forward(model, inputs, torch.float64)
     mf.diagnostics(family, res32, mask)
     m64 = copy.deepcopy(model).double().eval()
@@ -438,7 +489,7 @@ def make_lm(config, seed):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="llama,qwen2,mistral,llama-lm")
+    ap.add_argument("--only", default="llama,qwen2,mistral,llama-lm,gpt2")
     only = ap.parse_args().only.split(",")
     torch.set_num_threads(1)
     vocab = mf.bytelevel_bpe_tokenizer()[0].get_vocab_size()
@@ -466,6 +517,12 @@ def main():
             id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1}),
             seed=10000)
 
+    if "gpt2" in only:
+        make("gpt2", GPT2Config(
+            vocab_size=vocab, n_embd=32, n_layer=3, n_head=4, n_positions=64, n_inner=64,
+            activation_function="gelu_new", layer_norm_epsilon=1e-5, pad_token_id=pad,
+            bos_token_id=0, eos_token_id=2, num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
+            label2id={"NEGATIVE": 0, "POSITIVE": 1}), seed=12000)
     if "llama-lm" in only:
         # A causal LM whose lm_head is the token embedding matrix (tie_word_embeddings).
         make_lm(LlamaConfig(
