@@ -110,6 +110,117 @@ fn tables_plots_and_a_cached_rerun() {
     assert!(limited.contains("3 of 6 examples"), "{limited}");
 }
 
+#[test]
+fn the_m4_preset_reports_morf_lerf_and_abpc_with_intervals_and_exports_its_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let out = dir.path().join("out");
+    // No --methods: the preset's entries (the fixture has 3 blocks: start layers 1 and 3).
+    let owned = eval_args(&data, &out, &["--preset", "m4", "--limit", "3"]);
+    let err = run_ok(&strs(&owned));
+    assert!(err.contains("metrics m4"), "{err}");
+    assert!(err.contains("removal pad-mask"), "{err}");
+    let json = read_json(&out.join("results.json"));
+    let tables = json["tables"].as_array().unwrap();
+    let methods = [
+        "ig:reduce=sum",
+        "ig:reduce=abs",
+        "ig:reduce=sq",
+        "gae:start_layer=1",
+        "gae:start_layer=3",
+        "chefer2021:start_layer=1",
+        "chefer2021:start_layer=3",
+        "rollout:start_layer=1",
+        "rollout:start_layer=3",
+        "random",
+    ];
+    for metric in ["morf", "lerf", "abpc"] {
+        let t = tables
+            .iter()
+            .find(|t| t["metric"] == metric)
+            .unwrap_or_else(|| panic!("no {metric} table"));
+        assert_eq!(t["higher_is_better"], metric != "morf", "{metric}");
+        let rows = t["rows"].as_array().unwrap();
+        let names: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+        assert_eq!(names, methods, "{metric}");
+        for r in rows {
+            assert_eq!(r["n"], 3);
+            let (lo, mean, hi) = (
+                r["mean"]["low"].as_f64().unwrap(),
+                r["mean"]["mean"].as_f64().unwrap(),
+                r["mean"]["high"].as_f64().unwrap(),
+            );
+            assert!(lo <= mean && mean <= hi, "{metric} {r}");
+        }
+        // Paired intervals of the difference to the reference (the first entry).
+        assert!(
+            rows[1]["difference"]["low"].is_number(),
+            "{metric} {}",
+            rows[1]
+        );
+    }
+    // ABPC = LeRF − MoRF per example and method.
+    let csv = std::fs::read_to_string(out.join("per_instance.csv")).unwrap();
+    let mut by: std::collections::BTreeMap<(String, String), [f64; 3]> = Default::default();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.rsplitn(4, ',').collect();
+        let (value, metric, method, id) = (f[0], f[1], f[2], f[3]);
+        let slot = ["morf", "lerf", "abpc"].iter().position(|m| *m == metric);
+        if let Some(i) = slot {
+            by.entry((id.into(), method.into()))
+                .or_insert([f64::NAN; 3])[i] = value.parse().unwrap();
+        }
+    }
+    assert_eq!(by.len(), 3 * methods.len(), "{csv}");
+    for (k, [morf, lerf, abpc]) in &by {
+        assert!(
+            (abpc - (lerf - morf)).abs() < 1e-9,
+            "{k:?}: {morf} {lerf} {abpc}"
+        );
+    }
+    // The cross-check's inputs: one record per example and method, with 101-point curves.
+    let index = read_json(&out.join("m4/index.json"));
+    assert_eq!(index["methods"].as_array().unwrap().len(), methods.len());
+    let records = read_jsonl(&out.join("m4/gae_start_layer-3.jsonl"));
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        let n = r["unit_scores"].as_array().unwrap().len();
+        assert_eq!(r["units"].as_array().unwrap().len(), n);
+        assert_eq!(r["morf_curve"].as_array().unwrap().len(), 101);
+        assert_eq!(r["lerf_removed"].as_array().unwrap().len(), 100);
+        // The last step of each removes every token.
+        assert_eq!(r["morf_removed"][99].as_array().unwrap().len(), n);
+        assert!(r["id"].is_string() && r["class"].is_number());
+    }
+    assert!(out.join("plots/morf.png").is_file());
+}
+
+#[test]
+fn m4_entries_refuse_a_reduction_or_a_start_layer_they_cannot_have() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = table(dir.path());
+    let out = dir.path().join("o");
+    let check = |methods: &str, needles: &[&str]| {
+        let args = eval_args(&data, &out, &["--preset", "m4", "--methods", methods]);
+        fails_with(&strs(&args), needles)
+    };
+    check(
+        "gae:reduce=abs",
+        &["gae:reduce=abs", "reduce applies to ig"],
+    );
+    check("ig:reduce=max", &["`max` is not one of sum, abs, sq"]);
+    check(
+        "ig,rollout:start_layer=4",
+        &[
+            "rollout:start_layer=4",
+            "start_layer 4 does not exist",
+            "1..=3",
+        ],
+    );
+    check("gae:start_layer=0", &["start_layer 0 does not exist"]);
+    assert!(!out.exists(), "no output directory for a failed run");
+}
+
 /// An ERASER-shaped directory of three documents with one evidence span each.
 fn eraser_dir(dir: &Path) -> std::path::PathBuf {
     let root = dir.join("movies");

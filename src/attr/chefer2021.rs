@@ -59,14 +59,9 @@ pub const INFO: MethodInfo = MethodInfo::new(
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let num_layers = subject.model.num_layers();
-    if !(1..=num_layers).contains(&params.start_layer) {
-        return Err(CaligError::InvalidInput(format!(
-            "start_layer {} does not exist: the model has blocks 1..={num_layers}",
-            params.start_layer
-        )));
-    }
+    let first = super::gae::first_block(subject, params)?;
     let maps = relevance_maps(subject)?;
-    let c = rollout(&maps, params.start_layer - 1, !subject.is_text())?;
+    let c = rollout(&maps, first, !subject.is_text())?;
     let mut scores = subject.readout(&c)?;
     scores[0] = 0.0;
     let per_block = maps

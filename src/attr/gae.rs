@@ -1,5 +1,6 @@
 //! Generic Attention-model Explainability (Chefer et al., ICCV 2021):
-//! Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+, R = I, R ← R + Ā^(l)·R for l = 1..L, read at \[CLS\].
+//! Ā^(l) = mean_k (∇A^(l,k) ⊙ A^(l,k))^+, R = I, R ← R + Ā^(l)·R for l = s..L, read at \[CLS\];
+//! s = `start_layer` (default 1: every block; M⁴ sweeps it).
 
 use super::grads::attention_relevance;
 use super::{Attribution, Params, Scores, Subject};
@@ -66,11 +67,25 @@ pub const INFO: MethodInfo = MethodInfo::new(
     "Generic Attention-model Explainability (Chefer et al., ICCV 2021).",
     run,
 )
-.unsigned();
+.unsigned()
+.reading(&[&["start_layer"]]);
 
-pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
+/// The index (0-based) of `start_layer`'s block, refused when the model has no such block.
+pub(crate) fn first_block(subject: &Subject, params: &Params) -> Result<usize> {
+    let num_layers = subject.model.num_layers();
+    if !(1..=num_layers).contains(&params.start_layer) {
+        return Err(crate::error::CaligError::InvalidInput(format!(
+            "start_layer {} does not exist: the model has blocks 1..={num_layers}",
+            params.start_layer
+        )));
+    }
+    Ok(params.start_layer - 1)
+}
+
+pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
+    let first = first_block(subject, params)?;
     let maps = relevance_maps(subject)?;
-    let r = accumulate(&maps)?;
+    let r = accumulate(&maps[first..])?;
     Ok(Attribution::scores_only(Scores::Tokens(
         subject.readout(&r)?,
     )))

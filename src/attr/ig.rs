@@ -4,7 +4,7 @@
 
 use super::path::auto::integrate_paths;
 use super::path::{logit_at, Path, Space};
-use super::{reference, Attribution, Delta, Params, Subject};
+use super::{reference, Attribution, Delta, Params, Reduce, Subject};
 use candle_core::Tensor;
 use crate::error::Result;
 use super::{settings, Completeness, MethodInfo};
@@ -16,7 +16,7 @@ pub const INFO: MethodInfo = MethodInfo::new(
 )
 .with_reference()
 .integrating_path()
-.reading(&[settings::PATH])
+.reading(&[settings::PATH, &["reduce"]])
 .conserving(Completeness::LogitDifference);
 
 pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
@@ -48,8 +48,14 @@ pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
     let attribution = (Tensor::stack(&out.attributions, 0)?.sum(0)? / n)?;
     let y_base = y_bases.iter().sum::<f64>() / n;
     let delta = out.deltas.iter().sum::<f64>() / n;
+    // `reduce` (M⁴): |a| or a² per dimension before the sum; the delta stays the signed one's.
+    let reduced = match params.reduce {
+        Reduce::Sum => attribution,
+        Reduce::Abs => attribution.abs()?,
+        Reduce::Sq => attribution.sqr()?,
+    };
     Ok(Attribution {
-        scores: subject.scores_of(&attribution)?,
+        scores: subject.scores_of(&reduced)?,
         layers: None,
         delta: Delta::Scalar(delta),
         details: None,

@@ -39,7 +39,7 @@ pub use method::{Completeness, MethodInfo};
 pub use objective::{Contrast, Objective};
 pub use params::{
     Aggregation, AttentionMode, AttentionSign, Cls, Fusion, Heads, LayerRelevance, Layers, Params,
-    Propagation, Specials,
+    Propagation, Reduce, Specials,
 };
 pub use settings::{Setting, SETTINGS};
 pub use subject::Subject;

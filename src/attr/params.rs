@@ -131,6 +131,22 @@ pub enum Cls {
     Spread,
 }
 
+/// How `ig` turns its attributions over the embedding dimensions (channels for images) into one
+/// score per token (M⁴'s three IG entries; DESIGN §3's score is `sum`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[derive(VariantArray, IntoStaticStr, EnumMessage)]
+#[strum(serialize_all = "lowercase")]
+pub enum Reduce {
+    /// Σ_d a_d: signed, completeness holds for the token scores.
+    #[default]
+    Sum,
+    /// Σ_d |a_d|: unsigned.
+    Abs,
+    /// Σ_d a_d²: unsigned.
+    Sq,
+}
+
 /// Which hidden states the layer methods cover.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Layers {
@@ -248,6 +264,10 @@ pub struct Params {
     /// its default, so that `calig eval` caches keyed by the parameters stay valid.
     #[serde(skip_serializing_if = "is_first_block")]
     pub start_layer: usize,
+    /// ig: how the embedding dimensions are reduced to a token score. Left out of the
+    /// serialised form at its default (cache keys).
+    #[serde(skip_serializing_if = "is_sum")]
+    pub reduce: Reduce,
     /// `--steps auto`: the path methods raise their steps (path/auto.rs) until every
     /// completeness delta is within this share of its logit difference (`steps` is then unused).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -275,6 +295,10 @@ fn is_lig(r: &LayerRelevance) -> bool {
 
 fn is_keep(c: &Cls) -> bool {
     *c == Cls::Keep
+}
+
+fn is_sum(r: &Reduce) -> bool {
+    *r == Reduce::Sum
 }
 
 fn is_first_block(start_layer: &usize) -> bool {

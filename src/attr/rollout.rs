@@ -1,5 +1,5 @@
 //! Attention rollout (Abnar & Zuidema 2020): Ã^(l) = rownorm(mean_k A^(l,k) + I),
-//! R = Ã^(L)···Ã^(1), read at \[CLS\].
+//! R = Ã^(L)···Ã^(s), read at \[CLS\]; s = `start_layer` (default 1: every block).
 
 use super::{Attribution, Params, Scores, Subject};
 use crate::error::Result;
@@ -12,12 +12,14 @@ pub const INFO: MethodInfo = MethodInfo::new(
     run,
 )
 .unsigned()
+.reading(&[&["start_layer"]])
 .without_contrast();
 
-pub fn run(subject: &Subject, _params: &Params) -> Result<Attribution> {
+pub fn run(subject: &Subject, params: &Params) -> Result<Attribution> {
+    let first = super::gae::first_block(subject, params)?;
     let out = subject.model.forward(&subject.input)?;
     let mut r: Option<Tensor> = None;
-    for a in &out.attentions {
+    for a in &out.attentions[first..] {
         let mean = a.squeeze(0)?.mean(0)?;
         let eye = Tensor::eye(mean.dim(0)?, mean.dtype(), mean.device())?;
         let aug = (mean + eye)?;

@@ -9,7 +9,7 @@
 use super::baseline::{Baseline, BaselineSpec};
 use super::params::{
     Aggregation, AttentionMode, AttentionSign, Cls, Fusion, Heads, LayerRelevance, Layers, Params,
-    Propagation, Specials,
+    Propagation, Reduce, Specials,
 };
 use super::path::auto::FIRST_STEPS;
 use super::quadrature::Quadrature;
@@ -540,7 +540,7 @@ pub static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "start_layer",
-        doc: "chefer2021: the first block of the rollout, 1..=L (1: every block; L: the last block only, as Chefer et al.'s BERT code).",
+        doc: "chefer2021, gae, rollout: the first block of the accumulation, 1..=L (1: every block; L: the last block only, as Chefer et al.'s BERT code).",
         kind: Kind::Count,
         default: Default::Value("1"),
         scope: Scope::Method,
@@ -549,6 +549,20 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
         get: |p| p.start_layer.into(),
+        report: Report::Value,
+        active: always,
+    },
+    Setting {
+        name: "reduce",
+        doc: "ig: the token score from the embedding dimensions (channels for images): sum, abs (Σ|a|) or sq (Σa²), M⁴'s three IG entries.",
+        kind: Kind::Choice(choice::described::<Reduce>),
+        default: Default::Value("sum"),
+        scope: Scope::Method,
+        set: |p, v| {
+            p.reduce = choice::parse(v)?;
+            Ok(())
+        },
+        get: |p| name_of(p.reduce),
         report: Report::Value,
         active: always,
     },

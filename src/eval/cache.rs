@@ -70,6 +70,9 @@ pub struct Measured {
     /// ferret: the predicted class's scores of the tokens between the first and the last.
     #[serde(default)]
     pub ferret_scores: Option<Vec<f64>>,
+    /// M⁴: the unit scores, the removal sets and the curves, for tools/eval/crosscheck_m4.py.
+    #[serde(default)]
+    pub m4: Option<serde_json::Value>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

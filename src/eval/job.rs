@@ -126,7 +126,9 @@ impl EvalJob {
     /// The text removal: given, else the preset's.
     fn removal(&self) -> Removal {
         self.removal.unwrap_or(match self.preset {
-            Some(Preset::Chefer) | Some(Preset::BeyondIntuition) => Removal::PadMask,
+            Some(Preset::Chefer) | Some(Preset::BeyondIntuition) | Some(Preset::M4) => {
+                Removal::PadMask
+            }
             _ => Removal::Delete,
         })
     }
@@ -136,13 +138,19 @@ impl EvalJob {
     fn methods(
         &self,
         is_text: bool,
+        num_layers: usize,
         log: &dyn Fn(&str),
     ) -> Result<(Vec<MethodSpec>, Vec<WordScores>)> {
-        let mut methods = if self.methods.trim().is_empty() {
-            Vec::new()
-        } else {
+        let mut methods = if !self.methods.trim().is_empty() {
             MethodSpec::parse_list(&self.methods, is_text)?
+        } else if self.preset == Some(Preset::M4) && self.attributions.is_empty() {
+            MethodSpec::parse_list(&m4_methods(num_layers), is_text)?
+        } else {
+            Vec::new()
         };
+        for spec in &methods {
+            spec.check_layers(num_layers)?;
+        }
         for spec in &methods {
             for name in &spec.ignored {
                 log(&format!(
@@ -186,6 +194,26 @@ impl EvalJob {
     }
 }
 
+/// What `--preset m4` evaluates without --methods: IG's embedding-dimension attributions
+/// reduced by `sum`, `abs` and `sq` (M⁴'s three IG entries), gae, chefer2021 and rollout
+/// from start blocks 1, 3, 5, … and L (M⁴'s 0-based sweep 0, 2, …, 10, 11 on 12 blocks), and
+/// the random floor.
+pub fn m4_methods(num_layers: usize) -> String {
+    let mut starts: Vec<usize> = (1..=num_layers).step_by(2).collect();
+    if starts.last() != Some(&num_layers) {
+        starts.push(num_layers);
+    }
+    let mut entries: Vec<String> = ["sum", "abs", "sq"]
+        .iter()
+        .map(|r| format!("ig:reduce={r}"))
+        .collect();
+    for method in ["gae", "chefer2021", "rollout"] {
+        entries.extend(starts.iter().map(|s| format!("{method}:start_layer={s}")));
+    }
+    entries.push("random".into());
+    entries.join(",")
+}
+
 fn metrics_for(a: &EvalJob, rationales: bool) -> Vec<MetricChoice> {
     use MetricChoice::*;
     let mut m = if !a.metrics.is_empty() {
@@ -203,6 +231,7 @@ fn metrics_for(a: &EvalJob, rationales: bool) -> Vec<MetricChoice> {
             ],
             Some(Preset::Chefer) | Some(Preset::BeyondIntuition) => vec![Perturbation, TokenF1],
             Some(Preset::Ferret) => MetricChoice::ferret(rationales),
+            Some(Preset::M4) => vec![M4],
         }
         .into_iter()
         .filter(|c| rationales || !c.needs_rationales())
@@ -219,7 +248,7 @@ pub fn run(a: &EvalJob, m: &LoadedModel, log: &dyn Fn(&str)) -> Result<serde_jso
     let start = Instant::now();
     let is_text = m.config.family.is_text();
     a.check_removal(is_text)?;
-    let (methods, external) = a.methods(is_text, log)?;
+    let (methods, external) = a.methods(is_text, m.config.num_layers, log)?;
     let selected = data::select(&a.selection(), &m.config)?;
     let metrics = metrics_for(a, selected.rationales);
     let names: Vec<String> = methods.iter().map(|s| s.name.clone()).collect();

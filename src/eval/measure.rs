@@ -4,6 +4,7 @@
 use super::cache::Measured;
 use super::faithfulness::{self, Predictor, THRESHOLDS};
 use super::ferret;
+use super::m4;
 use super::metrics::MetricChoice;
 use super::removal::Retokenized;
 use super::units::Units;
@@ -18,6 +19,8 @@ pub(super) struct Measure<'a> {
     pub(super) gold: usize,
     pub(super) want: &'a dyn Fn(MetricChoice) -> bool,
     pub(super) rationales: bool,
+    /// Text (M⁴'s text protocol) or image patches.
+    pub(super) is_text: bool,
     pub(super) ferret: Option<&'a FerretInput<'a>>,
     /// The data set has rationales: keep the scores ferret's plausibility reads.
     pub(super) ferret_rationales: bool,
@@ -73,6 +76,40 @@ fn measure_ferret(
     if x.ferret_rationales {
         r.ferret_scores = Some(content);
     }
+    Ok(())
+}
+
+/// M⁴'s MoRF, LeRF and ABPC of the predicted class's map: text over the sub-word tokens
+/// between the special ones (as InterpretDL's PerturbationNLP), images over the patches.
+fn measure_m4(x: &Measure, token_scores: &[f64], r: &mut Measured) -> Result<()> {
+    let (units, unit_scores): (Vec<Vec<usize>>, Vec<f64>) = if x.is_text {
+        let fixed = x.predictor.fixed();
+        (0..x.predictor.len())
+            .filter(|&i| !fixed[i])
+            .map(|i| (vec![i], token_scores[i]))
+            .unzip()
+    } else {
+        (x.units.positions.clone(), x.units.scores(token_scores))
+    };
+    let (m, morf_sets, lerf_sets) =
+        m4::m4(x.predictor, &units, &unit_scores, x.predicted, x.is_text)?;
+    r.values.push(("morf".into(), m.morf));
+    r.values.push(("lerf".into(), m.lerf));
+    r.values.push(("abpc".into(), m.abpc));
+    r.m4 = Some(serde_json::json!({
+        "class": x.predicted,
+        "units": units,
+        "unit_scores": unit_scores,
+        "morf_removed": morf_sets,
+        "lerf_removed": lerf_sets,
+        "morf_curve": m.morf_curve,
+        "lerf_curve": m.lerf_curve,
+        "morf": m.morf,
+        "lerf": m.lerf,
+        "abpc": m.abpc,
+    }));
+    r.curves.push(("morf".into(), m.morf_curve));
+    r.curves.push(("lerf".into(), m.lerf_curve));
     Ok(())
 }
 
@@ -134,6 +171,9 @@ pub(super) fn measure(
                 }
             }
         }
+    }
+    if want(MetricChoice::M4) {
+        measure_m4(x, &scores_for(x.predicted)?, &mut r)?;
     }
     if want(MetricChoice::Perturbation) || x.rationales {
         let s = scores_for(x.gold)?;

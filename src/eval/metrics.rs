@@ -27,6 +27,9 @@ pub enum MetricChoice {
     IouF1,
     /// Area under the precision–recall curve of the soft scores.
     Auprc,
+    /// M⁴'s MoRF, LeRF and ABPC = LeRF − MoRF: means of p_ŷ over percentile removal steps
+    /// (text: 100, images: 20; src/eval/m4.rs).
+    M4,
     /// ferret's AOPC comprehensiveness: sub-word tokens, bins 0.1…1.0, positive scores only,
     /// removed tokens deleted and the text re-tokenised.
     AopcCompr,
@@ -94,7 +97,8 @@ pub fn higher_is_better(metric: &str) -> bool {
         || metric.starts_with("log_odds")
         || metric == "deletion_auc"
         || metric == "perturbation_positive_auc"
-        || metric == "aopc_suff")
+        || metric == "aopc_suff"
+        || metric == "morf")
 }
 
 #[cfg(test)]
@@ -109,8 +113,9 @@ mod tests {
         assert!(higher_is_better("perturbation_negative_auc"));
         assert!(higher_is_better("token_f1@5"));
         assert!(!higher_is_better("aopc_suff") && higher_is_better("aopc_compr"));
-        assert_eq!(MetricChoice::all(false).len(), 6);
-        assert_eq!(MetricChoice::all(true).len(), 9);
+        assert!(!higher_is_better("morf") && higher_is_better("lerf") && higher_is_better("abpc"));
+        assert_eq!(MetricChoice::all(false).len(), 7);
+        assert_eq!(MetricChoice::all(true).len(), 10);
         assert_eq!(MetricChoice::ferret(false).len(), 3);
         assert_eq!(MetricChoice::ferret(true).len(), 6);
     }
@@ -134,4 +139,8 @@ pub enum Preset {
     /// (token F1, IOU and AUPRC with rationales) on sub-word tokens, positive scores only;
     /// removed tokens deleted and the text re-tokenised.
     Ferret,
+    /// M⁴ (Li et al. 2023, InterpretDL's evaluators): MoRF, LeRF and ABPC over percentile
+    /// steps; text tokens set to \[PAD\] with attention mask 0, image patches grey; without
+    /// --methods, IG under sum/abs/sq and a start_layer sweep of gae, chefer2021 and rollout.
+    M4,
 }

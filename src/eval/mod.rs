@@ -11,6 +11,7 @@ pub mod faithfulness;
 pub mod ferret;
 pub mod image_removal;
 pub mod job;
+pub mod m4;
 pub mod measure;
 pub mod metrics;
 pub mod options;

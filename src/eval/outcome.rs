@@ -51,6 +51,8 @@ pub struct Outcome {
     /// ferret's explanation records per method (ferret metrics only): text, tokens, the
     /// predicted class's token scores and the rationale per token, for its evaluators.
     pub ferret: Vec<Vec<serde_json::Value>>,
+    /// M⁴ records per method: unit scores, removal sets, curves and scores per example.
+    pub m4: Vec<Vec<serde_json::Value>>,
 }
 
 pub(super) struct Collector {
@@ -139,6 +141,7 @@ impl Outcome {
             max_abs_delta: vec![],
             eraser: vec![],
             ferret: vec![],
+            m4: vec![],
         }
     }
 }

@@ -232,12 +232,13 @@ impl Run<'_> {
         self.plots(out)?;
         write_export(&dir.join("eraser"), self.methods, &out.eraser)?;
         write_export(&dir.join("ferret"), self.methods, &out.ferret)?;
+        write_export(&dir.join("m4"), self.methods, &out.m4)?;
         Ok(json)
     }
 
     /// One PNG per curve the run has.
     fn plots(&self, out: &Outcome) -> Result<()> {
-        const PLOTS: [(&str, &str, &str, &str); 5] = [
+        const PLOTS: [(&str, &str, &str, &str); 7] = [
             (
                 "token_f1_at_k",
                 "Token-F1@k against human rationales",
@@ -267,6 +268,18 @@ impl Run<'_> {
                 "Negative perturbation (least relevant first)",
                 "fraction removed",
                 "accuracy",
+            ),
+            (
+                "morf",
+                "M⁴ MoRF: p(ŷ) as the most relevant percentiles are removed",
+                "step / K",
+                "p(ŷ)",
+            ),
+            (
+                "lerf",
+                "M⁴ LeRF: p(ŷ) as the least relevant percentiles are removed",
+                "step / K",
+                "p(ŷ)",
             ),
         ];
         for (key, title, x, y) in PLOTS {

@@ -109,7 +109,7 @@ fn signed(i: &Interval) -> String {
 }
 
 /// The metrics of the headline table, in column order, when present.
-const HEADLINE: [&str; 17] = [
+const HEADLINE: [&str; 20] = [
     "comprehensiveness_aopc",
     "sufficiency_aopc",
     "log_odds@0.2",
@@ -127,6 +127,9 @@ const HEADLINE: [&str; 17] = [
     "auprc_plau",
     "token_f1_plau",
     "token_iou_plau",
+    "morf",
+    "lerf",
+    "abpc",
 ];
 
 /// One row per method, one column per headline metric: the mean and, against the reference,

@@ -88,6 +88,8 @@ struct Run<'a> {
     /// The largest |delta| per method over this run's examples (the cache may hold others).
     deltas: Vec<f64>,
     ferret: Vec<Vec<serde_json::Value>>,
+    /// M⁴ records per method (tools/eval/crosscheck_m4.py reads them).
+    m4: Vec<Vec<serde_json::Value>>,
     bar: ProgressBar,
 }
 
@@ -126,6 +128,7 @@ impl<'a> Run<'a> {
             counts: vec![Counts::default(); n],
             deltas: vec![0.0; n],
             ferret: Vec::new(),
+            m4: Vec::new(),
             bar: crate::progress::bar(
                 opts.progress,
                 examples * n,
@@ -197,6 +200,7 @@ impl<'a> Run<'a> {
                 gold: ex.label,
                 want: &want,
                 rationales: rationales && opts.calig_rationales(),
+                is_text,
                 ferret: removal.ferret.as_ref(),
                 ferret_rationales: rationales,
             },
@@ -219,7 +223,20 @@ impl<'a> Run<'a> {
             self.col.value(name, ei, mi, *v);
         }
         for (name, c) in &measured.curves {
-            self.col.curve(name, &FRACTIONS, mi, c.clone());
+            // M⁴'s curves have their own steps (src/eval/m4.rs): x = the step / K.
+            let xs: Vec<f64> = if c.len() == FRACTIONS.len() {
+                FRACTIONS.to_vec()
+            } else {
+                let k = (c.len() - 1) as f64;
+                (0..c.len()).map(|i| i as f64 / k).collect()
+            };
+            self.col.curve(name, &xs, mi, c.clone());
+        }
+        if let Some(v) = &measured.m4 {
+            self.m4.resize(self.opts.methods.len(), Vec::new());
+            let mut v = v.clone();
+            v["id"] = serde_json::json!(self.infos[ei].id);
+            self.m4[mi].push(v);
         }
         if let Some(c) = case {
             if let Some(s) = &measured.gold_unit_scores {
@@ -296,6 +313,7 @@ impl<'a> Run<'a> {
             max_abs_delta: self.deltas,
             eraser,
             ferret: self.ferret,
+            m4: self.m4,
         }
     }
 }

@@ -120,6 +120,19 @@ impl MethodSpec {
             })
             .and_then(|()| params.validate())
             .map_err(|e| bad(entry, reason(e)))?;
+        // A reduction the method cannot apply is an error, not a warning: the entry's name
+        // would promise a table that is not there.
+        if own.iter().any(|(k, _)| k == "reduce")
+            && !matches!(kind, Kind::Method(m) if m.info().reads("reduce"))
+        {
+            return Err(bad(
+                entry,
+                format!(
+                    "reduce applies to ig (attributions over embedding dimensions); {head} has \
+                     one score per token"
+                ),
+            ));
+        }
         let ignored = match kind {
             Kind::Method(m) => {
                 settings::ignored(own.iter().map(|(k, _)| k.as_str()), &[m], &params)
@@ -144,6 +157,22 @@ impl MethodSpec {
             ignored,
             precision,
         })
+    }
+
+    /// Refuses a `start_layer` that the model's `num_layers` blocks do not have, before
+    /// anything runs (the methods refuse it too, but only once an example reaches them).
+    pub fn check_layers(&self, num_layers: usize) -> Result<()> {
+        let reads = matches!(self.kind, Kind::Method(m) if m.info().reads("start_layer"));
+        if reads && !(1..=num_layers).contains(&self.params.start_layer) {
+            return Err(bad(
+                &self.name,
+                format!(
+                    "start_layer {} does not exist: the model has blocks 1..={num_layers}",
+                    self.params.start_layer
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// A `--methods` list; see the module documentation for how commas split it.
