@@ -27,7 +27,8 @@ pub const IMAGE_STEPS: usize = 20;
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len();
     let qq = q / 100.0;
-    let virtual_index = n as f64 * qq + (1.0 + qq * -1.0) - 1.0;
+    // numpy writes 1 + q′·(−1): negation is exact, so 1 − q′ is the same float.
+    let virtual_index = n as f64 * qq + (1.0 - qq) - 1.0;
     let below = virtual_index.floor().clamp(0.0, (n - 1) as f64);
     let above = (below + 1.0).min((n - 1) as f64);
     let t = virtual_index - below;
@@ -40,8 +41,11 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
+/// The units each removal step takes away, one list per step.
+pub type Steps = Vec<Vec<usize>>;
+
 /// Which units each removal step takes away: `(morf, lerf)`, K steps each.
-pub fn removal_sets(scores: &[f64], is_text: bool) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+pub fn removal_sets(scores: &[f64], is_text: bool) -> (Steps, Steps) {
     let mut sorted = scores.to_vec();
     sorted.sort_by(f64::total_cmp);
     let pick = |keep: &dyn Fn(f64) -> bool| -> Vec<usize> {
@@ -102,7 +106,7 @@ pub fn m4(
     unit_scores: &[f64],
     class: usize,
     is_text: bool,
-) -> Result<(M4, Vec<Vec<usize>>, Vec<Vec<usize>>)> {
+) -> Result<(M4, Steps, Steps)> {
     let (morf_sets, lerf_sets) = removal_sets(unit_scores, is_text);
     let fixed = p.fixed();
     let keep_of = |removed: &[usize]| {
