@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{calig, fails_with, fixture, stderr, stdout};
+use common::{calig, copy_fixture_files, fails_with, fixture, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,13 +12,7 @@ fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     std::fs::create_dir(&dir).unwrap();
-    for e in std::fs::read_dir(fixture(name)).unwrap() {
-        let e = e.unwrap();
-        // The checkpoint's files; sub-folders (vit/expected/) hold other tests' inputs.
-        if e.path().is_file() {
-            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-        }
-    }
+    copy_fixture_files(name, &dir);
     (tmp, dir)
 }
 
@@ -267,10 +261,7 @@ fn hub_ids_resolve_through_the_local_cache() {
         .path()
         .join("models--some-org--tiny-bert/snapshots/0123abcd");
     std::fs::create_dir_all(&snapshot).unwrap();
-    for e in std::fs::read_dir(fixture("bert")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), snapshot.join(e.file_name())).unwrap();
-    }
+    copy_fixture_files("bert", &snapshot);
     std::fs::create_dir_all(cache.path().join("models--some-org--tiny-bert/refs")).unwrap();
     std::fs::write(
         cache.path().join("models--some-org--tiny-bert/refs/main"),

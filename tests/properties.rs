@@ -142,10 +142,7 @@ fn edited_copy(
     edit: impl FnOnce(&mut std::collections::HashMap<String, candle_core::Tensor>),
 ) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(fixture(name)).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), tmp.path().join(e.file_name())).unwrap();
-    }
+    common::copy_fixture_files(name, tmp.path());
     let path = tmp.path().join("model.safetensors");
     let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     edit(&mut tensors);

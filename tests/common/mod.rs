@@ -23,6 +23,17 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Copies a fixture's checkpoint files (not its sub-folders: vit/expected/ holds other tests'
+/// inputs) into `to`, an existing directory.
+pub fn copy_fixture_files(name: &str, to: &std::path::Path) {
+    for e in std::fs::read_dir(fixture(name)).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
 pub fn read_json(path: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
