@@ -11,6 +11,7 @@ mod output;
 mod predict;
 mod render;
 mod report_args;
+mod serve;
 
 use anyhow::Result;
 use calig::model::{load_model_with, LoadedModel};
@@ -45,6 +46,8 @@ enum Command {
     Batch(batch::BatchArgs),
     /// Redraw saved explanations (explain's JSON or batch's JSON lines) as text, HTML or PNG.
     Render(render::RenderArgs),
+    /// A local web page and JSON API to explain texts interactively (docs/serve.md).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,5 +130,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Batch(a) => batch::run(a),
         Command::Render(a) => render::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
