@@ -405,6 +405,30 @@ fn chromium() -> Option<std::path::PathBuf> {
     })
 }
 
+/// The DOM of `url` once its scripts have run (headless Chromium with a fresh profile); fails on
+/// a script error.
+fn dump_dom(browser: &std::path::Path, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--virtual-time-budget=30000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "chromium failed: {err}");
+    assert!(!err.contains("Uncaught"), "console errors: {err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// The page in headless Chromium: a query URL fills the form, runs the explanation through the
 /// API and shows the report's map and the layer view. Without a `chromium` binary the test says
 /// so and checks the page's HTML only.
@@ -418,29 +442,13 @@ fn the_page_explains_a_query_url_in_chromium() {
         assert!(page.body.contains("id=\"report\""));
         return;
     };
-    let profile = tempfile::tempdir().unwrap();
-    let url = format!(
-        "http://{}/?text=a%20gorgeous%20%2C%20witty%20movie%20.&methods=calig,gxi&steps=8",
-        server.addr
+    let dom = dump_dom(
+        &browser,
+        &format!(
+            "http://{}/?text=a%20gorgeous%20%2C%20witty%20movie%20.&methods=calig,gxi&steps=8",
+            server.addr
+        ),
     );
-    let o = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--virtual-time-budget=30000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "chromium failed: {err}");
-    assert!(!err.contains("Uncaught"), "console errors: {err}");
     // The form took the query; the report's maps came back, coloured; the layer view shows
     // CA-LIG's parts with coloured tokens.
     for needle in [
@@ -455,4 +463,118 @@ fn the_page_explains_a_query_url_in_chromium() {
     ] {
         assert!(dom.contains(needle), "`{needle}` not in the page:\n{dom}");
     }
+}
+
+/// A `calig eval` output of the BERT fixture on three sentences, in `dir/out`.
+fn eval_run(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("data.tsv");
+    std::fs::write(
+        &data,
+        "sentence\tlabel\na gorgeous , witty movie .\t1\na dull and tedious film\t0\nthe acting is superb\t1\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    printed(&[
+        "eval",
+        "--model",
+        fixture("bert").to_str().unwrap(),
+        "--dataset",
+        data.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--methods",
+        "calig:steps=8,ig:steps=8,gae",
+        "--metrics",
+        "comprehensiveness,deletion",
+    ]);
+    out
+}
+
+#[test]
+fn the_run_browser_serves_an_eval_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = eval_run(dir.path());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let server = Server::start(&[
+        "--model",
+        fixture("bert").to_str().unwrap(),
+        "--run",
+        out.to_str().unwrap(),
+        "--run",
+        empty.to_str().unwrap(),
+    ]);
+    let runs = server.request("GET", "/api/runs", None).json();
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["name"], "out");
+    assert_eq!(runs[0]["n"], 3);
+    assert_eq!(
+        runs[0]["methods"],
+        json!(["calig:steps=8", "ig:steps=8", "gae"])
+    );
+    // A directory that is no eval output says so, and the others still list.
+    assert!(runs[1]["error"].as_str().unwrap().contains("results.json"));
+
+    let run = server.request("GET", "/api/runs/0", None);
+    assert_eq!(run.status, 200, "{}", run.body);
+    let run = run.json();
+    let results = common::read_json(&out.join("results.json"));
+    assert_eq!(run["tables"], results["tables"]);
+    let examples = run["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 3);
+    // Every row of per_instance.csv is in its example's values.
+    let csv = std::fs::read_to_string(out.join("per_instance.csv")).unwrap();
+    let mut rows = 0;
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').map(|f| f.trim_matches('"')).collect();
+        let e = examples.iter().find(|e| e["id"] == f[0]).unwrap();
+        let v = e["values"][f[1]][f[2]].as_f64().unwrap();
+        assert_eq!(v, f[3].parse::<f64>().unwrap(), "{line}");
+        rows += 1;
+    }
+    assert!(rows >= 3 * 3 * 2, "{rows} rows");
+
+    server
+        .request("GET", "/api/runs/2", None)
+        .refused(404, &["no run `2`", "has 2"]);
+    server
+        .request("GET", "/api/runs/..%2F..%2Fetc", None)
+        .refused(404, &["no run"]);
+    server
+        .request("GET", "/api/runs/1", None)
+        .refused(404, &["results.json"]);
+    let page = server.request("GET", "/runs", None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("src=\"/runs.js\""));
+    assert_eq!(server.request("GET", "/runs.js", None).status, 200);
+
+    if let Some(browser) = chromium() {
+        let dom = dump_dom(
+            &browser,
+            &format!(
+                "http://{}/runs?run=0&metric=deletion_auc&sort=gae&example=1",
+                server.addr
+            ),
+        );
+        for needle in [
+            "deletion_auc (lower is better)",
+            "<td>ig:steps=8</td>",
+            "example 1 (line 3",
+            "gae ▲",
+        ] {
+            assert!(dom.contains(needle), "`{needle}` not in the page:\n{dom}");
+        }
+    }
+}
+
+#[test]
+fn a_run_that_is_not_a_directory_is_refused_at_start() {
+    let o = common::calig(&["serve", "--port", "0", "--run", "/nonexistent/run"]);
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("--run /nonexistent/run"),
+        "{}",
+        common::stderr(&o)
+    );
 }

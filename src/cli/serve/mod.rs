@@ -1,12 +1,13 @@
 //! `calig serve [--model M]... [--run DIR]... [--port P] [--host H]`: a local HTTP server with
-//! an interactive page over a JSON API (docs/serve.md). Models are loaded once, at start; each
+//! an interactive page and a run browser over a JSON API (docs/serve.md). Models are loaded once, at start; each
 //! runs one job at a time on its own worker behind a bounded queue (queue.rs); the page and its
 //! script are embedded in the binary (page.rs, assets/), and the page uses only the API
-//! (api.rs).
+//! (api.rs, runs.rs for the `--run` directories).
 
 mod api;
 mod page;
 mod queue;
+mod runs;
 
 use super::RuntimeArgs;
 use anyhow::{bail, Context, Result};
@@ -22,8 +23,8 @@ pub struct ServeArgs {
     /// several. Default: minilm-sst2.
     #[arg(long = "model")]
     models: Vec<String>,
-    /// A directory requests may name files in (a `calig eval` output; its browser is still to
-    /// come); repeat for several. Requests never read files outside these directories.
+    /// A `calig eval` output directory to browse at /runs; repeat for several. Requests never
+    /// read files outside these directories.
     #[arg(long = "run", value_name = "DIR")]
     runs: Vec<PathBuf>,
     /// The port to listen on (0: any free port; the address is printed).
@@ -117,7 +118,10 @@ pub fn run(a: ServeArgs) -> Result<()> {
         println!("calig serve: listening on http://{local}/");
         use std::io::Write;
         std::io::stdout().flush()?;
-        let app = api::routes().merge(page::routes()).with_state(state);
+        let app = api::routes()
+            .merge(runs::routes())
+            .merge(page::routes())
+            .with_state(state);
         axum::serve(listener, app).await?;
         Ok(())
     })

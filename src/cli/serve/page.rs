@@ -1,4 +1,4 @@
-//! The single-input page and its script and style, embedded in the binary (no network, no
+//! The single-input page, the run browser (`/runs`) and their scripts and style, embedded in the binary (no network, no
 //! CDN). The page talks to the server through the JSON API only; its colours are the reports'
 //! (render/palette.rs), written into the page when it is served.
 
@@ -13,12 +13,16 @@ use std::sync::Arc;
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/style.css");
+const RUNS: &str = include_str!("assets/runs.html");
+const RUNS_SCRIPT: &str = include_str!("assets/runs.js");
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/", get(index))
         .route("/app.js", get(script))
         .route("/style.css", get(style))
+        .route("/runs", get(|| async { Html(RUNS) }))
+        .route("/runs.js", get(runs_script))
 }
 
 /// The page with the palette filled in.
@@ -45,6 +49,13 @@ async fn script() -> impl IntoResponse {
     )
 }
 
+async fn runs_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        RUNS_SCRIPT,
+    )
+}
+
 async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }
@@ -59,6 +70,9 @@ mod tests {
         for asset in ["src=\"/app.js\"", "href=\"/style.css\""] {
             assert!(page.contains(asset), "{asset}");
         }
-        assert!(!page.contains("http://") && !page.contains("https://"));
+        for page in [page.as_str(), super::RUNS] {
+            assert!(!page.contains("http://") && !page.contains("https://"));
+        }
+        assert!(super::RUNS.contains("src=\"/runs.js\""));
     }
 }
