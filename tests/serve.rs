@@ -578,3 +578,37 @@ fn a_run_that_is_not_a_directory_is_refused_at_start() {
         common::stderr(&o)
     );
 }
+
+#[test]
+fn the_status_shows_a_running_explanations_points() {
+    let dir = fixture("bert");
+    let server = Server::start(&["--model", dir.to_str().unwrap()]);
+    let idle = server.request("GET", "/api/status", None).json();
+    assert_eq!(idle["models"][0]["running"], Value::Null);
+    assert_eq!(idle["models"][0]["waiting"], 0);
+    assert_eq!(idle["models"][0]["capacity"], 4);
+    let body = json!({"text": TEXT, "methods": "calig", "settings": {"steps": 4096}});
+    std::thread::scope(|s| {
+        let slow = s.spawn(|| server.post("/api/explain", &body).status);
+        let started = std::time::Instant::now();
+        let mut seen = None;
+        while started.elapsed() < Duration::from_secs(60) && !slow.is_finished() {
+            let st = server.request("GET", "/api/status", None).json();
+            let r = &st["models"][0]["running"];
+            if r["points_done"].as_u64().is_some_and(|d| d > 0) {
+                seen = Some(r.clone());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let r = seen.expect("the status showed the points of the running explanation");
+        assert!(
+            r["points_planned"].as_u64() >= r["points_done"].as_u64(),
+            "{r}"
+        );
+        assert!(r["seconds"].as_f64().unwrap() > 0.0, "{r}");
+        assert_eq!(slow.join().unwrap(), 200);
+    });
+    let after = server.request("GET", "/api/status", None).json();
+    assert_eq!(after["models"][0]["running"], Value::Null);
+}

@@ -1,5 +1,5 @@
 //! The JSON API under `/api/` (docs/serve.md): `GET /api/models`, `POST /api/predict`,
-//! `POST /api/explain` and `POST /api/render`. Every error is `{"error": MESSAGE}`: 400 for
+//! `POST /api/explain`, `POST /api/render` and `GET /api/status`. Every error is `{"error": MESSAGE}`: 400 for
 //! wrong values, 422 for a body of the wrong shape (unknown or missing fields), 404 for a model
 //! not served, 403 for a path outside the --run directories, 503 (with Retry-After) when the
 //! model's queue is full, 500 for a failure of calig itself.
@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/api/predict", post(predict))
         .route("/api/explain", post(explain))
         .route("/api/render", post(render))
+        .route("/api/status", get(status))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page or endpoint") })
 }
 
@@ -195,6 +196,27 @@ async fn models(Shared(state): Shared<Arc<State>>) -> Json<Value> {
         .collect();
     let settings: Vec<Value> = SETTINGS.iter().map(setting_json).collect();
     Json(json!({"models": models, "methods": methods, "settings": settings}))
+}
+
+/// `GET /api/status`: each model's worker: the running job's seconds and interpolation points
+/// (planned so far, done), the jobs waiting and the queue's capacity. The page polls it for
+/// its progress line.
+async fn status(Shared(state): Shared<Arc<State>>) -> Json<Value> {
+    let models: Vec<Value> = state
+        .models
+        .iter()
+        .map(|s| {
+            let st = s.worker.status();
+            json!({
+                "name": s.name,
+                "running": st.running.map(|(secs, (planned, done))| json!({
+                    "seconds": secs, "points_planned": planned, "points_done": done})),
+                "waiting": st.waiting,
+                "capacity": st.capacity,
+            })
+        })
+        .collect();
+    Json(json!({ "models": models }))
 }
 
 #[derive(Deserialize)]

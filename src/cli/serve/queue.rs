@@ -1,12 +1,15 @@
 //! One worker thread per model and a bounded queue in front of it: the model runs one job at a
 //! time (an explanation already uses every core through the library's own workers), at most
 //! `capacity` jobs wait, and a job that finds the queue full is refused at once ([`Busy`]) so
-//! that a busy server answers 503 instead of piling up requests.
+//! that a busy server answers 503 instead of piling up requests. The worker's [`Status`] (the
+//! running job's interpolation points, the jobs waiting) is readable while a job runs.
 
 use calig::model::LoadedModel;
+use calig::progress::{watch_points_seen, Points};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce(&LoadedModel) + Send>;
@@ -15,23 +18,63 @@ type Job = Box<dyn FnOnce(&LoadedModel) + Send>;
 #[derive(Debug)]
 pub struct Busy;
 
+/// What a worker is doing.
+#[derive(Default)]
+struct State {
+    /// When the running job started, and its interpolation points.
+    running: Option<(Instant, Option<Points>)>,
+    waiting: usize,
+}
+
+/// A snapshot of a worker's state.
+pub struct Status {
+    /// Seconds the running job has run, and its (planned, done) interpolation points so far.
+    pub running: Option<(f64, (u64, u64))>,
+    pub waiting: usize,
+    pub capacity: usize,
+}
+
 /// The worker of one model.
 pub struct Worker {
     jobs: SyncSender<Job>,
+    state: Arc<Mutex<State>>,
+    capacity: usize,
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // A job's panic is caught before it can poison the lock; recover anyway.
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Worker {
     /// Starts the model's thread with room for `capacity` waiting jobs besides the running one.
     pub fn start(name: &str, model: Arc<LoadedModel>, capacity: usize) -> std::io::Result<Self> {
         let (jobs, queue) = sync_channel::<Job>(capacity);
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
         std::thread::Builder::new()
             .name(format!("serve-{name}"))
             .spawn(move || {
                 for job in queue {
-                    job(&model);
+                    {
+                        let mut s = lock(&shared);
+                        s.waiting = s.waiting.saturating_sub(1);
+                        s.running = Some((Instant::now(), None));
+                    }
+                    let seen = |p: Points| {
+                        if let Some(r) = lock(&shared).running.as_mut() {
+                            r.1 = Some(p);
+                        }
+                    };
+                    watch_points_seen(false, seen, || job(&model));
+                    lock(&shared).running = None;
                 }
             })?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            state,
+            capacity,
+        })
     }
 
     /// Queues `f` to run on the model; its result (`Err` with a message if it panicked) comes
@@ -53,9 +96,29 @@ impl Worker {
             // The client may have gone away; its answer is then dropped.
             let _ = tx.send(out);
         });
+        // Counted before it is sent, so that the worker never takes it off a count of zero.
+        lock(&self.state).waiting += 1;
         match self.jobs.try_send(job) {
             Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => Err(Busy),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let mut s = lock(&self.state);
+                s.waiting = s.waiting.saturating_sub(1);
+                Err(Busy)
+            }
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        let s = lock(&self.state);
+        Status {
+            running: s.running.as_ref().map(|(t, p)| {
+                (
+                    t.elapsed().as_secs_f64(),
+                    p.as_ref().map_or((0, 0), Points::get),
+                )
+            }),
+            waiting: s.waiting,
+            capacity: self.capacity,
         }
     }
 }

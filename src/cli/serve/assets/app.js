@@ -144,7 +144,24 @@ async function run(q) {
   const secs = () => ((performance.now() - started) / 1000).toFixed(1);
   $("run").disabled = true;
   $("status").textContent = "running…";
-  const tick = setInterval(() => { $("status").textContent = `running… ${secs()} s`; }, 200);
+  // The model's worker, polled for the interpolation points done and the requests waiting.
+  let polling = false;
+  const poll = async () => {
+    let line = `running… ${secs()} s`;
+    if (!polling) {
+      polling = true;
+      try {
+        const st = (await api("/api/status")).models.find((m) => m.name === q.model);
+        if (st && st.running && st.running.points_planned > 0) {
+          line += ` · ${st.running.points_done} of ${st.running.points_planned} interpolation points`;
+        }
+        if (st && st.waiting > 0) line += ` · ${st.waiting} waiting`;
+      } catch (_) { /* the answer itself will tell */ }
+      polling = false;
+    }
+    if (tick !== null) $("status").textContent = line;
+  };
+  let tick = setInterval(poll, 500);
   try {
     const out = await api("/api/explain", q);
     const es = Array.isArray(out) ? out : [out];
@@ -159,6 +176,7 @@ async function run(q) {
     $("status").textContent = "";
   } finally {
     clearInterval(tick);
+    tick = null;
     $("run").disabled = false;
   }
 }
