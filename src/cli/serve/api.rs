@@ -1,8 +1,8 @@
 //! The JSON API under `/api/` (docs/serve.md): `GET /api/models`, `POST /api/predict`,
-//! `POST /api/explain`, `POST /api/render` and `GET /api/status`. Every error is `{"error": MESSAGE}`: 400 for
-//! wrong values, 422 for a body of the wrong shape (unknown or missing fields), 404 for a model
-//! not served, 403 for a path outside the --run directories, 503 (with Retry-After) when the
-//! model's queue is full, 500 for a failure of calig itself.
+//! `POST /api/explain`, `POST /api/render` and `GET /api/status`. Every error is
+//! `{"error": MESSAGE}`: 400 for wrong values, 422 for a body of the wrong shape (unknown or
+//! missing fields), 404 for a model not served, 403 for a path outside the --run directories,
+//! 503 (with Retry-After) when the model's queue is full, 500 for a failure of calig itself.
 
 use super::queue::Busy;
 use super::{Served, State};
@@ -316,10 +316,11 @@ fn setting_text(name: &str, v: &Value) -> Result<String, ApiError> {
     }
 }
 
-/// Whether `path` lies inside one of `roots` (both resolved, links followed).
-fn inside_roots(path: &Path, roots: &[PathBuf]) -> bool {
+/// `path` resolved (links and `..` followed) when it lies inside one of `roots`.
+fn inside_roots(path: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
     path.canonicalize()
-        .is_ok_and(|p| roots.iter().any(|r| p.starts_with(r)))
+        .ok()
+        .filter(|p| roots.iter().any(|r| p.starts_with(r)))
 }
 
 /// The request's settings applied to the defaults; a path setting must lie inside a `--run`
@@ -331,18 +332,23 @@ fn params_of(
 ) -> Result<Params, ApiError> {
     let mut given = Vec::new();
     for (name, v) in settings {
-        let text = setting_text(name, v)?;
-        if let Some(s) = SETTINGS.iter().find(|s| s.name == name) {
-            if matches!(s.kind, Kind::Path) && !inside_roots(Path::new(&text), roots) {
-                return Err(ApiError::new(
+        let mut text = setting_text(name, v)?;
+        if SETTINGS
+            .iter()
+            .any(|s| s.name == name && matches!(s.kind, Kind::Path))
+        {
+            // The resolved path is what is read, so that the file checked is the file read.
+            let resolved = inside_roots(Path::new(&text), roots).ok_or_else(|| {
+                ApiError::new(
                     StatusCode::FORBIDDEN,
                     format!(
                         "settings.{name}: `{text}` is outside the directories this server may \
                          read (the --run directories{})",
                         if roots.is_empty() { ": none given" } else { "" }
                     ),
-                ));
-            }
+                )
+            })?;
+            text = resolved.display().to_string();
         }
         given.push((name.as_str(), text));
     }
