@@ -612,3 +612,81 @@ fn the_status_shows_a_running_explanations_points() {
     let after = server.request("GET", "/api/status", None).json();
     assert_eq!(after["models"][0]["running"], Value::Null);
 }
+
+#[test]
+fn an_examples_maps_come_from_the_runs_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = eval_run(dir.path());
+    let model = fixture("bert");
+    let server = Server::start(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--run",
+        out.to_str().unwrap(),
+    ]);
+    let r = server.request("GET", "/api/runs/0/examples/1", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["example"]["text"], "a dull and tedious film");
+    assert_eq!(v["missing"], json!([]));
+    let es = v["explanations"].as_array().unwrap();
+    let names: Vec<&str> = es.iter().map(|e| e["method"].as_str().unwrap()).collect();
+    assert_eq!(names, ["calig:steps=8", "ig:steps=8", "gae"]);
+    // The cached scores are what `calig explain` gives for the class the run explained.
+    let predicted = v["example"]["predicted"].to_string();
+    let cli: Value = serde_json::from_str(&printed(&[
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--method",
+        "ig",
+        "--steps",
+        "8",
+        "--target",
+        &predicted,
+        "--format",
+        "json",
+        "a dull and tedious film",
+    ]))
+    .unwrap();
+    assert_eq!(es[1]["tokens"], cli["tokens"]);
+    assert_eq!(es[1]["logits"], cli["logits"]);
+    let (a, b) = (
+        es[1]["scores"].as_array().unwrap(),
+        cli["scores"].as_array().unwrap(),
+    );
+    for (x, y) in a.iter().zip(b) {
+        assert!(
+            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-9,
+            "{a:?} vs {b:?}"
+        );
+    }
+    assert_eq!(es[2]["signed"], false);
+    // The page draws them with the report.
+    let html = server.post("/api/render", &json!({"explanations": es}));
+    assert_eq!(html.status, 200, "{}", html.body);
+    server
+        .request("GET", "/api/runs/0/examples/9", None)
+        .refused(404, &["no example `9`"]);
+
+    // A run whose model is not served says which to serve.
+    let other = Server::start(&[
+        "--model",
+        fixture("roberta").to_str().unwrap(),
+        "--run",
+        out.to_str().unwrap(),
+    ]);
+    other
+        .request("GET", "/api/runs/0/examples/1", None)
+        .refused(404, &["is not served", "--model"]);
+
+    if let Some(browser) = chromium() {
+        let dom = dump_dom(
+            &browser,
+            &format!("http://{}/runs?run=0&example=1", server.addr),
+        );
+        for needle in ["calig-report-v1", "<h3>gae</h3>", "a dull and tedious film"] {
+            assert!(dom.contains(needle), "`{needle}` not in the page:\n{dom}");
+        }
+    }
+}

@@ -121,6 +121,14 @@ fn refuse_truncation(m: &LoadedModel, text: &str) -> Result<()> {
     )?)
 }
 
+/// The `calig eval` job a recorded command line describes (results.json's `command`).
+pub fn eval_job_of(command: &[String]) -> Result<calig::eval::job::EvalJob> {
+    match Cli::try_parse_from(command)?.command {
+        Command::Eval(a) => Ok(a.into_job(command.to_vec(), false).2),
+        _ => anyhow::bail!("not a calig eval command: {}", command.join(" ")),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(a) => info::run(a),

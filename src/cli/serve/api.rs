@@ -50,7 +50,7 @@ impl ApiError {
         }
     }
 
-    fn bad(message: impl Into<String>) -> Self {
+    pub(super) fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
@@ -125,7 +125,7 @@ fn served<'a>(state: &'a State, name: Option<&str>) -> Result<&'a Served, ApiErr
 }
 
 /// Runs `f` on the model's worker and waits for it without blocking the server.
-async fn on_worker<R: Send + 'static>(
+pub(super) async fn on_worker<R: Send + 'static>(
     s: &Served,
     f: impl FnOnce(&LoadedModel) -> Result<R, ApiError> + Send + 'static,
 ) -> Result<R, ApiError> {
@@ -457,4 +457,16 @@ async fn render(body: Result<Json<RenderRequest>, JsonRejection>) -> Answer {
     let html = std::panic::catch_unwind(|| calig::render::html::fragment(&es, &opts))
         .map_err(|_| ApiError::bad("these explanations cannot be drawn (inconsistent lengths?)"))?;
     Ok(Json(json!({ "html": html })).into_response())
+}
+
+/// Runs `f` (file reading) off the server's thread.
+pub(super) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading the run failed: {e}"),
+        )
+    })?
 }

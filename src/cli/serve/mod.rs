@@ -7,6 +7,7 @@
 mod api;
 mod page;
 mod queue;
+mod run_example;
 mod runs;
 
 use super::RuntimeArgs;
@@ -47,6 +48,8 @@ pub struct Served {
     pub name: String,
     pub model: Arc<LoadedModel>,
     pub worker: queue::Worker,
+    /// The model's content hash (calig eval's cache key), computed when a run first needs it.
+    pub hash: std::sync::OnceLock<Option<String>>,
 }
 
 /// What every request handler shares.
@@ -96,6 +99,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
             name: name.clone(),
             model,
             worker,
+            hash: Default::default(),
         });
     }
     let state = Arc::new(State { models, roots });

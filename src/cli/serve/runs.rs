@@ -1,9 +1,9 @@
 //! The run browser's API: `GET /api/runs` lists the `--run` directories (each a `calig eval`
 //! output), `GET /api/runs/{index}` gives one run's summary tables (results.json) and its
-//! examples, each with every method's value of every metric (per_instance.csv). Only the two
-//! files of a directory given on the command line are read; a request names a run by its index.
+//! examples, each with every method's value of every metric (per_instance.csv); an example's
+//! maps come from run_example.rs. A request names a run by its index, never by a path.
 
-use super::api::{Answer, ApiError};
+use super::api::{blocking, Answer, ApiError};
 use super::State;
 use axum::extract::{Path as UrlPath, State as Shared};
 use axum::http::StatusCode;
@@ -19,10 +19,14 @@ pub fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/api/runs", get(list))
         .route("/api/runs/{index}", get(one))
+        .route(
+            "/api/runs/{index}/examples/{id}",
+            get(super::run_example::example),
+        )
 }
 
 /// The run's results.json.
-fn results(dir: &Path) -> Result<Value, ApiError> {
+pub(super) fn results(dir: &Path) -> Result<Value, ApiError> {
     let path = dir.join("results.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ApiError::new(
@@ -113,19 +117,8 @@ async fn list(Shared(state): Shared<Arc<State>>) -> Answer {
 /// metric, each method's mean with its CI, the paired difference, p and verdict) and its
 /// examples with their values.
 async fn one(Shared(state): Shared<Arc<State>>, UrlPath(index): UrlPath<String>) -> Answer {
-    let Some((i, dir)) = index
-        .parse::<usize>()
-        .ok()
-        .and_then(|i| state.roots.get(i).map(|d| (i, d.clone())))
-    else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no run `{index}`: this server has {} (indices from 0; GET /api/runs lists them)",
-                state.roots.len()
-            ),
-        ));
-    };
+    let dir = run_dir(&state, &index)?;
+    let i: usize = index.parse().expect("run_dir parsed it");
     let out = blocking(move || {
         let r = results(&dir)?;
         let mut values = per_instance(&dir)?;
@@ -150,14 +143,20 @@ async fn one(Shared(state): Shared<Arc<State>>, UrlPath(index): UrlPath<String>)
     Ok(Json(out).into_response())
 }
 
-/// Runs file reading off the server's thread.
-async fn blocking<R: Send + 'static>(
-    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
-) -> Result<R, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reading the run failed: {e}"),
-        )
-    })?
+/// The directory of run `index` (its place among the `--run` directories); 404 otherwise.
+pub(super) fn run_dir(state: &State, index: &str) -> Result<std::path::PathBuf, ApiError> {
+    index
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| state.roots.get(i).cloned())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no run `{index}`: this server has {} (indices from 0; GET /api/runs lists \
+                     them)",
+                    state.roots.len()
+                ),
+            )
+        })
 }

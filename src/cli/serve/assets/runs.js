@@ -158,7 +158,43 @@ function showExample(run) {
     t.append(tr);
   }
   box.append(t);
-  box.append(el("p", "The example's maps from the run's cache are not served yet.", "note"));
+  const maps = el("div", "loading the maps from the run's cache…", "note");
+  maps.id = "example-maps";
+  box.append(maps);
+  showMaps(run, e.id, maps);
+}
+
+// The example's maps as the run's cache holds them, drawn by the report (POST /api/render).
+async function showMaps(run, id, box) {
+  try {
+    const ex = await api(`/api/runs/${run.index}/examples/${encodeURIComponent(id)}`);
+    box.className = "";
+    box.replaceChildren();
+    const text = el("p", null, "note");
+    text.append(el("b", "text "), ex.example.text + (ex.example.text_pair ? ` ‖ ${ex.example.text_pair}` : ""));
+    const link = el("a", "explain it on the single-input page");
+    const q = { model: ex.model, text: ex.example.text };
+    if (ex.example.text_pair) q.text_pair = ex.example.text_pair;
+    link.href = "/?" + new URLSearchParams(q).toString();
+    text.append(" · ", link);
+    box.append(text);
+    for (const m of ex.missing) box.append(el("p", `${m.method}: ${m.why}`, "warn"));
+    if (ex.explanations.length) {
+      const r = await fetch("/api/render", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ explanations: ex.explanations }),
+      });
+      const j = await r.json();
+      if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
+      const div = el("div");
+      div.innerHTML = j.html;
+      box.append(div);
+    }
+  } catch (e) {
+    box.className = "error";
+    box.textContent = e.message;
+  }
 }
 
 function draw() {
