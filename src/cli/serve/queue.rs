@@ -122,3 +122,40 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn worker(capacity: usize) -> Worker {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bert");
+        let m = calig::model::load_model(dir, candle_core::DType::F32, &candle_core::Device::Cpu)
+            .unwrap();
+        Worker::start("test", Arc::new(m), capacity).unwrap()
+    }
+
+    #[test]
+    fn a_full_queue_refuses_at_once_and_a_panic_leaves_the_worker_serving() {
+        let w = worker(1);
+        // The worker holds the first job until told to go on; the second waits; a third is
+        // refused.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let first = w.submit(move |_| wait.recv().unwrap()).unwrap();
+        while w.status().running.is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let second = w.submit(|_| -> u32 { panic!("boom") }).unwrap();
+        assert_eq!(w.status().waiting, 1);
+        assert!(w.submit(|_| 3).is_err(), "the queue of one is full");
+        go.send(()).unwrap();
+        assert_eq!(first.blocking_recv().unwrap(), Ok(()));
+        let err = second.blocking_recv().unwrap().unwrap_err();
+        assert!(err.contains("panic") && err.contains("boom"), "{err}");
+        // Still serving, with the model.
+        let labels = w.submit(|m| m.config.labels.len()).unwrap();
+        assert!(labels.blocking_recv().unwrap().unwrap() >= 2);
+        let s = w.status();
+        assert_eq!((s.waiting, s.capacity), (0, 1));
+    }
+}
