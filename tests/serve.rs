@@ -52,13 +52,17 @@ impl Server {
 
     /// One request; the status, the headers (lower-case names) and the body.
     fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response {
+        self.request_to(&self.addr, method, path, body)
+    }
+
+    /// [`Server::request`] with `host` in its Host header.
+    fn request_to(&self, host: &str, method: &str, path: &str, body: Option<&str>) -> Response {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
         let body = body.unwrap_or("");
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -688,5 +692,31 @@ fn an_examples_maps_come_from_the_runs_cache() {
         for needle in ["calig-report-v1", "<h3>gae</h3>", "a dull and tedious film"] {
             assert!(dom.contains(needle), "`{needle}` not in the page:\n{dom}");
         }
+    }
+}
+
+#[test]
+fn a_loopback_server_answers_loopback_host_names_only() {
+    let dir = fixture("bert");
+    let server = Server::start(&["--model", dir.to_str().unwrap()]);
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    for host in ["127.0.0.1", "localhost", "LOCALHOST", "[::1]"] {
+        let r = server.request_to(&format!("{host}:{port}"), "GET", "/api/models", None);
+        assert_eq!(r.status, 200, "{host}: {}", r.body);
+    }
+    // A page whose own name resolves to 127.0.0.1 (DNS rebinding) is refused.
+    for host in [
+        format!("evil.example:{port}"),
+        "localhost".into(),
+        "127.0.0.1:1".into(),
+    ] {
+        server
+            .request_to(
+                &host,
+                "POST",
+                "/api/explain",
+                Some(&json!({"text": TEXT}).to_string()),
+            )
+            .refused(403, &["answers requests to", &host]);
     }
 }

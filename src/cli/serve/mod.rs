@@ -5,6 +5,7 @@
 //! (api.rs, runs.rs for the `--run` directories).
 
 mod api;
+mod guard;
 mod page;
 mod queue;
 mod run_example;
@@ -122,10 +123,16 @@ pub fn run(a: ServeArgs) -> Result<()> {
         println!("calig serve: listening on http://{local}/");
         use std::io::Write;
         std::io::stdout().flush()?;
-        let app = api::routes()
+        let mut app = api::routes()
             .merge(runs::routes())
             .merge(page::routes())
             .with_state(state);
+        if local.ip().is_loopback() {
+            let allowed = guard::loopback_hosts(local.port());
+            app = app.layer(axum::middleware::from_fn(move |req, next| {
+                guard::check_host(allowed.clone(), req, next)
+            }));
+        }
         axum::serve(listener, app).await?;
         Ok(())
     })
