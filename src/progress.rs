@@ -68,6 +68,23 @@ pub(crate) fn adopt(watch: Option<Arc<Watch>>) {
 /// run has taken 2 s when `show` (`calig explain` on a terminal). The integrals report from
 /// their workers (`plan_points`, `points_done`).
 pub fn watch_points<T>(show: bool, f: impl FnOnce() -> T) -> T {
+    watch_points_seen(show, |_| {}, f)
+}
+
+/// The points of a running [`watch_points_seen`] call, readable from any thread (`calig
+/// serve`'s status endpoint reads them while the explanation runs on its worker).
+#[derive(Clone)]
+pub struct Points(Arc<Watch>);
+
+impl Points {
+    /// (planned so far, done so far).
+    pub fn get(&self) -> (u64, u64) {
+        (self.0.bar.length().unwrap_or(0), self.0.bar.position())
+    }
+}
+
+/// [`watch_points`], handing `seen` the watch's [`Points`] before `f` runs.
+pub fn watch_points_seen<T>(show: bool, seen: impl FnOnce(Points), f: impl FnOnce() -> T) -> T {
     let bar = bar(
         true,
         0,
@@ -79,6 +96,7 @@ pub fn watch_points<T>(show: bool, f: impl FnOnce() -> T) -> T {
         started: Instant::now(),
         show,
     });
+    seen(Points(watch.clone()));
     let before = current();
     adopt(Some(watch.clone()));
     let out = f();
@@ -140,6 +158,36 @@ mod tests {
         });
         assert_eq!(got, Some((10, 7)));
         assert_eq!(watched_points(), None);
+    }
+
+    #[test]
+    fn another_thread_reads_the_points_through_their_handle() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let run = std::thread::spawn(move || {
+            watch_points_seen(
+                false,
+                |p| tx.send(p).unwrap(),
+                || {
+                    plan_points(5);
+                    points_done(2);
+                    wait.recv().unwrap();
+                },
+            )
+        });
+        let points = rx.recv().unwrap();
+        // Read while the run waits: (planned, done) as counted so far.
+        let mut seen = points.get();
+        for _ in 0..1000 {
+            if seen == (5, 2) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            seen = points.get();
+        }
+        assert_eq!(seen, (5, 2));
+        go.send(()).unwrap();
+        run.join().unwrap();
     }
 
     #[test]

@@ -9,6 +9,52 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// The complete records of a store's file, read without writing (a missing file has none; a
+/// torn last line is left out, not cut).
+#[cfg(feature = "eval")]
+pub fn read_records<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    match File::open(path) {
+        Ok(file) => Ok(complete_records(&file, path)?.0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(CaligError::io(path, e)),
+    }
+}
+
+/// The records of every complete line of `file` (named `path` in errors) and the offset where
+/// the complete lines end.
+fn complete_records<T: DeserializeOwned>(file: &File, path: &Path) -> Result<(Vec<T>, u64)> {
+    let io = |e| CaligError::io(path, e);
+    let mut records = Vec::new();
+    let mut good_end = 0u64;
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        offset += n as u64;
+        // A line without its newline is a torn write: cut it. A complete line that does
+        // not parse is someone else's data: refuse rather than truncate it.
+        if !line.ends_with('\n') {
+            break;
+        }
+        let r =
+            serde_json::from_str::<T>(line.trim_end()).map_err(|e| CaligError::InvalidFile {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "line {}: not a record of this store: {e}",
+                    records.len() + 1
+                ),
+            })?;
+        records.push(r);
+        good_end = offset;
+    }
+    Ok((records, good_end))
+}
+
 pub struct JsonlStore {
     path: PathBuf,
     file: File,
@@ -28,37 +74,7 @@ impl JsonlStore {
             .create(true)
             .open(path)
             .map_err(io)?;
-        let mut records = Vec::new();
-        let mut good_end = 0u64;
-        {
-            let mut reader = BufReader::new(&file);
-            let mut line = String::new();
-            let mut offset = 0u64;
-            loop {
-                line.clear();
-                let n = reader.read_line(&mut line).map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                offset += n as u64;
-                // A line without its newline is a torn write: cut it. A complete line that does
-                // not parse is someone else's data: refuse rather than truncate it.
-                if !line.ends_with('\n') {
-                    break;
-                }
-                let r = serde_json::from_str::<T>(line.trim_end()).map_err(|e| {
-                    CaligError::InvalidFile {
-                        path: path.to_path_buf(),
-                        reason: format!(
-                            "line {}: not a record of this store: {e}",
-                            records.len() + 1
-                        ),
-                    }
-                })?;
-                records.push(r);
-                good_end = offset;
-            }
-        }
+        let (records, good_end) = complete_records(&file, path)?;
         if file.metadata().map_err(io)?.len() != good_end {
             file.set_len(good_end).map_err(io)?;
             file.seek(SeekFrom::End(0)).map_err(io)?;

@@ -90,32 +90,43 @@ pub struct EvalArgs {
     runtime: RuntimeArgs,
 }
 
+impl EvalArgs {
+    /// The job these arguments describe (recording `command`), with the model and runtime
+    /// they name.
+    pub fn into_job(self, command: Vec<String>, progress: bool) -> (String, RuntimeArgs, EvalJob) {
+        let a = self;
+        let job = EvalJob {
+            dataset: a.dataset,
+            methods: a.methods,
+            attributions: a.attributions,
+            metrics: a.metrics,
+            preset: a.preset,
+            removal: a.removal,
+            image_removal: a.image_removal,
+            limit: a.limit,
+            seed: a.seed,
+            output: a.output,
+            cache: a.cache,
+            reference: a.reference,
+            split: a.split,
+            text_column: a.text_column,
+            pair_column: a.pair_column,
+            label_column: a.label_column,
+            id_column: a.id_column,
+            ids: a.ids,
+            sanity: a.sanity,
+            min_words: a.min_words,
+            progress,
+            command,
+        };
+        (a.model, a.runtime, job)
+    }
+}
+
 pub fn run(a: EvalArgs) -> Result<()> {
-    let m = a.runtime.load(&a.model)?;
-    let job = EvalJob {
-        dataset: a.dataset,
-        methods: a.methods,
-        attributions: a.attributions,
-        metrics: a.metrics,
-        preset: a.preset,
-        removal: a.removal,
-        image_removal: a.image_removal,
-        limit: a.limit,
-        seed: a.seed,
-        output: a.output,
-        cache: a.cache,
-        reference: a.reference,
-        split: a.split,
-        text_column: a.text_column,
-        pair_column: a.pair_column,
-        label_column: a.label_column,
-        id_column: a.id_column,
-        ids: a.ids,
-        sanity: a.sanity,
-        min_words: a.min_words,
-        progress: std::io::stderr().is_terminal(),
-        command: std::env::args().collect(),
-    };
+    let (model, runtime, job) =
+        a.into_job(std::env::args().collect(), std::io::stderr().is_terminal());
+    let m = runtime.load(&model)?;
     job::run(&job, &m, &|line| eprintln!("{line}"))?;
     Ok(())
 }

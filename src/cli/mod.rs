@@ -11,6 +11,7 @@ mod output;
 mod predict;
 mod render;
 mod report_args;
+mod serve;
 
 use anyhow::Result;
 use calig::model::{load_model_with, LoadedModel};
@@ -45,6 +46,8 @@ enum Command {
     Batch(batch::BatchArgs),
     /// Redraw saved explanations (explain's JSON or batch's JSON lines) as text, HTML or PNG.
     Render(render::RenderArgs),
+    /// A local web page and JSON API to explain texts interactively (docs/serve.md).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +121,14 @@ fn refuse_truncation(m: &LoadedModel, text: &str) -> Result<()> {
     )?)
 }
 
+/// The `calig eval` job a recorded command line describes (results.json's `command`).
+pub fn eval_job_of(command: &[String]) -> Result<calig::eval::job::EvalJob> {
+    match Cli::try_parse_from(command)?.command {
+        Command::Eval(a) => Ok(a.into_job(command.to_vec(), false).2),
+        _ => anyhow::bail!("not a calig eval command: {}", command.join(" ")),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(a) => info::run(a),
@@ -127,5 +138,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Batch(a) => batch::run(a),
         Command::Render(a) => render::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }

@@ -4,7 +4,7 @@
 use super::output::{emit, Format};
 use super::RuntimeArgs;
 use anyhow::{bail, Result};
-use calig::model::ModelInput;
+use calig::model::{LoadedModel, ModelInput};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -72,17 +72,11 @@ pub fn run(a: PredictArgs) -> Result<()> {
         };
     let logits = m.logits(&input)?;
     let probs = calig::explain::softmax(&logits);
-    let best = calig::explain::argmax(&probs);
     let labels = &m.config.labels;
     let out = match a.format {
-        Format::Json => serde_json::to_string_pretty(&serde_json::json!({
-            "model": m.source.name(),
-            "input": described,
-            "prediction": {"index": best, "label": labels[best], "prob": probs[best]},
-            "labels": labels.iter().enumerate().map(|(i, l)| serde_json::json!({
-                "index": i, "label": l, "logit": logits[i], "prob": probs[i]})).collect::<Vec<_>>(),
-            "truncated_from": truncated_from,
-        }))?,
+        Format::Json => {
+            serde_json::to_string_pretty(&prediction_json(&m, described, &logits, truncated_from))?
+        }
         Format::Text => {
             let mut order: Vec<usize> = (0..labels.len()).collect();
             order.sort_by(|&i, &j| probs[j].total_cmp(&probs[i]));
@@ -103,4 +97,25 @@ pub fn run(a: PredictArgs) -> Result<()> {
         }
     };
     emit(None, &out)
+}
+
+/// `calig predict --format json` (and `calig serve`'s /api/predict): the model, the input as
+/// `described`, the predicted class and every class's logit and probability.
+pub fn prediction_json(
+    m: &LoadedModel,
+    described: serde_json::Value,
+    logits: &[f64],
+    truncated_from: Option<usize>,
+) -> serde_json::Value {
+    let probs = calig::explain::softmax(logits);
+    let best = calig::explain::argmax(&probs);
+    let labels = &m.config.labels;
+    serde_json::json!({
+        "model": m.source.name(),
+        "input": described,
+        "prediction": {"index": best, "label": labels[best], "prob": probs[best]},
+        "labels": labels.iter().enumerate().map(|(i, l)| serde_json::json!({
+            "index": i, "label": l, "logit": logits[i], "prob": probs[i]})).collect::<Vec<_>>(),
+        "truncated_from": truncated_from,
+    })
 }

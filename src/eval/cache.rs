@@ -10,7 +10,7 @@ use crate::store::JsonlStore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cached {
@@ -101,17 +101,40 @@ pub struct MethodCache {
 }
 
 impl MethodCache {
-    /// `dir/<model hash>/<method slug>-<hash of the full parameters>.jsonl`.
-    pub fn open(dir: &Path, model_hash: &str, spec: &MethodSpec) -> Result<Self> {
+    /// The attribution and metric files of `spec`: `dir/<model hash>/<method slug>-<hash of the
+    /// full parameters>.jsonl` and `.metrics.jsonl` beside it.
+    pub fn files(dir: &Path, model_hash: &str, spec: &MethodSpec) -> (PathBuf, PathBuf) {
         let params = serde_json::to_string(&spec.params).unwrap_or_default();
         let kind = format!("{:?}", spec.kind);
         let d = Sha256::digest(format!("{kind}|{params}{}", revision(spec)).as_bytes());
         // Slugs may hold dots (lambda-0.5): build the names whole, not with `with_extension`.
         let stem = format!("{}-{}", spec.slug(), hex(&d[..6]));
         let dir = dir.join(model_hash);
-        let (store, old) = JsonlStore::open::<Cached>(&dir.join(format!("{stem}.jsonl")))?;
-        let (measured_store, done) =
-            JsonlStore::open::<MeasuredRecord>(&dir.join(format!("{stem}.metrics.jsonl")))?;
+        (
+            dir.join(format!("{stem}.jsonl")),
+            dir.join(format!("{stem}.metrics.jsonl")),
+        )
+    }
+
+    /// The cached attributions of `spec` by example key, read without writing anything (`calig
+    /// serve`'s run browser); none when the file is not there.
+    pub fn read(
+        dir: &Path,
+        model_hash: &str,
+        spec: &MethodSpec,
+    ) -> Result<HashMap<String, Cached>> {
+        let (path, _) = Self::files(dir, model_hash, spec);
+        Ok(crate::store::read_records::<Cached>(&path)?
+            .into_iter()
+            .map(|c| (c.key.clone(), c))
+            .collect())
+    }
+
+    /// Opens (creating) the files of `spec` ([`MethodCache::files`]) with what they hold.
+    pub fn open(dir: &Path, model_hash: &str, spec: &MethodSpec) -> Result<Self> {
+        let (records, metrics) = Self::files(dir, model_hash, spec);
+        let (store, old) = JsonlStore::open::<Cached>(&records)?;
+        let (measured_store, done) = JsonlStore::open::<MeasuredRecord>(&metrics)?;
         Ok(Self {
             store,
             records: old.into_iter().map(|c| (c.key.clone(), c)).collect(),

@@ -91,7 +91,7 @@ impl EvalJob {
 
 impl EvalJob {
     /// The data-set options.
-    fn selection(&self) -> Selection<'_> {
+    pub fn selection(&self) -> Selection<'_> {
         Selection {
             dataset: &self.dataset,
             split: self.split.as_deref(),
