@@ -286,6 +286,16 @@ fn an_uploaded_image_is_explained_as_the_cli_explains_the_file() {
     let big = "A".repeat(11_200_000);
     explain(json!({ "image": big })).refused(413, &["at most 8 MiB"]);
     assert_eq!(server.request("GET", "/api/models", None).status, 200);
+
+    // The page asks an image model for a file, not a text.
+    if let Some(browser) = chromium() {
+        let dom = dump_dom(&browser, &format!("http://{}/", server.addr));
+        assert!(
+            dom.contains("<label class=\"wide image-only\">")
+                && dom.contains("<label class=\"wide text-only\" hidden=\"\">"),
+            "{dom}"
+        );
+    }
 }
 
 #[test]
