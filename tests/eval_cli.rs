@@ -2,7 +2,7 @@
 //! cache with identical numbers, ERASER-shaped data with rationales, and the errors.
 
 mod common;
-use common::{calig, fails_with, fixture, json_ok, read_json, stderr};
+use common::{calig, eraser_dir, fails_with, fixture, idx_file, json_ok, read_json, stderr};
 use std::path::Path;
 
 const SENTENCES: &[(&str, &str)] = &[
@@ -219,36 +219,6 @@ fn m4_entries_refuse_a_reduction_or_a_start_layer_they_cannot_have() {
     );
     check("gae:start_layer=0", &["start_layer 0 does not exist"]);
     assert!(!out.exists(), "no output directory for a failed run");
-}
-
-/// An ERASER-shaped directory of three documents with one evidence span each.
-fn eraser_dir(dir: &Path) -> std::path::PathBuf {
-    let root = dir.join("movies");
-    std::fs::create_dir_all(root.join("docs")).unwrap();
-    let docs = [
-        (
-            "d1",
-            "POS",
-            "a gorgeous , witty and moving film .\nwe loved it .",
-            (1, 4),
-        ),
-        ("d2", "NEG", "dull , lifeless and far too long .", (0, 3)),
-        (
-            "d3",
-            "POS",
-            "an unexpected delight from start to finish .",
-            (1, 3),
-        ),
-    ];
-    let mut ann = String::new();
-    for (id, class, text, (s, e)) in docs {
-        std::fs::write(root.join("docs").join(id), text).unwrap();
-        ann.push_str(&format!(
-            "{{\"annotation_id\": \"{id}\", \"classification\": \"{class}\", \"evidences\": [[{{\"docid\": \"{id}\", \"start_token\": {s}, \"end_token\": {e}, \"text\": \"\"}}]]}}\n"
-        ));
-    }
-    std::fs::write(root.join("val.jsonl"), ann).unwrap();
-    root
 }
 
 /// Runs `calig eval` on [`eraser_dir`] with `extra`; the output directory, results.json and
@@ -509,15 +479,6 @@ fn external_attributions_score_like_the_same_method_run_inside() {
     // Too few word scores for an example's text: the example is named.
     std::fs::write(&file, "{\"id\": 0, \"word_scores\": [1.0]}\n").unwrap();
     fails_with(&strs(&with_file(&[])), &["example `0`", "word scores"]);
-}
-
-fn idx_file(path: &Path, dims: &[u32], data: &[u8]) {
-    let mut v = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        v.extend_from_slice(&d.to_be_bytes());
-    }
-    v.extend_from_slice(data);
-    std::fs::write(path, v).unwrap();
 }
 
 #[test]

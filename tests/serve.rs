@@ -146,6 +146,15 @@ fn printed(args: &[&str]) -> String {
     common::stdout(&o)
 }
 
+/// What `calig explain --format json` prints for `methods` with 8 steps and `rest`.
+fn explained_in_8_steps(model: &str, methods: &str, rest: &[&str]) -> String {
+    let mut args = vec![
+        "explain", "--model", model, "--method", methods, "--steps", "8", "--format", "json",
+    ];
+    args.extend_from_slice(rest);
+    printed(&args)
+}
+
 const TEXT: &str = "a gorgeous , witty movie .";
 
 #[test]
@@ -186,22 +195,11 @@ fn explain_and_predict_answer_what_the_cli_prints() {
                 "target": "0", "settings": {"steps": 8}}),
     );
     assert_eq!(api.status, 200, "{}", api.body);
-    let cli = printed(&[
-        "explain",
-        "--model",
+    let cli = explained_in_8_steps(
         model,
-        "--method",
         "ig,gae",
-        "--steps",
-        "8",
-        "--target",
-        "0",
-        "--format",
-        "json",
-        "--pair",
-        "a gorgeous movie",
-        "it is witty",
-    ]);
+        &["--target", "0", "--pair", "a gorgeous movie", "it is witty"],
+    );
     assert_eq!(api.json().as_array().map(Vec::len), Some(2));
     assert_eq!(untimed(&api.body), untimed(&cli));
 
@@ -228,6 +226,75 @@ fn explain_and_predict_answer_what_the_cli_prints() {
     assert!(page.body.contains("<script src=\"/app.js\">"));
     for asset in ["/app.js", "/style.css"] {
         assert_eq!(server.request("GET", asset, None).status, 200, "{asset}");
+    }
+}
+
+/// Explanation JSON as printed without its run time and the image's path (an upload's
+/// `input.path` is the file's name, the CLI's the path it was given).
+fn untimed_unplaced(printed: &str) -> String {
+    untimed(printed)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("\"path\""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_uploaded_image_is_explained_as_the_cli_explains_the_file() {
+    use base64::Engine;
+    let dir = fixture("vit");
+    let model = dir.to_str().unwrap();
+    let image = dir.join("image.png");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&image).unwrap());
+    let server = Server::start(&["--model", model]);
+    assert_eq!(
+        server.request("GET", "/api/models", None).json()["models"][0]["input"],
+        "image"
+    );
+
+    let api = server.post(
+        "/api/explain",
+        &json!({"image": encoded, "image_name": "C:\\photos\\image.png",
+                "methods": ["calig", "gae"], "settings": {"steps": 8}}),
+    );
+    assert_eq!(api.status, 200, "{}", api.body);
+    let cli = explained_in_8_steps(model, "calig,gae", &["--image", image.to_str().unwrap()]);
+    assert_eq!(untimed_unplaced(&api.body), untimed_unplaced(&cli));
+    // The upload's name without its folders; no path of the server's.
+    assert_eq!(api.json()[0]["input"]["path"], "image.png");
+
+    // Drawn over the uploaded image, as the HTML report draws it.
+    let r = server.post(
+        "/api/render",
+        &json!({"explanations": api.json(), "image": encoded}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let html = r.json()["html"].as_str().unwrap().to_string();
+    assert!(html.contains("map over the image") && html.contains("data:image/png;base64,"));
+    assert!(!html.contains("could not be read"), "drawn on grey");
+    // Without the upload it would read `input.path`: refused.
+    server
+        .post("/api/render", &json!({"explanations": api.json()}))
+        .refused(403, &["`image`"]);
+
+    let explain = |body: Value| server.post("/api/explain", &body);
+    explain(json!({"text": TEXT})).refused(400, &["reads images", "`image`"]);
+    explain(json!({})).refused(400, &["reads images"]);
+    explain(json!({"image": "not base64!"})).refused(400, &["base64"]);
+    explain(json!({"image": "AAEC"})).refused(400, &["cannot decode"]);
+    // Over the upload limit: 413 with the limit in the message.
+    let big = "A".repeat(11_200_000);
+    explain(json!({ "image": big })).refused(413, &["at most 8 MiB"]);
+    assert_eq!(server.request("GET", "/api/models", None).status, 200);
+
+    // The page asks an image model for a file, not a text.
+    if let Some(browser) = chromium() {
+        let dom = dump_dom(&browser, &format!("http://{}/", server.addr));
+        assert!(
+            dom.contains("<label class=\"wide image-only\">")
+                && dom.contains("<label class=\"wide text-only\" hidden=\"\">"),
+            "{dom}"
+        );
     }
 }
 
@@ -292,7 +359,7 @@ fn paths_outside_the_run_directories_are_refused() {
     e["input"] = json!({"kind": "image", "path": "/etc/passwd", "patch_grid": [1, 1]});
     server
         .post("/api/render", &json!({"explanations": e}))
-        .refused(403, &["only text"]);
+        .refused(403, &["`image`", "reads no file"]);
 }
 
 #[test]
@@ -478,20 +545,37 @@ fn eval_run(dir: &std::path::Path) -> std::path::PathBuf {
     )
     .unwrap();
     let out = dir.join("out");
+    eval_into(
+        &fixture("bert"),
+        &data,
+        &out,
+        "calig:steps=8,ig:steps=8,gae",
+        "comprehensiveness,deletion",
+    );
+    out
+}
+
+/// Runs `calig eval` of `model` on `data` with these methods and metrics into `out`.
+fn eval_into(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    methods: &str,
+    metrics: &str,
+) {
     printed(&[
         "eval",
         "--model",
-        fixture("bert").to_str().unwrap(),
+        model.to_str().unwrap(),
         "--dataset",
         data.to_str().unwrap(),
         "--output",
         out.to_str().unwrap(),
         "--methods",
-        "calig:steps=8,ig:steps=8,gae",
+        methods,
         "--metrics",
-        "comprehensiveness,deletion",
+        metrics,
     ]);
-    out
 }
 
 #[test]
@@ -613,6 +697,7 @@ fn the_status_shows_a_running_explanations_points() {
         assert!(r["seconds"].as_f64().unwrap() > 0.0, "{r}");
         assert_eq!(slow.join().unwrap(), 200);
     });
+    // The worker marks itself idle before it delivers the answer.
     let after = server.request("GET", "/api/status", None).json();
     assert_eq!(after["models"][0]["running"], Value::Null);
 }
@@ -666,6 +751,35 @@ fn an_examples_maps_come_from_the_runs_cache() {
         );
     }
     assert_eq!(es[2]["signed"], false);
+    // Its removal curves as the run stored them, per method entry.
+    let deletion = &v["curves"]["gae"]["deletion"];
+    assert_eq!(deletion["x"].as_array().unwrap().len(), 11);
+    assert_eq!(deletion["y"].as_array().unwrap().len(), 11);
+    // The three examples' curves average to the run's mean curve (curves.csv).
+    let ys: Vec<Vec<f64>> = (0..3)
+        .map(|i| {
+            let v = server
+                .request("GET", &format!("/api/runs/0/examples/{i}"), None)
+                .json();
+            v["curves"]["gae"]["deletion"]["y"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|y| y.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    let means: Vec<f64> = csv
+        .lines()
+        .filter(|l| l.starts_with("deletion,\"gae\","))
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(means.len(), 11, "{csv}");
+    for (k, mean) in means.iter().enumerate() {
+        let ours = ys.iter().map(|y| y[k]).sum::<f64>() / 3.0;
+        assert!((ours - mean).abs() < 1e-9, "point {k}: {ours} vs {mean}");
+    }
     // The page draws them with the report.
     let html = server.post("/api/render", &json!({"explanations": es}));
     assert_eq!(html.status, 200, "{}", html.body);
@@ -689,7 +803,13 @@ fn an_examples_maps_come_from_the_runs_cache() {
             &browser,
             &format!("http://{}/runs?run=0&example=1", server.addr),
         );
-        for needle in ["calig-report-v1", "<h3>gae</h3>", "a dull and tedious film"] {
+        for needle in [
+            "calig-report-v1",
+            "<h3>gae</h3>",
+            "a dull and tedious film",
+            "removal curves of this example",
+            "<polyline",
+        ] {
             assert!(dom.contains(needle), "`{needle}` not in the page:\n{dom}");
         }
     }
@@ -719,4 +839,91 @@ fn a_loopback_server_answers_loopback_host_names_only() {
             )
             .refused(403, &["answers requests to", &host]);
     }
+}
+
+#[test]
+fn an_eraser_examples_rationale_comes_with_its_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::eraser_dir(dir.path());
+    let out = dir.path().join("out");
+    eval_into(
+        &fixture("bert"),
+        &root,
+        &out,
+        "gae,gxi",
+        "comprehensiveness,token-f1",
+    );
+    let server = Server::start(&[
+        "--model",
+        fixture("bert").to_str().unwrap(),
+        "--run",
+        out.to_str().unwrap(),
+    ]);
+    let r = server.request("GET", "/api/runs/0/examples/d2", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["example"]["evidence"], json!([[0, 3]]));
+    assert_eq!(v["example"]["words"][0], "dull");
+    assert_eq!(v["explanations"].as_array().unwrap().len(), 2);
+    if let Some(browser) = chromium() {
+        let dom = dump_dom(
+            &browser,
+            &format!("http://{}/runs?run=0&example=d2", server.addr),
+        );
+        for needle in ["human rationale", "<mark>dull</mark>", "calig-report-v1"] {
+            assert!(dom.contains(needle), "`{needle}` not in the page:\n{dom}");
+        }
+    }
+}
+
+#[test]
+fn an_image_runs_examples_are_drawn_over_their_images() {
+    // Four 32x32 grey images in an idx directory, evaluated with the ViT fixture.
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    std::fs::create_dir(&idx).unwrap();
+    let pixels: Vec<u8> = (0..4 * 32 * 32)
+        .map(|i| ((i * 37 + i / 97) % 251) as u8)
+        .collect();
+    common::idx_file(&idx.join("t10k-images-idx3-ubyte"), &[4, 32, 32], &pixels);
+    common::idx_file(&idx.join("t10k-labels-idx1-ubyte"), &[4], &[0, 1, 2, 3]);
+    let out = dir.path().join("out");
+    let vit = fixture("vit");
+    eval_into(&vit, &idx, &out, "gxi,random", "deletion");
+    let server = Server::start(&[
+        "--model",
+        vit.to_str().unwrap(),
+        "--run",
+        out.to_str().unwrap(),
+    ]);
+    let run = server.request("GET", "/api/runs/0", None).json();
+    assert_eq!(run["examples"].as_array().unwrap().len(), 4);
+    assert!(run["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["metric"] == "deletion_auc"));
+    let id = run["examples"][1]["id"].as_str().unwrap().to_string();
+    let r = server.request("GET", &format!("/api/runs/0/examples/{id}"), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["missing"], json!([]), "{v}");
+    let es = v["explanations"].clone();
+    assert_eq!(es[0]["scores_cover"], "patches");
+    assert_eq!(
+        v["curves"]["gxi"]["deletion"]["y"]
+            .as_array()
+            .unwrap()
+            .len(),
+        11
+    );
+    // The image comes with the example, for the report to draw the maps over it.
+    let image = v["image"]
+        .as_str()
+        .expect("the example's image")
+        .to_string();
+    let html = server.post("/api/render", &json!({"explanations": es, "image": image}));
+    assert_eq!(html.status, 200, "{}", html.body);
+    let html = html.json()["html"].as_str().unwrap().to_string();
+    assert!(html.contains("map over the image") && !html.contains("could not be read"));
 }

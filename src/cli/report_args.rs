@@ -136,6 +136,7 @@ impl ReportArgs {
         Options {
             scale: self.scale,
             image_dir: image_dir.map(Path::to_path_buf),
+            image: None,
             layout: self.layout,
             hide_layers: self.no_layer_views,
             dpi: self.dpi,

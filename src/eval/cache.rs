@@ -130,6 +130,21 @@ impl MethodCache {
             .collect())
     }
 
+    /// The cached metric values and curves of `spec` by metric key
+    /// ([`crate::eval::job::EvalJob::metric_key`]), read without writing anything (`calig
+    /// serve`'s run browser); none when the file is not there.
+    pub fn read_measured(
+        dir: &Path,
+        model_hash: &str,
+        spec: &MethodSpec,
+    ) -> Result<HashMap<String, Measured>> {
+        let (_, path) = Self::files(dir, model_hash, spec);
+        Ok(crate::store::read_records::<MeasuredRecord>(&path)?
+            .into_iter()
+            .map(|r| (r.key, r.measured))
+            .collect())
+    }
+
     /// Opens (creating) the files of `spec` ([`MethodCache::files`]) with what they hold.
     pub fn open(dir: &Path, model_hash: &str, spec: &MethodSpec) -> Result<Self> {
         let (records, metrics) = Self::files(dir, model_hash, spec);

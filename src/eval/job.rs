@@ -90,6 +90,24 @@ impl EvalJob {
 }
 
 impl EvalJob {
+    /// The key under which the run cached an example's metric values and curves
+    /// (`cache::Measured`): the example, the removal and the metrics, as the run made it
+    /// (`rationales`: the data set has human rationales).
+    pub fn metric_key(&self, ex: &data::Example, is_text: bool, rationales: bool) -> String {
+        let opts = EvalOptions {
+            methods: Vec::new(),
+            metrics: metrics_for(self, rationales),
+            removal: self.removal(),
+            image_removal: self.image_removal.unwrap_or_default(),
+            seed: self.seed,
+            cache_dir: PathBuf::new(),
+            rationales,
+            progress: false,
+            external: Vec::new(),
+        };
+        opts.metric_key(ex, is_text)
+    }
+
     /// The data-set options.
     pub fn selection(&self) -> Selection<'_> {
         Selection {

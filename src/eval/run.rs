@@ -223,14 +223,7 @@ impl<'a> Run<'a> {
             self.col.value(name, ei, mi, *v);
         }
         for (name, c) in &measured.curves {
-            // M⁴'s curves have their own steps (src/eval/m4.rs): x = the step / K.
-            let xs: Vec<f64> = if c.len() == FRACTIONS.len() {
-                FRACTIONS.to_vec()
-            } else {
-                let k = (c.len() - 1) as f64;
-                (0..c.len()).map(|i| i as f64 / k).collect()
-            };
-            self.col.curve(name, &xs, mi, c.clone());
+            self.col.curve(name, &curve_xs(c.len()), mi, c.clone());
         }
         if let Some(v) = &measured.m4 {
             self.m4.resize(self.opts.methods.len(), Vec::new());
@@ -315,5 +308,16 @@ impl<'a> Run<'a> {
             ferret: self.ferret,
             m4: self.m4,
         }
+    }
+}
+
+/// The x values of a stored curve of `n` points: the removal fractions, or for M⁴'s curves,
+/// which have their own steps (src/eval/m4.rs), the step / K.
+pub fn curve_xs(n: usize) -> Vec<f64> {
+    if n == FRACTIONS.len() {
+        FRACTIONS.to_vec()
+    } else {
+        let k = n.saturating_sub(1).max(1) as f64;
+        (0..n).map(|i| i as f64 / k).collect()
     }
 }

@@ -14,13 +14,26 @@ const MAX_DECODED_BYTES: u64 = 1 << 30;
 /// Decodes an image file (any format `image` knows, EXIF orientation applied), refusing sizes
 /// beyond calig's limits before the decoder allocates and images without pixels.
 pub fn decode(path: &Path) -> Result<image::DynamicImage> {
+    let reader = image::ImageReader::open(path).map_err(|e| CaligError::io(path, e))?;
+    decode_from(reader, path)
+}
+
+/// [`decode`] for a file's bytes already in memory (an upload); `name` stands for its path in
+/// errors. The same limits and orientation, so that the same file gives the same pixels.
+pub fn decode_bytes(bytes: &[u8], name: &Path) -> Result<image::DynamicImage> {
+    decode_from(image::ImageReader::new(std::io::Cursor::new(bytes)), name)
+}
+
+fn decode_from<R: std::io::BufRead + std::io::Seek>(
+    reader: image::ImageReader<R>,
+    path: &Path,
+) -> Result<image::DynamicImage> {
     use image::ImageDecoder;
     let bad = |e: image::ImageError| CaligError::Image {
         path: path.to_path_buf(),
         reason: format!("cannot decode: {e}"),
     };
-    let mut decoder = image::ImageReader::open(path)
-        .map_err(|e| CaligError::io(path, e))?
+    let mut decoder = reader
         .with_guessed_format()
         .map_err(|e| CaligError::io(path, e))?
         .into_decoder()

@@ -314,7 +314,7 @@ fn panel(c: &mut Canvas, e: &Explanation, fl: &[Flow], maxima: &Maxima, at: usiz
         &maxima.scale.headline_legend(e.input.is_text()),
     );
     let base = if e.input.is_image() {
-        input_image(e, opts.image_dir.as_deref(), BIG)
+        input_image(e, opts, BIG)
     } else {
         None
     };

@@ -80,6 +80,9 @@ pub struct Options {
     pub scale: Scale,
     /// Where relative image paths are also looked for (the saved file's folder).
     pub image_dir: Option<std::path::PathBuf>,
+    /// The input image already decoded (an upload to `calig serve`): drawn instead of reading
+    /// the file `input.path` names.
+    pub image: Option<std::sync::Arc<image::DynamicImage>>,
     /// PNG and SVG: the panels' arrangement.
     pub layout: Layout,
     /// PNG and SVG: leave out the layer views (a figure of the headline maps alone).

@@ -6,23 +6,28 @@
 use super::palette::{blend, end_and_strength};
 use crate::explain::Explanation;
 use image::{imageops::FilterType, DynamicImage, RgbImage};
-use std::path::Path;
 
 /// Opacity of a score at the top of the scale.
 pub const MAX_ALPHA: f64 = 0.9;
 
 /// The input image of `e`, decoded with calig's decoder (and its size limits) and resized to
-/// `size` × `size`; a relative path is tried as given, then relative to `base_dir` (the saved
-/// file's folder). `None` when the image cannot be read (e.g. a row of an idx file).
-pub fn input_image(e: &Explanation, base_dir: Option<&Path>, size: u32) -> Option<RgbImage> {
-    let path = e.input.path.as_ref()?;
-    let mut candidates = vec![path.clone()];
-    if let (Some(dir), true) = (base_dir, path.is_relative()) {
-        candidates.push(dir.join(path));
-    }
-    let img: DynamicImage = candidates
-        .iter()
-        .find_map(|p| crate::model::image::decode(p).ok())?;
+/// `size` × `size`: `opts.image` when given (an upload), else the file `input.path` names, a
+/// relative path tried as given, then relative to `opts.image_dir` (the saved file's folder).
+/// `None` when the image cannot be read (e.g. a row of an idx file).
+pub fn input_image(e: &Explanation, opts: &super::Options, size: u32) -> Option<RgbImage> {
+    let img: DynamicImage = match &opts.image {
+        Some(img) => (**img).clone(),
+        None => {
+            let path = e.input.path.as_ref()?;
+            let mut candidates = vec![path.clone()];
+            if let (Some(dir), true) = (opts.image_dir.as_deref(), path.is_relative()) {
+                candidates.push(dir.join(path));
+            }
+            candidates
+                .iter()
+                .find_map(|p| crate::model::image::decode(p).ok())?
+        }
+    };
     // Shown as the model saw it: squashed to its square input, and grey for a grey model.
     let img = img.resize_exact(size, size, FilterType::Triangle);
     Some(if e.input.channels == Some(1) {
@@ -115,9 +120,11 @@ mod tests {
         e.input.path = Some(colour);
         let coloured = |img: &RgbImage| img.pixels().any(|p| p[0] != p[1] || p[1] != p[2]);
         e.input.channels = Some(3);
-        assert!(coloured(&input_image(&e, None, 32).unwrap()));
+        assert!(coloured(&input_image(&e, &Default::default(), 32).unwrap()));
         e.input.channels = Some(1);
-        assert!(!coloured(&input_image(&e, None, 32).unwrap()));
+        assert!(!coloured(
+            &input_image(&e, &Default::default(), 32).unwrap()
+        ));
     }
 
     #[test]

@@ -199,3 +199,43 @@ pub fn gae_batch(dir: &std::path::Path, name: &str, rows: &[(&str, &str)]) -> Pa
     assert!(o.status.success(), "batch: {}", stderr(&o));
     out
 }
+
+/// An ERASER-shaped directory of three documents with one evidence span each.
+pub fn eraser_dir(dir: &std::path::Path) -> std::path::PathBuf {
+    let root = dir.join("movies");
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    let docs = [
+        (
+            "d1",
+            "POS",
+            "a gorgeous , witty and moving film .\nwe loved it .",
+            (1, 4),
+        ),
+        ("d2", "NEG", "dull , lifeless and far too long .", (0, 3)),
+        (
+            "d3",
+            "POS",
+            "an unexpected delight from start to finish .",
+            (1, 3),
+        ),
+    ];
+    let mut ann = String::new();
+    for (id, class, text, (s, e)) in docs {
+        std::fs::write(root.join("docs").join(id), text).unwrap();
+        ann.push_str(&format!(
+            "{{\"annotation_id\": \"{id}\", \"classification\": \"{class}\", \"evidences\": [[{{\"docid\": \"{id}\", \"start_token\": {s}, \"end_token\": {e}, \"text\": \"\"}}]]}}\n"
+        ));
+    }
+    std::fs::write(root.join("val.jsonl"), ann).unwrap();
+    root
+}
+
+/// An idx file (MNIST's format) of unsigned bytes with these dimensions.
+pub fn idx_file(path: &std::path::Path, dims: &[u32], data: &[u8]) {
+    let mut v = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    std::fs::write(path, v).unwrap();
+}

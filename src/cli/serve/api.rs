@@ -2,7 +2,9 @@
 //! `POST /api/explain`, `POST /api/render` and `GET /api/status`. Every error is
 //! `{"error": MESSAGE}`: 400 for wrong values, 422 for a body of the wrong shape (unknown or
 //! missing fields), 404 for a model not served, 403 for a path outside the --run directories,
-//! 503 (with Retry-After) when the model's queue is full, 500 for a failure of calig itself.
+//! 413 for an upload over the limits (upload.rs), 503 (with Retry-After) when the model's
+//! queue is full, 500 for a failure of calig itself. An image model's input is an uploaded
+//! file, never a path.
 
 use super::queue::Busy;
 use super::{Served, State};
@@ -32,6 +34,9 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/api/explain", post(explain))
         .route("/api/render", post(render))
         .route("/api/status", get(status))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            super::upload::BODY_LIMIT,
+        ))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page or endpoint") })
 }
 
@@ -73,6 +78,9 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return super::upload::too_large();
+        }
         Self::new(r.status(), format!("bad request body: {}", r.body_text()))
     }
 }
@@ -268,7 +276,12 @@ enum Methods {
 #[serde(deny_unknown_fields)]
 struct ExplainRequest {
     model: Option<String>,
+    #[serde(default)]
     text: String,
+    /// An image file's bytes, base64 (upload.rs), for a model that reads images.
+    image: Option<String>,
+    /// The uploaded file's name, for `input.path` (its folders dropped).
+    image_name: Option<String>,
     text_pair: Option<String>,
     /// Default: calig.
     methods: Option<Methods>,
@@ -364,11 +377,48 @@ fn params_of(
 fn text_model(s: &Served) -> Result<(), ApiError> {
     if s.model.tokenizer.is_none() {
         return Err(ApiError::bad(format!(
-            "model `{}` reads images; the server explains texts only for now",
+            "model `{}` reads images: predict takes texts; explain takes the image as `image` \
+             (base64)",
             s.name
         )));
     }
     Ok(())
+}
+
+/// The input a request describes: its text (and pair) for a text model, its uploaded image for
+/// an image model. The upload is decoded on the model's worker.
+enum Given {
+    Text(ExplainInput),
+    Image { encoded: String, name: String },
+}
+
+fn given(s: &Served, r: &mut ExplainRequest) -> Result<Given, ApiError> {
+    let reads_text = s.model.tokenizer.is_some();
+    match (reads_text, r.image.take()) {
+        (true, Some(_)) => Err(ApiError::bad(format!(
+            "model `{}` reads texts: give `text`, not `image`",
+            s.name
+        ))),
+        (true, None) => match (r.text.is_empty(), r.text_pair.take()) {
+            (true, _) => Err(ApiError::bad("nothing to explain: `text` is empty")),
+            (false, Some(pair)) => Ok(Given::Text(ExplainInput::Pair(
+                std::mem::take(&mut r.text),
+                pair,
+            ))),
+            (false, None) => Ok(Given::Text(ExplainInput::Text(std::mem::take(&mut r.text)))),
+        },
+        (false, None) => Err(ApiError::bad(format!(
+            "model `{}` reads images: upload one as `image` (the file's bytes in base64)",
+            s.name
+        ))),
+        (false, Some(_)) if !r.text.is_empty() || r.text_pair.is_some() => Err(ApiError::bad(
+            "give `image` alone: an image model reads no text",
+        )),
+        (false, Some(encoded)) => Ok(Given::Image {
+            encoded,
+            name: super::upload::display_name(r.image_name.as_deref()),
+        }),
+    }
 }
 
 /// `POST /api/explain`: what `calig explain --format json` prints for the same input, methods,
@@ -377,18 +427,21 @@ async fn explain(
     Shared(state): Shared<Arc<State>>,
     body: Result<Json<ExplainRequest>, JsonRejection>,
 ) -> Answer {
-    let Json(r) = body?;
+    let Json(mut r) = body?;
     let s = served(&state, r.model.as_deref())?;
-    text_model(s)?;
+    let given = given(s, &mut r)?;
+    let is_text = matches!(given, Given::Text(_));
     let methods = methods_of(r.methods)?;
-    let params = params_of(&r.settings, &state.roots, true)?;
-    let input = match (r.text.is_empty(), r.text_pair) {
-        (true, _) => return Err(ApiError::bad("nothing to explain: `text` is empty")),
-        (false, Some(pair)) => ExplainInput::Pair(r.text, pair),
-        (false, None) => ExplainInput::Text(r.text),
-    };
+    let params = params_of(&r.settings, &state.roots, is_text)?;
     let (target, contrast) = (r.target, r.contrast);
     let es = on_worker(s, move |m| {
+        let input = match given {
+            Given::Text(input) => input,
+            Given::Image { encoded, name } => ExplainInput::Decoded {
+                image: super::upload::decode(&encoded, &name)?,
+                name,
+            },
+        };
         let mut prepared = prepare(m, &input, target.as_deref())?;
         if let Some(c) = &contrast {
             prepared.contrast_with(&m.config, c)?;
@@ -419,6 +472,8 @@ struct RenderRequest {
     explanations: OneOrMany,
     /// `report`, `shared` or `layer` (as `--scale`).
     scale: Option<String>,
+    /// For image explanations: the image file's bytes (base64), drawn beneath the maps.
+    image: Option<String>,
 }
 
 /// `POST /api/render`: the HTML report of explanations (explain's answer) as a fragment to
@@ -432,15 +487,25 @@ async fn render(body: Result<Json<RenderRequest>, JsonRejection>) -> Answer {
     if es.is_empty() {
         return Err(ApiError::bad("`explanations` is empty"));
     }
-    // An image report reads the image at `input.path`: a path from the request, refused.
-    if es
-        .iter()
-        .any(|e| !e.input.is_text() || e.input.path.is_some())
+    // An image report would read the image at `input.path`, a path from the request: it is
+    // drawn on the uploaded image instead, or refused.
+    let image = match r.image {
+        Some(encoded) => {
+            let name = es[0].input.path.as_deref().map(Path::to_path_buf);
+            let name = super::upload::display_name(name.as_deref().and_then(Path::to_str));
+            Some(blocking(move || super::upload::decode(&encoded, &name)).await?)
+        }
+        None => None,
+    };
+    if image.is_none()
+        && es
+            .iter()
+            .any(|e| !e.input.is_text() || e.input.path.is_some())
     {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "only text explanations are drawn here: an image report would read a file the \
-             request names",
+            "an image explanation is drawn on the uploaded image: give it as `image` (base64); \
+             the server reads no file the request names",
         ));
     }
     let scale = match r.scale.as_deref() {
@@ -451,6 +516,7 @@ async fn render(body: Result<Json<RenderRequest>, JsonRejection>) -> Answer {
     };
     let opts = calig::render::Options {
         scale,
+        image,
         ..Default::default()
     };
     // A bad explanation (scores shorter than tokens, say) must not take the server down.

@@ -10,6 +10,7 @@ mod page;
 mod queue;
 mod run_example;
 mod runs;
+mod upload;
 
 use super::RuntimeArgs;
 use anyhow::{bail, Context, Result};

@@ -15,6 +15,7 @@ const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/style.css");
 const RUNS: &str = include_str!("assets/runs.html");
 const RUNS_SCRIPT: &str = include_str!("assets/runs.js");
+const CURVES_SCRIPT: &str = include_str!("assets/curves.js");
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -22,7 +23,8 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/app.js", get(script))
         .route("/style.css", get(style))
         .route("/runs", get(|| async { Html(RUNS) }))
-        .route("/runs.js", get(runs_script))
+        .route("/runs.js", get(|| async { javascript(RUNS_SCRIPT) }))
+        .route("/curves.js", get(|| async { javascript(CURVES_SCRIPT) }))
 }
 
 /// The page with the palette filled in.
@@ -49,10 +51,10 @@ async fn script() -> impl IntoResponse {
     )
 }
 
-async fn runs_script() -> impl IntoResponse {
+fn javascript(text: &'static str) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        RUNS_SCRIPT,
+        text,
     )
 }
 
@@ -74,5 +76,6 @@ mod tests {
             assert!(!page.contains("http://") && !page.contains("https://"));
         }
         assert!(super::RUNS.contains("src=\"/runs.js\""));
+        assert!(super::RUNS.contains("src=\"/curves.js\""));
     }
 }

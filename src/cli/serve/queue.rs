@@ -12,7 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
-type Job = Box<dyn FnOnce(&LoadedModel) + Send>;
+/// A job runs on the model and returns the delivery of its answer, which the worker calls once
+/// it has marked itself idle (so that a client never sees the status of its own finished job).
+type Job = Box<dyn FnOnce(&LoadedModel) -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce() + Send>;
 
 /// The queue was full: the caller should answer 503 and ask to retry later.
 #[derive(Debug)]
@@ -66,8 +69,9 @@ impl Worker {
                             r.1 = Some(p);
                         }
                     };
-                    watch_points_seen(false, seen, || job(&model));
+                    let deliver = watch_points_seen(false, seen, || job(&model));
                     lock(&shared).running = None;
+                    deliver();
                 }
             })?;
         Ok(Self {
@@ -94,7 +98,9 @@ impl Worker {
                 format!("internal error (a panic in the explainer): {why}")
             });
             // The client may have gone away; its answer is then dropped.
-            let _ = tx.send(out);
+            Box::new(move || {
+                let _ = tx.send(out);
+            }) as Deliver
         });
         // Counted before it is sent, so that the worker never takes it off a count of zero.
         lock(&self.state).waiting += 1;

@@ -91,7 +91,12 @@ fn from_cache(
         probs: softmax(&p.subject.logits),
         sum_of_scores: scores.iter().sum(),
         scores,
-        scores_cover: "tokens".into(),
+        scores_cover: if p.info.is_text() {
+            "tokens"
+        } else {
+            "patches"
+        }
+        .into(),
         word_scores,
         baseline_logit: None,
         contrast: None,
@@ -105,6 +110,32 @@ fn from_cache(
         warnings: vec![],
         timing_ms: c.ms,
     }
+}
+
+/// One method's stored curves of the example: `{name: {"x": [...], "y": [...]}}`.
+fn curves_json(measured: &calig::eval::cache::Measured) -> Value {
+    let by_name: serde_json::Map<String, Value> = measured
+        .curves
+        .iter()
+        .map(|(name, ys)| {
+            let xs = calig::eval::run::curve_xs(ys.len());
+            (name.clone(), json!({"x": xs, "y": ys}))
+        })
+        .collect();
+    Value::Object(by_name)
+}
+
+/// An image example's picture as PNG in base64 (the data set's file or idx row).
+fn image_base64(input: &calig::explain::ExplainInput) -> Result<String, ApiError> {
+    use base64::Engine;
+    use calig::explain::ExplainInput;
+    let img = match input {
+        ExplainInput::Image(path) => calig::model::image::decode(path)?,
+        ExplainInput::Decoded { image, .. } => (**image).clone(),
+        _ => return Err(ApiError::bad("not an image example")),
+    };
+    let png = calig::render::overlay::png_bytes(&img.to_rgb8());
+    Ok(base64::engine::general_purpose::STANDARD.encode(png))
 }
 
 /// What a run's example needs, found from its results.json.
@@ -177,11 +208,6 @@ fn maps(m: &LoadedModel, at: Located) -> Result<Value, ApiError> {
         cache_dir,
         ..
     } = at;
-    if m.tokenizer.is_none() {
-        return Err(ApiError::bad(
-            "the run browser opens text examples only for now",
-        ));
-    }
     let selected = calig::data::select(&job.selection(), &m.config)?;
     let id = row["id"].as_str().unwrap_or_default();
     let ex = selected
@@ -206,24 +232,47 @@ fn maps(m: &LoadedModel, at: Located) -> Result<Value, ApiError> {
             .map_or(Value::Null, |m| m["params"].clone())
     };
     let key = example_key(&ex.key_text(), predicted);
+    let is_text = m.tokenizer.is_some();
+    // A text's scores cover its tokens, an image's its patches ([CLS] left out).
+    let covered = p.info.patch_grid.map_or(p.tokens.len(), |[h, w]| h * w);
+    let measured_key = job.metric_key(ex, is_text, selected.rationales);
     let (mut explanations, mut missing) = (Vec::new(), Vec::new());
-    for spec in MethodSpec::parse_list(&job.methods, true)? {
+    let mut curves = serde_json::Map::new();
+    for spec in MethodSpec::parse_list(&job.methods, is_text)? {
+        if let Some(measured) = MethodCache::read_measured(&cache_dir, &hash, &spec)?
+            .remove(&measured_key)
+            .filter(|r| !r.curves.is_empty())
+        {
+            curves.insert(spec.name.clone(), curves_json(&measured));
+        }
         let cached = MethodCache::read(&cache_dir, &hash, &spec)?;
         match cached.get(&key) {
-            Some(c) if c.scores.len() == p.tokens.len() => {
+            Some(c) if c.scores.len() == covered => {
                 explanations.push(from_cache(m, &p, &spec, &params_of(&spec.name), c));
             }
             Some(c) => missing.push(json!({"method": spec.name, "why": format!(
-                "{} cached scores for {} tokens", c.scores.len(), p.tokens.len())})),
+                "{} cached scores for {covered} positions", c.scores.len())})),
             None => missing.push(json!({"method": spec.name, "why": "not in the cache"})),
         }
     }
-    Ok(json!({
-        "example": {"id": ex.id, "line": ex.line, "label": ex.label, "predicted": predicted,
-                    "text": ex.text, "text_pair": ex.text_pair},
+    let mut example = json!({"id": ex.id, "line": ex.line, "label": ex.label,
+                             "predicted": predicted, "text": ex.text, "text_pair": ex.text_pair});
+    if selected.rationales {
+        // ERASER: the document's whitespace tokens and the human rationale spans among them.
+        example["words"] = json!(ex.text.split_whitespace().collect::<Vec<_>>());
+        example["evidence"] = json!(ex.evidence);
+    }
+    let mut out = json!({
+        "example": example,
         "explanations": explanations,
         "missing": missing,
-    }))
+        "curves": curves,
+    });
+    if !is_text {
+        // The image the maps are drawn on, as POST /api/render takes an upload.
+        out["image"] = json!(image_base64(&ex.input())?);
+    }
+    Ok(out)
 }
 
 /// `GET /api/runs/{index}/examples/{id}`: `{"example": {id, line, label, predicted, text,

@@ -35,7 +35,7 @@ fn missing_note(e: &Explanation) -> String {
 
 /// The input image, once per input.
 pub(super) fn input_html(e: &Explanation, opts: &Options) -> String {
-    match input_image(e, opts.image_dir.as_deref(), BIG) {
+    match input_image(e, opts, BIG) {
         Some(img) => format!(
             "<div class=\"imgwrap\"><img src=\"{}\" alt=\"the input image\"></div>",
             data_uri(&img)
@@ -49,7 +49,7 @@ pub(super) fn overlay_html(e: &Explanation, max: f64, signed: bool, opts: &Optio
     let Some([gh, gw]) = e.input.patch_grid else {
         return String::new();
     };
-    let base = input_image(e, opts.image_dir.as_deref(), BIG);
+    let base = input_image(e, opts, BIG);
     let img = overlay(base.as_ref(), &e.scores, [gh, gw], max, signed, BIG);
     let mut cells = String::new();
     for (i, v) in e.scores.iter().enumerate() {
@@ -76,7 +76,7 @@ pub(super) fn layer_grid(e: &Explanation, p: Placed, opts: &Options) -> String {
     let Some(grid) = e.input.patch_grid else {
         return String::new();
     };
-    let base = input_image(e, opts.image_dir.as_deref(), SMALL);
+    let base = input_image(e, opts, SMALL);
     let mut s = String::from("<div class=\"layergrid\">");
     for (l, row) in &f.rows {
         let max = p.row_max(row);

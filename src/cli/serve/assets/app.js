@@ -58,8 +58,22 @@ function settingInput(s) {
   return label;
 }
 
+function currentModel() {
+  return META.models.find((x) => x.name === $("model").value) || META.models[0];
+}
+
+// A text model shows the text fields, an image model the file upload.
+function showInputs() {
+  const image = currentModel().input === "image";
+  for (const el of document.querySelectorAll(".text-only")) el.hidden = image;
+  for (const el of document.querySelectorAll(".image-only")) el.hidden = !image;
+  $("text").required = !image;
+  $("image").required = image;
+}
+
 function fillClasses() {
-  const m = META.models.find((x) => x.name === $("model").value) || META.models[0];
+  const m = currentModel();
+  showInputs();
   for (const id of ["target", "contrast"]) {
     const sel = $(id);
     const keep = sel.value;
@@ -91,8 +105,13 @@ function buildForm() {
 }
 
 function readForm() {
-  const q = { model: $("model").value, text: $("text").value, settings: {} };
-  if ($("text_pair").value) q.text_pair = $("text_pair").value;
+  const q = { model: $("model").value, settings: {} };
+  if (currentModel().input === "image") {
+    q.file = $("image").files[0];
+  } else {
+    q.text = $("text").value;
+    if ($("text_pair").value) q.text_pair = $("text_pair").value;
+  }
   q.methods = [...document.querySelectorAll("input[name=method]:checked")].map((b) => b.value);
   if ($("target").value) q.target = $("target").value;
   if ($("contrast").value) q.contrast = $("contrast").value;
@@ -105,7 +124,7 @@ function readForm() {
 function toSearch(q) {
   const p = new URLSearchParams();
   p.set("model", q.model);
-  p.set("text", q.text);
+  if (q.text !== undefined) p.set("text", q.text);
   if (q.text_pair) p.set("text_pair", q.text_pair);
   p.set("methods", q.methods.join(","));
   if (q.target) p.set("target", q.target);
@@ -137,9 +156,20 @@ function showError(msg) {
   $("error").hidden = !msg;
 }
 
+// A file's bytes as base64 (a data URL without its prefix).
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result).replace(/^data:[^,]*,/, ""));
+    r.onerror = () => reject(new Error(`cannot read ${file.name}`));
+    r.readAsDataURL(file);
+  });
+}
+
 async function run(q) {
   showError("");
   if (!q.methods.length) return showError("choose at least one method");
+  if (currentModel().input === "image" && !q.file) return showError("choose an image file");
   const started = performance.now();
   const secs = () => ((performance.now() - started) / 1000).toFixed(1);
   $("run").disabled = true;
@@ -163,9 +193,12 @@ async function run(q) {
   };
   let tick = setInterval(poll, 500);
   try {
-    const out = await api("/api/explain", q);
+    const { file, ...body } = q;
+    if (file) Object.assign(body, { image: await base64Of(file), image_name: file.name });
+    const out = await api("/api/explain", body);
     const es = Array.isArray(out) ? out : [out];
-    const { html } = await api("/api/render", { explanations: es });
+    // An image's maps are drawn over the upload (the report's own per-layer grid included).
+    const { html } = await api("/api/render", { explanations: es, image: body.image });
     $("report").innerHTML = html;
     SHOWN = es;
     showLayers();
@@ -221,7 +254,7 @@ function tokenRow(e, scores, signed) {
 }
 
 function withLayers() {
-  return SHOWN.filter((e) => Array.isArray(e.layers) && e.layers.some((l) => l));
+  return SHOWN.filter((e) => e.input.kind === "text" && Array.isArray(e.layers) && e.layers.some((l) => l));
 }
 
 function showLayers() {

@@ -171,19 +171,32 @@ async function showMaps(run, id, box) {
     box.className = "";
     box.replaceChildren();
     const text = el("p", null, "note");
-    text.append(el("b", "text "), ex.example.text + (ex.example.text_pair ? ` ‖ ${ex.example.text_pair}` : ""));
-    const link = el("a", "explain it on the single-input page");
-    const q = { model: ex.model, text: ex.example.text };
-    if (ex.example.text_pair) q.text_pair = ex.example.text_pair;
-    link.href = "/?" + new URLSearchParams(q).toString();
-    text.append(" · ", link);
+    if (ex.image) {
+      text.append(el("b", "image "), ex.example.text);
+    } else {
+      text.append(el("b", "text "), ex.example.text + (ex.example.text_pair ? ` ‖ ${ex.example.text_pair}` : ""));
+      const link = el("a", "explain it on the single-input page");
+      const q = { model: ex.model, text: ex.example.text };
+      if (ex.example.text_pair) q.text_pair = ex.example.text_pair;
+      link.href = "/?" + new URLSearchParams(q).toString();
+      text.append(" · ", link);
+    }
     box.append(text);
+    if (ex.example.evidence && ex.example.words) {
+      box.append(el("h4", "human rationale (ERASER evidence, marked)"));
+      box.append(rationaleView(ex.example.words, ex.example.evidence));
+    }
+    const curves = curvesView(ex.curves);
+    if (curves) {
+      box.append(el("h4", "removal curves of this example (from the run's cache)"));
+      box.append(curves);
+    }
     for (const m of ex.missing) box.append(el("p", `${m.method}: ${m.why}`, "warn"));
     if (ex.explanations.length) {
       const r = await fetch("/api/render", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ explanations: ex.explanations }),
+        body: JSON.stringify({ explanations: ex.explanations, image: ex.image }),
       });
       const j = await r.json();
       if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
