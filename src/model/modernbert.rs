@@ -1,7 +1,7 @@
 //! ModernBERT (`ModernBertForSequenceClassification`, transformers' modeling_modernbert.py):
 //! token embeddings and a LayerNorm (h^(0), no position table), pre-norm blocks with rotary
 //! attention and a GeGLU unit (decoder.rs's block, here bidirectional), then the head: the
-//! final LayerNorm, `head.dense` + activation + `head.norm` on [CLS] (or on the mean of the
+//! final LayerNorm, `head.dense` + activation + `head.norm` on \[CLS\] (or on the mean of the
 //! rows, `classifier_pooling = "mean"`) and `classifier`.
 //!
 //! - Layer i attends globally (rotary base `global_rope_theta`) or locally (`local_rope_theta`,
