@@ -191,7 +191,8 @@ pub struct Explanation {
     pub neutral_reference: Option<NeutralReference>,
     /// The token whose row of h^(L) the head reads (text: 0, \[CLS\] or `<s>`, for encoders;
     /// the last token for decoders), the row GAE, rollout, attention and CA-LIG's a^(l) read.
-    /// Images: 0 (\[CLS\]), absent for mean pooling.
+    /// Images: 0 (\[CLS\]). Absent for mean pooling (mean-pooled ViTs, ModernBERT with
+    /// `classifier_pooling = "mean"`): those methods read the mean of the pooled rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readout_token: Option<usize>,
     /// `baseline` `expected:N`: the references drawn; `baseline_logit` is their mean.
@@ -504,7 +505,7 @@ pub fn explain_prepared_with(
         }),
         neutral_reference,
         readout_token: match m.config.pooling {
-            crate::model::Pooling::Mean if !is_text => None,
+            crate::model::Pooling::Mean => None,
             _ => Some(p.subject.readout_token()?),
         },
         expected_reference,

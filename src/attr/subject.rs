@@ -108,14 +108,15 @@ impl Subject<'_> {
     }
 
     /// A token-relevance vector read off an (s, s) map: the row of the token the head reads
-    /// (\[CLS\]; a decoder's last token), or for mean-pooled ViTs the mean of the patch rows
-    /// (what the pooled representation attends to).
+    /// (\[CLS\]; a decoder's last token), or for mean pooling the mean of the rows it averages
+    /// (what the pooled representation attends to): the patch rows of a ViT, every row of a
+    /// text (ModernBERT's `classifier_pooling = "mean"`, one unpadded text).
     pub fn readout(&self, m: &Tensor) -> Result<Vec<f64>> {
         let s = m.dim(0)?;
-        let row = if self.model.config().pooling == Pooling::Mean && !self.is_text() {
-            m.narrow(0, 1, s - 1)?.mean(0)?
-        } else {
-            m.i(self.model.readout_token(s))?
+        let row = match self.model.config().pooling {
+            Pooling::Mean if self.is_text() => m.mean(0)?,
+            Pooling::Mean => m.narrow(0, 1, s - 1)?.mean(0)?,
+            Pooling::Cls => m.i(self.model.readout_token(s))?,
         };
         to_vec(&row)
     }

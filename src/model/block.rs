@@ -199,6 +199,16 @@ pub fn run_suffix<B>(
     Ok(out)
 }
 
+/// Block `index` (0-based) of `blocks`, or an error that says how many there are.
+pub fn block_at<B>(blocks: &[B], index: usize) -> crate::error::Result<&B> {
+    blocks.get(index).ok_or_else(|| {
+        crate::error::CaligError::InvalidInput(format!(
+            "no block {index}: the model has {}",
+            blocks.len()
+        ))
+    })
+}
+
 /// Weight names of one block, relative to `layer.N`.
 pub struct BlockNames {
     pub query: &'static str,

@@ -167,12 +167,7 @@ impl Classifier {
 
 impl Classifier {
     fn block_at(&self, index: usize) -> Result<&Block> {
-        self.blocks.get(index).ok_or_else(|| {
-            crate::error::CaligError::InvalidInput(format!(
-                "no block {index}: the model has {}",
-                self.blocks.len()
-            ))
-        })
+        super::block::block_at(&self.blocks, index)
     }
 }
 

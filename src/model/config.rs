@@ -24,6 +24,9 @@ pub enum Family {
     Mistral,
     /// GPT-2 (`GPT2ForSequenceClassification`): learned positions, pre-LN blocks (gpt2.rs).
     Gpt2,
+    /// ModernBERT (`ModernBertForSequenceClassification`): a bidirectional encoder with rotary
+    /// positions, alternating global and local (windowed) attention and GeGLU (modernbert.rs).
+    ModernBert,
 }
 
 impl Family {
@@ -40,6 +43,7 @@ impl Family {
             "qwen2" => Some(Self::Qwen2),
             "mistral" => Some(Self::Mistral),
             "gpt2" => Some(Self::Gpt2),
+            "modernbert" => Some(Self::ModernBert),
             _ => None,
         }
     }
@@ -53,7 +57,7 @@ impl Family {
             Self::Electra => "electra",
             Self::Albert => "albert",
             Self::Vit => "vit",
-            Self::Llama | Self::Qwen2 | Self::Mistral => "model",
+            Self::Llama | Self::Qwen2 | Self::Mistral | Self::ModernBert => "model",
             Self::Gpt2 => "transformer",
         }
     }
@@ -120,6 +124,26 @@ pub struct ModelConfig {
     pub pooling: Pooling,
     /// What only decoder families have.
     pub decoder: Option<DecoderConfig>,
+    /// What only ModernBERT has.
+    pub modernbert: Option<ModernBertConfig>,
+}
+
+/// ModernBERT's layout: which layers attend globally, the two rotary bases, the local window
+/// and the biases (`norm_bias`, `attention_bias`, `mlp_bias`, `classifier_bias`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModernBertConfig {
+    /// Per layer: true for global (`full_attention`), false for local (`sliding_attention`).
+    pub global: Vec<bool>,
+    pub global_rope: Rope,
+    pub local_rope: Rope,
+    /// A local query sees the keys within `local_attention / 2` positions of it.
+    pub local_attention: usize,
+    pub norm_bias: bool,
+    pub attention_bias: bool,
+    pub mlp_bias: bool,
+    pub classifier_bias: bool,
+    #[serde(skip)]
+    pub classifier_activation: Activation,
 }
 
 /// The decoder block's shape: grouped-query attention, rotary positions, biases.
@@ -183,7 +207,8 @@ impl ModelConfig {
         let family = Family::from_model_type(&model_type).ok_or_else(|| {
             format!(
                 "unsupported model_type `{model_type}` (calig supports bert, roberta, \
-                 xlm-roberta, distilbert, electra, albert, vit, llama, qwen2, mistral, gpt2)"
+                 xlm-roberta, distilbert, electra, albert, vit, llama, qwen2, mistral, gpt2, \
+                 modernbert)"
             )
         })?;
         let get = |key: &str| -> std::result::Result<usize, String> {
@@ -196,6 +221,7 @@ impl ModelConfig {
         let act_name = |key: &str, default: &str| v[key].as_str().unwrap_or(default).to_string();
         let distil = family == Family::DistilBert;
         let gpt2 = family == Family::Gpt2;
+        let modern = family == Family::ModernBert;
         let (num_layers, hidden_size, num_heads, intermediate_size, act) = if gpt2 {
             let d = get("n_embd")?;
             (
@@ -219,10 +245,14 @@ impl ModelConfig {
                 get("hidden_size")?,
                 get("num_attention_heads")?,
                 get("intermediate_size")?,
-                act_name(
-                    "hidden_act",
-                    if family.is_decoder() { "silu" } else { "gelu" },
-                ),
+                if modern {
+                    act_name("hidden_activation", "gelu")
+                } else {
+                    act_name(
+                        "hidden_act",
+                        if family.is_decoder() { "silu" } else { "gelu" },
+                    )
+                },
             )
         };
         // Decoders may name their own head_dim (hidden ≠ heads × head_dim).
@@ -277,10 +307,24 @@ impl ModelConfig {
             None
         };
         let labels = parse_labels(v)?;
-        let pooling = match v["pooling"].as_str() {
+        let pooling_key = if modern {
+            "classifier_pooling"
+        } else {
+            "pooling"
+        };
+        let pooling = match v[pooling_key].as_str() {
             None | Some("cls") => Pooling::Cls,
             Some("mean") => Pooling::Mean,
-            Some(other) => return Err(format!("unsupported `pooling` `{other}` (cls or mean)")),
+            Some(other) => {
+                return Err(format!(
+                    "unsupported `{pooling_key}` `{other}` (cls or mean)"
+                ))
+            }
+        };
+        let modernbert = if modern {
+            Some(modernbert_config(v, num_layers)?)
+        } else {
+            None
         };
         Ok(Self {
             family,
@@ -296,7 +340,12 @@ impl ModelConfig {
                 .as_f64()
                 .or(v["rms_norm_eps"].as_f64())
                 .or(v["layer_norm_epsilon"].as_f64())
-                .unwrap_or(if family.is_decoder() { 1e-6 } else { 1e-12 }),
+                .or(v["norm_eps"].as_f64())
+                .unwrap_or(match family {
+                    Family::ModernBert => 1e-5,
+                    f if f.is_decoder() => 1e-6,
+                    _ => 1e-12,
+                }),
             vocab_size: if family.is_text() {
                 get("vocab_size")?
             } else {
@@ -309,7 +358,7 @@ impl ModelConfig {
             } else {
                 0
             },
-            type_vocab_size: if distil || !family.is_text() || family.is_decoder() {
+            type_vocab_size: if distil || !family.is_text() || family.is_decoder() || modern {
                 0
             } else {
                 get_or("type_vocab_size", 2)
@@ -322,6 +371,7 @@ impl ModelConfig {
             image,
             pooling,
             decoder,
+            modernbert,
         })
     }
 
@@ -392,16 +442,39 @@ fn decoder_config(
     } else {
         &v["rope_scaling"]
     };
-    let theta = rope_params["rope_theta"]
-        .as_f64()
-        .or(v["rope_theta"].as_f64())
-        .unwrap_or(10000.0);
-    let kind = rope_params["rope_type"]
+    let rope = rope(rope_params, v["rope_theta"].as_f64().unwrap_or(10000.0))?;
+    let attention_bias = v["attention_bias"].as_bool().unwrap_or(false);
+    let sliding_window = match family {
+        Family::Mistral => v["sliding_window"].as_u64(),
+        Family::Qwen2 if v["use_sliding_window"].as_bool() == Some(true) => {
+            v["sliding_window"].as_u64()
+        }
+        _ => None,
+    }
+    .map(|w| w as usize);
+    Ok(DecoderConfig {
+        num_kv_heads,
+        head_dim,
+        rope,
+        // Qwen2 always has query/key/value biases and none on the output.
+        qkv_bias: family == Family::Qwen2 || attention_bias,
+        output_bias: family != Family::Qwen2 && attention_bias,
+        mlp_bias: v["mlp_bias"].as_bool().unwrap_or(false),
+        sliding_window,
+        tied_lm_head: v["tie_word_embeddings"].as_bool().unwrap_or(false),
+    })
+}
+
+/// θ and the frequency rule from a rope parameter object (`rope_theta`, `rope_type` or `type`,
+/// and the type's own keys), θ = `theta` when it names none.
+fn rope(params: &Value, theta: f64) -> std::result::Result<Rope, String> {
+    let theta = params["rope_theta"].as_f64().unwrap_or(theta);
+    let kind = params["rope_type"]
         .as_str()
-        .or(rope_params["type"].as_str())
+        .or(params["type"].as_str())
         .unwrap_or("default");
     let number = |key: &str| {
-        rope_params[key]
+        params[key]
             .as_f64()
             .ok_or_else(|| format!("rope type `{kind}` needs `{key}`"))
     };
@@ -422,25 +495,54 @@ fn decoder_config(
             ))
         }
     };
-    let attention_bias = v["attention_bias"].as_bool().unwrap_or(false);
-    let sliding_window = match family {
-        Family::Mistral => v["sliding_window"].as_u64(),
-        Family::Qwen2 if v["use_sliding_window"].as_bool() == Some(true) => {
-            v["sliding_window"].as_u64()
+    Ok(Rope { theta, scaling })
+}
+
+/// ModernBERT's fields of `config.json`: transformers ≥ 5 writes `layer_types` and
+/// `rope_parameters` per layer type, earlier versions `global_attn_every_n_layers` (layer i is
+/// global when i % n == 0) and `global_rope_theta` / `local_rope_theta`.
+fn modernbert_config(v: &Value, layers: usize) -> std::result::Result<ModernBertConfig, String> {
+    let global = match v["layer_types"].as_array() {
+        Some(types) => types
+            .iter()
+            .map(|t| match t.as_str() {
+                Some("full_attention") => Ok(true),
+                Some("sliding_attention") => Ok(false),
+                other => Err(format!(
+                    "unsupported layer type {other:?} (full_attention or sliding_attention)"
+                )),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?,
+        None => {
+            let n = v["global_attn_every_n_layers"].as_u64().unwrap_or(3).max(1) as usize;
+            (0..layers).map(|i| i % n == 0).collect()
         }
-        _ => None,
+    };
+    if global.len() != layers {
+        return Err(format!("{} layer types for {layers} layers", global.len()));
     }
-    .map(|w| w as usize);
-    Ok(DecoderConfig {
-        num_kv_heads,
-        head_dim,
-        rope: Rope { theta, scaling },
-        // Qwen2 always has query/key/value biases and none on the output.
-        qkv_bias: family == Family::Qwen2 || attention_bias,
-        output_bias: family != Family::Qwen2 && attention_bias,
-        mlp_bias: v["mlp_bias"].as_bool().unwrap_or(false),
-        sliding_window,
-        tied_lm_head: v["tie_word_embeddings"].as_bool().unwrap_or(false),
+    let params = &v["rope_parameters"];
+    let global_rope = rope(
+        &params["full_attention"],
+        v["global_rope_theta"].as_f64().unwrap_or(160000.0),
+    )?;
+    let local_rope = rope(
+        &params["sliding_attention"],
+        v["local_rope_theta"].as_f64().unwrap_or(10000.0),
+    )?;
+    let flag = |key: &str| v[key].as_bool().unwrap_or(false);
+    Ok(ModernBertConfig {
+        global,
+        global_rope,
+        local_rope,
+        local_attention: v["local_attention"].as_u64().unwrap_or(128) as usize,
+        norm_bias: flag("norm_bias"),
+        attention_bias: flag("attention_bias"),
+        mlp_bias: flag("mlp_bias"),
+        classifier_bias: flag("classifier_bias"),
+        classifier_activation: Activation::from_hf(
+            v["classifier_activation"].as_str().unwrap_or("gelu"),
+        )?,
     })
 }
 
@@ -551,6 +653,47 @@ mod tests {
         assert!(e.contains("cannot share 3 key/value heads"), "{e}");
         let e = llama(serde_json::json!({"hidden_act": "gelu"})).unwrap_err();
         assert!(e.contains("SwiGLU"), "{e}");
+    }
+
+    #[test]
+    fn modernbert_layer_types_old_and_new() {
+        let modern = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({
+                "model_type": "modernbert", "num_hidden_layers": 4, "hidden_size": 32,
+                "num_attention_heads": 4, "intermediate_size": 48, "vocab_size": 100,
+                "max_position_embeddings": 64, "pad_token_id": 1
+            });
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            ModelConfig::from_json(&v)
+        };
+        // transformers < 5: every n-th layer global, the two θ at the top.
+        let old = modern(serde_json::json!({"global_attn_every_n_layers": 3,
+            "global_rope_theta": 1e5, "local_rope_theta": 1e3, "local_attention": 8,
+            "classifier_pooling": "mean"}))
+        .unwrap();
+        let m = old.modernbert.as_ref().unwrap();
+        assert_eq!(m.global, [true, false, false, true]);
+        assert_eq!((m.global_rope.theta, m.local_rope.theta), (1e5, 1e3));
+        assert_eq!((m.local_attention, old.pooling), (8, Pooling::Mean));
+        assert_eq!((old.layer_norm_eps, old.type_vocab_size), (1e-5, 0));
+        // transformers 5: layer_types and rope_parameters per layer type; defaults.
+        let new = modern(serde_json::json!({"norm_eps": 1e-6, "layer_types": [
+            "full_attention", "sliding_attention", "full_attention", "sliding_attention"],
+            "rope_parameters": {"full_attention": {"rope_type": "default", "rope_theta": 2e5},
+            "sliding_attention": {"rope_type": "default", "rope_theta": 2e4}}}))
+        .unwrap();
+        let m = new.modernbert.as_ref().unwrap();
+        assert_eq!(m.global, [true, false, true, false]);
+        assert_eq!((m.global_rope.theta, m.local_rope.theta), (2e5, 2e4));
+        assert_eq!((m.local_attention, new.pooling), (128, Pooling::Cls));
+        assert!(!m.norm_bias && !m.attention_bias && !m.mlp_bias);
+        assert_eq!(new.layer_norm_eps, 1e-6);
+        let e = modern(serde_json::json!({"layer_types": ["full_attention"]})).unwrap_err();
+        assert!(e.contains("1 layer types for 4 layers"), "{e}");
+        let e = modern(serde_json::json!({"classifier_pooling": "max"})).unwrap_err();
+        assert!(e.contains("classifier_pooling"), "{e}");
     }
 
     #[test]

@@ -14,9 +14,10 @@
 
 use super::bert::text_of;
 use super::block::{merge_heads, run_suffix, BlocksOutput};
-use super::config::{DecoderConfig, RopeScaling};
+use super::config::{DecoderConfig, Rope, RopeScaling};
 use super::fused::softmax_last_dim;
 use super::linear::Linear;
+use super::ops::{Activation, LayerNorm};
 use super::rules::{identity_rule, uniform, Rules};
 use super::{relprop, Encoder, ModelConfig, ModelInput};
 use crate::error::{CaligError, Result};
@@ -51,13 +52,33 @@ impl RmsNorm {
     }
 }
 
+/// The norm in front of a pre-norm block's attention or gated unit: RMSNorm (Llama, Qwen2,
+/// Mistral), LayerNorm, possibly bias-free (ModernBERT), or none (ModernBERT's first layer).
+#[derive(Debug, Clone)]
+pub enum PreNorm {
+    Rms(RmsNorm),
+    Layer(LayerNorm),
+    Identity,
+}
+
+impl PreNorm {
+    /// Under AttnLRP the norm's scale (root mean square, standard deviation) is held constant.
+    pub fn forward_with(&self, x: &Tensor, rules: Rules) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Rms(n) => n.forward_with(x, rules),
+            Self::Layer(n) => n.forward_with(x, rules),
+            Self::Identity => Ok(x.clone()),
+        }
+    }
+}
+
 /// Inverse frequencies of the rotary embedding, in f64, by the checkpoint's rope type.
-pub fn inverse_frequencies(cfg: &DecoderConfig) -> Vec<f64> {
-    let d = cfg.head_dim;
+pub fn inverse_frequencies(rope: &Rope, head_dim: usize) -> Vec<f64> {
+    let d = head_dim;
     let base: Vec<f64> = (0..d / 2)
-        .map(|i| 1.0 / cfg.rope.theta.powf((2 * i) as f64 / d as f64))
+        .map(|i| 1.0 / rope.theta.powf((2 * i) as f64 / d as f64))
         .collect();
-    match cfg.rope.scaling {
+    match rope.scaling {
         RopeScaling::Default => base,
         RopeScaling::Linear { factor } => base.iter().map(|f| f / factor).collect(),
         RopeScaling::Llama3 {
@@ -129,16 +150,20 @@ pub(crate) fn causal_bias(
     dtype: DType,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
+    attention_bias(s, dtype, device, |q, key| {
+        key > q || window.is_some_and(|w| q - key >= w)
+    })
+}
+
+/// An additive mask (1, 1, s, s): −1e4 where `outside(query, key)`, else 0.
+pub(crate) fn attention_bias(
+    s: usize,
+    dtype: DType,
+    device: &Device,
+    outside: impl Fn(usize, usize) -> bool,
+) -> candle_core::Result<Tensor> {
     let v: Vec<f64> = (0..s * s)
-        .map(|k| {
-            let (q, key) = (k / s, k % s);
-            let outside = key > q || window.is_some_and(|w| q - key >= w);
-            if outside {
-                -1e4
-            } else {
-                0.0
-            }
-        })
+        .map(|k| if outside(k / s, k % s) { -1e4 } else { 0.0 })
         .collect();
     Tensor::from_vec(v, (1, 1, s, s), device)?.to_dtype(dtype)
 }
@@ -167,20 +192,38 @@ pub(crate) fn no_chefer2021(model_type: &str) -> CaligError {
 /// Self-attention with grouped key/value heads and rotary queries and keys.
 #[derive(Debug, Clone)]
 pub struct DecoderAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    output: Linear,
-    heads: usize,
-    kv_heads: usize,
-    head_dim: usize,
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
+    pub(crate) output: Linear,
+    pub(crate) heads: usize,
+    pub(crate) kv_heads: usize,
+    pub(crate) head_dim: usize,
 }
 
-/// Per-call constants of a sequence: rotary tables and the causal (plus padding) bias.
-struct Sequence {
+/// Per-call constants of a sequence: rotary tables and the additive bias (causal or windowed,
+/// plus the padding).
+pub(crate) struct Sequence {
     cos: Tensor,
     sin: Tensor,
     bias: Tensor,
+}
+
+impl Sequence {
+    /// The rotary tables of `inv_freq` for `h`'s length, and `bias` plus `mask_bias`.
+    pub(crate) fn new(
+        inv_freq: &[f64],
+        h: &Tensor,
+        bias: Tensor,
+        mask_bias: Option<&Tensor>,
+    ) -> candle_core::Result<Self> {
+        let (cos, sin) = rotary_tables(inv_freq, h.dim(1)?, h.dtype(), h.device())?;
+        let bias = match mask_bias {
+            Some(m) => bias.broadcast_add(m)?,
+            None => bias,
+        };
+        Ok(Self { cos, sin, bias })
+    }
 }
 
 impl DecoderAttention {
@@ -234,34 +277,50 @@ impl DecoderAttention {
     }
 }
 
-/// down(SiLU(gate(x)) ⊙ up(x)).
+/// The activation of a gated unit's gate.
+#[derive(Debug, Clone, Copy)]
+pub enum GateActivation {
+    /// SwiGLU (Llama, Qwen2, Mistral).
+    Silu,
+    /// GeGLU and the like (ModernBERT's `hidden_activation`).
+    Other(Activation),
+}
+
+/// down(act(gate(x)) ⊙ up(x)): SwiGLU, or ModernBERT's GeGLU (`Wi`'s first half is the
+/// activated "input", its second half the "gate" here called up).
 #[derive(Debug, Clone)]
 pub struct GatedUnit {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    pub(crate) gate: Linear,
+    pub(crate) up: Linear,
+    pub(crate) down: Linear,
+    pub(crate) activation: GateActivation,
 }
 
 impl GatedUnit {
     fn forward(&self, x: &Tensor, rules: Rules) -> candle_core::Result<Tensor> {
         let g = self.gate.forward(x)?;
-        let activated = identity_rule(&g, &g.silu()?, rules)?;
+        let value = match self.activation {
+            GateActivation::Silu => g.silu()?,
+            GateActivation::Other(a) => a.forward(&g)?,
+        };
+        let activated = identity_rule(&g, &value, rules)?;
         let product = uniform(&(activated * self.up.forward(x)?)?, rules)?;
         self.down.forward(&product)
     }
 }
 
-/// A pre-norm decoder block: h = x + attention(norm₁(x)); out = h + gated(norm₂(h)).
+/// A pre-norm block with rotary attention and a gated unit: h = x + attention(norm₁(x));
+/// out = h + gated(norm₂(h)). The decoders' block, and ModernBERT's (bidirectional).
 #[derive(Debug, Clone)]
 pub struct DecoderBlock {
-    attention: DecoderAttention,
-    attention_norm: RmsNorm,
-    unit: GatedUnit,
-    unit_norm: RmsNorm,
+    pub(crate) attention: DecoderAttention,
+    pub(crate) attention_norm: PreNorm,
+    pub(crate) unit: GatedUnit,
+    pub(crate) unit_norm: PreNorm,
 }
 
 impl DecoderBlock {
-    fn forward(
+    pub(crate) fn forward(
         &self,
         x: &Tensor,
         seq: &Sequence,
@@ -306,13 +365,22 @@ impl DecoderBlock {
                 kv_heads: d.num_kv_heads,
                 head_dim: d.head_dim,
             },
-            attention_norm: RmsNorm::load(l.pp("input_layernorm"), hidden, cfg.layer_norm_eps)?,
+            attention_norm: PreNorm::Rms(RmsNorm::load(
+                l.pp("input_layernorm"),
+                hidden,
+                cfg.layer_norm_eps,
+            )?),
             unit: GatedUnit {
                 gate: linear("mlp.gate_proj", hidden, di, d.mlp_bias)?,
                 up: linear("mlp.up_proj", hidden, di, d.mlp_bias)?,
                 down: linear("mlp.down_proj", di, hidden, d.mlp_bias)?,
+                activation: GateActivation::Silu,
             },
-            unit_norm: RmsNorm::load(l.pp("post_attention_layernorm"), hidden, cfg.layer_norm_eps)?,
+            unit_norm: PreNorm::Rms(RmsNorm::load(
+                l.pp("post_attention_layernorm"),
+                hidden,
+                cfg.layer_norm_eps,
+            )?),
         })
     }
 }
@@ -375,22 +443,16 @@ impl Decoder {
             norm: RmsNorm::load(base.pp("norm"), cfg.hidden_size, cfg.layer_norm_eps)?,
             score,
             lm_head,
-            inv_freq: inverse_frequencies(d),
+            inv_freq: inverse_frequencies(&d.rope, d.head_dim),
             runtime: runtime.clone(),
         })
     }
 
     /// The rotary tables and the causal bias (plus `mask_bias`, the padding) for `h`'s length.
     fn sequence(&self, h: &Tensor, mask_bias: Option<&Tensor>) -> Result<Sequence> {
-        let s = h.dim(1)?;
         let window = self.config.decoder.as_ref().and_then(|d| d.sliding_window);
-        let (cos, sin) = rotary_tables(&self.inv_freq, s, h.dtype(), h.device())?;
-        let causal = causal_bias(s, window, h.dtype(), h.device())?;
-        let bias = match mask_bias {
-            Some(m) => causal.broadcast_add(m)?,
-            None => causal,
-        };
-        Ok(Sequence { cos, sin, bias })
+        let causal = causal_bias(h.dim(1)?, window, h.dtype(), h.device())?;
+        Ok(Sequence::new(&self.inv_freq, h, causal, mask_bias)?)
     }
 
     /// Log-probabilities of the next token (b, vocab) from h^(L)'s row `position`: the final
@@ -416,12 +478,7 @@ impl Decoder {
     }
 
     fn block_at(&self, index: usize) -> Result<&DecoderBlock> {
-        self.blocks.get(index).ok_or_else(|| {
-            CaligError::InvalidInput(format!(
-                "no block {index}: the model has {}",
-                self.blocks.len()
-            ))
-        })
+        super::block::block_at(&self.blocks, index)
     }
 }
 
@@ -543,13 +600,14 @@ mod tests {
 
     #[test]
     fn rotary_frequencies_follow_the_rope_type() {
-        let f = inverse_frequencies(&config(RopeScaling::Default));
+        let freqs = |c: DecoderConfig| inverse_frequencies(&c.rope, c.head_dim);
+        let f = freqs(config(RopeScaling::Default));
         assert_eq!(f.len(), 4);
         assert!((f[1] - 0.1).abs() < 1e-15, "θ^(-2/8) = 0.1: {}", f[1]);
-        let linear = inverse_frequencies(&config(RopeScaling::Linear { factor: 4.0 }));
+        let linear = freqs(config(RopeScaling::Linear { factor: 4.0 }));
         assert!((linear[1] - 0.025).abs() < 1e-15);
         // Llama 3: long wavelengths (> original/low) divided by the factor, short kept.
-        let l3 = inverse_frequencies(&config(RopeScaling::Llama3 {
+        let l3 = freqs(config(RopeScaling::Llama3 {
             factor: 8.0,
             low_freq_factor: 1.0,
             high_freq_factor: 4.0,
@@ -568,7 +626,8 @@ mod tests {
     #[test]
     fn rotation_keeps_norms_and_the_causal_mask_hides_the_future() -> candle_core::Result<()> {
         let dev = Device::Cpu;
-        let f = inverse_frequencies(&config(RopeScaling::Default));
+        let c = config(RopeScaling::Default);
+        let f = inverse_frequencies(&c.rope, c.head_dim);
         let (cos, sin) = rotary_tables(&f, 3, DType::F64, &dev)?;
         let x = Tensor::arange(0.0f64, 24.0, &dev)?.reshape((1, 1, 3, 8))?;
         let y = rotate(&x, &cos, &sin)?;

@@ -6,13 +6,13 @@
 //! (in, out) and its query, key and value in one `c_attn`: loading transposes and splits them.
 
 use super::bert::{check_ids, text_of};
-use super::block::{run_suffix, Block, BlocksOutput, Norm, SelfAttention};
+use super::block::{block_at, run_suffix, Block, BlocksOutput, Norm, SelfAttention};
 use super::decoder::{causal_bias, last_row, no_chefer2021, no_readout_block};
 use super::linear::Linear;
 use super::ops::LayerNorm;
 use super::rules::Rules;
 use super::{relprop, Encoder, ModelConfig, ModelInput};
-use crate::error::{CaligError, Result};
+use crate::error::Result;
 use crate::runtime::Runtime;
 use candle_core::{Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
@@ -160,12 +160,7 @@ impl Encoder for Gpt2 {
         probe: Option<&Tensor>,
         rules: Rules,
     ) -> Result<(Tensor, Tensor)> {
-        let block = self.blocks.get(index).ok_or_else(|| {
-            CaligError::InvalidInput(format!(
-                "no block {index}: the model has {}",
-                self.blocks.len()
-            ))
-        })?;
+        let block = block_at(&self.blocks, index)?;
         Ok(block.forward(h, Some(&self.bias(h, mask_bias)?), probe, rules)?)
     }
 

@@ -5,7 +5,7 @@ use super::config::{Family, ModelConfig};
 use super::image::ImageProcessor;
 use super::text::TextTokenizer;
 use super::weights::{read_checkpoint, Checkpoint};
-use super::{albert, bert, decoder, distilbert, electra, gpt2, roberta, vit, Encoder};
+use super::{albert, bert, decoder, distilbert, electra, gpt2, modernbert, roberta, vit, Encoder};
 use crate::error::{CaligError, Result};
 use crate::runtime::Runtime;
 use candle_core::{DType, Device};
@@ -178,6 +178,7 @@ pub fn build_encoder(
     let probe = match cfg.family {
         Family::Vit => "embeddings.cls_token",
         Family::Gpt2 => "wte.weight",
+        Family::ModernBert => "embeddings.tok_embeddings.weight",
         f if f.is_decoder() => "embed_tokens.weight",
         _ => "embeddings.word_embeddings.weight",
     };
@@ -214,6 +215,7 @@ pub fn build_encoder(
             boxed(decoder::Decoder::load(&base, &root, cfg, runtime))
         }
         Family::Gpt2 => boxed(gpt2::Gpt2::load(&base, &root, cfg, runtime)),
+        Family::ModernBert => boxed(modernbert::ModernBert::load(&base, &root, cfg, runtime)),
     };
     built.map_err(|e| CaligError::Weights {
         path: dir.to_path_buf(),

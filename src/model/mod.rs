@@ -21,6 +21,7 @@ pub mod gpt2;
 pub mod image;
 pub mod linear;
 pub mod load;
+pub mod modernbert;
 pub mod next_token;
 pub mod ops;
 pub mod relprop;

@@ -26,6 +26,20 @@ impl LayerNorm {
         })
     }
 
+    /// [`LayerNorm::load`], or without a bias (a zero one) when `bias` is false (PyTorch's
+    /// `LayerNorm(bias=False)`: ModernBERT's `norm_bias = false`).
+    pub fn load_with_bias(vb: VarBuilder, size: usize, eps: f64, bias: bool) -> Result<Self> {
+        if bias {
+            return Self::load(vb, size, eps);
+        }
+        let weight = vb.get(size, "weight")?;
+        Ok(Self {
+            bias: weight.zeros_like()?,
+            weight,
+            eps,
+        })
+    }
+
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }

@@ -2,6 +2,8 @@
 //! tools/reference and comparing tensors with them.
 #![allow(dead_code)]
 
+pub mod family;
+
 use candle_core::{DType, Tensor};
 use serde_json::Value;
 use std::path::PathBuf;

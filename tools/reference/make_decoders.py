@@ -319,7 +319,9 @@ def forward(model, inputs, dtype):
             "attentions": torch.stack(list(out.attentions))}
 
 
-def choose(config, seed, inputs):
+def choose(config, seed, inputs, build=build):
+    """The first of seeds seed, seed + 10, ... whose model predicts at least two classes on
+    `inputs`, none with probability ≥ 0.99."""
     for k in range(60):
         model = build(config, seed + 10 * k)
         with torch.no_grad():
